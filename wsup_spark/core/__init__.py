@@ -1,0 +1,1 @@
+"""Core types: errors, labeling functions, configuration. Imports only stdlib + numpy."""

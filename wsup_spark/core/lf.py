@@ -1,0 +1,273 @@
+"""Labeling functions: row LFs, vectorized (batch) LFs, and the objects both become.
+
+A labeling function (LF) votes a class id in ``0..k-1`` or abstains with :data:`ABSTAIN` (-1).
+
+Two kinds:
+
+* **row LFs** (``@labeling_function``) receive one :class:`Record` (a dict with attribute access,
+  holding the corpus columns) and return an ``int``. Easy to write; cost one Python call per row.
+* **vectorized LFs** (``@vectorized_lf``) receive a whole batch — a ``pandas.DataFrame`` (default)
+  or a ``pyarrow.RecordBatch`` (``batch_format="arrow"``) — and return an integer array of length
+  n. This is the fast path: pyarrow.compute or pandas ``.str`` run at C speed.
+
+This module imports only the standard library and numpy; pandas/pyarrow are imported lazily.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from wsup_spark.core.errors import LFError
+
+ABSTAIN: int = -1
+"""The vote of an LF that does not label a row."""
+
+BatchFormat = Literal["pandas", "arrow"]
+
+
+class Record(dict[str, Any]):
+    """One corpus row handed to a row LF: ``x.text`` and ``x["text"]`` both work."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(
+                f"record has no column {key!r}; available columns: {sorted(self)}"
+            ) from None
+
+
+Preprocessor = Callable[[Record], Record]
+
+
+@dataclass(frozen=True, eq=False)
+class LabelingFunction:
+    """A named labeling function.
+
+    Parameters
+    ----------
+    name
+        Unique name; used as the LF's column in analysis and in the votes table metadata.
+    func
+        Row LF: ``func(record, **resources) -> int``. Batch LF: ``func(batch, **resources) ->``
+        integer array-like of shape (n,).
+    kind
+        ``"row"`` or ``"batch"``.
+    resources
+        Keyword arguments passed to every call (knowledge bases, thresholds...). Shipped to
+        executors once per task together with the LF object.
+    pre
+        Row LFs only: preprocessors ``Record -> Record`` applied before ``func``.
+    columns
+        Corpus columns the LF reads. ``None`` means all columns. Used to validate configs early and
+        to hand batch LFs only what they need.
+    batch_format
+        Batch LFs only: ``"pandas"`` (DataFrame) or ``"arrow"`` (RecordBatch).
+    """
+
+    name: str
+    func: Callable[..., Any]
+    kind: Literal["row", "batch"] = "row"
+    resources: Mapping[str, Any] = field(default_factory=dict)
+    pre: tuple[Preprocessor, ...] = ()
+    columns: tuple[str, ...] | None = None
+    batch_format: BatchFormat = "pandas"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise LFError(f"LF name must be a non-empty string, got {self.name!r}")
+        if not callable(self.func):
+            raise LFError(f"LF {self.name!r}: func must be callable, got {type(self.func)!r}")
+        if self.kind not in ("row", "batch"):
+            raise LFError(f"LF {self.name!r}: kind must be 'row' or 'batch', got {self.kind!r}")
+        if self.batch_format not in ("pandas", "arrow"):
+            raise LFError(
+                f"LF {self.name!r}: batch_format must be 'pandas' or 'arrow', "
+                f"got {self.batch_format!r}"
+            )
+
+    def __call__(self, x: Any) -> Any:
+        """Apply to one record (row LF) or one batch (batch LF)."""
+        if self.kind == "row":
+            for p in self.pre:
+                x = p(x)
+            return self.func(x, **self.resources)
+        return self.func(x, **self.resources)
+
+    def __repr__(self) -> str:
+        return f"LabelingFunction(name={self.name!r}, kind={self.kind!r})"
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the LF's name, kind, source code and resources' repr.
+
+        Changes when the LF's code changes; recorded in the votes table so stale votes are visible.
+        """
+        try:
+            src = inspect.getsource(self.func)
+        except (OSError, TypeError):
+            src = getattr(self.func, "__qualname__", repr(self.func))
+        res = repr(sorted((k, _short_repr(v)) for k, v in self.resources.items()))
+        h = hashlib.sha1(f"{self.name}|{self.kind}|{src}|{res}".encode())
+        return h.hexdigest()[:12]
+
+
+def _short_repr(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 10_000 else hashlib.sha1(r.encode()).hexdigest()
+
+
+def labeling_function(
+    name: str | None = None,
+    resources: Mapping[str, Any] | None = None,
+    pre: Sequence[Preprocessor] | None = None,
+    columns: Sequence[str] | None = None,
+) -> Callable[[Callable[..., int]], LabelingFunction]:
+    """Decorator turning ``f(record, **resources) -> int`` into a row :class:`LabelingFunction`.
+
+    Examples
+    --------
+    >>> @labeling_function()
+    ... def lf_short(x):
+    ...     return 0 if len(x.text.split()) < 15 else ABSTAIN
+    >>> lf_short(Record(text="No acute findings."))
+    0
+    """
+
+    def wrap(f: Callable[..., int]) -> LabelingFunction:
+        return LabelingFunction(
+            name=name or f.__name__,
+            func=f,
+            kind="row",
+            resources=dict(resources or {}),
+            pre=tuple(pre or ()),
+            columns=tuple(columns) if columns is not None else None,
+        )
+
+    return wrap
+
+
+def vectorized_lf(
+    name: str | None = None,
+    columns: Sequence[str] | None = None,
+    resources: Mapping[str, Any] | None = None,
+    batch_format: BatchFormat = "pandas",
+) -> Callable[[Callable[..., Any]], LabelingFunction]:
+    """Decorator for a batch LF ``f(batch, **resources) -> int array (n,)``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> @vectorized_lf(columns=["text"])
+    ... def lf_pneumo(df):
+    ...     return np.where(df["text"].str.contains("pneumo", case=False), 1, ABSTAIN)
+    >>> lf_pneumo(pd.DataFrame({"text": ["Pneumothorax.", "Clear."]})).tolist()
+    [1, -1]
+    """
+
+    def wrap(f: Callable[..., Any]) -> LabelingFunction:
+        return LabelingFunction(
+            name=name or f.__name__,
+            func=f,
+            kind="batch",
+            resources=dict(resources or {}),
+            columns=tuple(columns) if columns is not None else None,
+            batch_format=batch_format,
+        )
+
+    return wrap
+
+
+def check_unique_names(lfs: Iterable[LabelingFunction]) -> list[LabelingFunction]:
+    """Return ``lfs`` as a list after checking that every element is an LF and names are unique."""
+    out = list(lfs)
+    if not out:
+        raise LFError("no labeling functions given: pass at least one LF")
+    seen: dict[str, int] = {}
+    for i, lf in enumerate(out):
+        if not isinstance(lf, LabelingFunction):
+            raise LFError(
+                f"element {i} is {type(lf).__name__}, not a LabelingFunction: decorate it with "
+                "@labeling_function() or @vectorized_lf()"
+            )
+        if lf.name in seen:
+            raise LFError(
+                f"duplicate LF name {lf.name!r} (positions {seen[lf.name]} and {i}): "
+                "LF names must be unique; pass name=... to the decorator"
+            )
+        seen[lf.name] = i
+    return out
+
+
+def lf_set_hash(lfs: Sequence[LabelingFunction]) -> str:
+    """Hash of the ordered LF set (names and fingerprints); stored with every votes row."""
+    h = hashlib.sha1("\n".join(f"{lf.name}:{lf.fingerprint}" for lf in lfs).encode())
+    return h.hexdigest()[:16]
+
+
+def vote_dtype(cardinality: int) -> np.dtype[Any]:
+    """Smallest signed integer dtype holding votes in ``-1..cardinality-1`` (int8 for k ≤ 127)."""
+    if cardinality < 2:
+        raise LFError(f"cardinality must be >= 2, got {cardinality}")
+    return np.dtype(np.int8) if cardinality <= 127 else np.dtype(np.int16)
+
+
+def validate_votes(
+    lf_name: str, votes: Any, n: int, cardinality: int, ids: Sequence[Any] | None = None
+) -> np.ndarray:
+    """Check and convert one LF's batch output to an int64 array of shape (n,).
+
+    Raises :class:`LFError` naming the LF, the bad value and the row id when a vote is not an
+    integer in ``-1..cardinality-1`` or the length is wrong.
+    """
+    try:
+        arr = np.asarray(votes)
+    except Exception as e:  # pragma: no cover - exotic objects
+        raise LFError(f"LF {lf_name!r} returned {type(votes).__name__}, not an array: {e}") from e
+    if arr.shape != (n,):
+        raise LFError(
+            f"LF {lf_name!r} returned shape {arr.shape} for a batch of {n} rows; a batch LF must "
+            "return one vote per row"
+        )
+    if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
+        # accept object arrays of ints (e.g. from pandas .map) but not strings/bools
+        if arr.dtype.kind == "O" and all(_is_int(v) for v in arr):
+            arr = arr.astype(np.int64)
+        else:
+            bad = next((i for i, v in enumerate(arr) if not _is_int(v)), 0)
+            raise LFError(
+                f"LF {lf_name!r} returned non-integer vote {arr[bad]!r} (dtype {arr.dtype}) for "
+                f"row id {_row_id(ids, bad)}; return a class id in 0..{cardinality - 1} or -1"
+            )
+    if arr.dtype.kind == "f":
+        nonint = ~np.isfinite(arr) | (arr != np.round(arr))
+        if nonint.any():
+            bad = int(np.flatnonzero(nonint)[0])
+            raise LFError(
+                f"LF {lf_name!r} returned non-integer vote {arr[bad]!r} for row id "
+                f"{_row_id(ids, bad)}; return a class id in 0..{cardinality - 1} or -1"
+            )
+    out = arr.astype(np.int64, copy=False)
+    oob = (out < ABSTAIN) | (out >= cardinality)
+    if oob.any():
+        bad = int(np.flatnonzero(oob)[0])
+        raise LFError(
+            f"LF {lf_name!r} voted {int(out[bad])} for row id {_row_id(ids, bad)}, outside "
+            f"-1..{cardinality - 1}: votes must be a class id below cardinality={cardinality} or "
+            "ABSTAIN (-1); check the LF or the configured cardinality"
+        )
+    return out
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _row_id(ids: Sequence[Any] | None, i: int) -> Any:
+    return repr(ids[i]) if ids is not None else f"<position {i} in batch>"

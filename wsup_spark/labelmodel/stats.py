@@ -1,0 +1,267 @@
+"""LF statistics: the sufficient statistics a label model is fit from.
+
+Let ``L`` be an (n, m) integer label matrix, entries in ``-1..k-1`` (-1 = abstain). Each row gives
+a one-hot vector ``x ∈ {0,1}^d`` with ``d = m*k``: ``x[i*k + a] = 1[L[r, i] == a]`` (abstain has no
+column). :class:`LFStats` keeps the integer co-occurrence counts ``C = Σ_r x_r x_rᵀ`` (d, d) so
+that the second moment is ``O = C / n``, plus per-LF overlap/conflict counts used by analysis.
+
+Every field is a sum over rows, so partial statistics over disjoint row sets :meth:`merge` by
+addition — exactly (integers), associatively and commutatively. Spark computes one partial per
+partition and tree-reduces them; nothing n-sized reaches the driver.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from wsup_spark.core.errors import StatsError
+
+_CHUNK_ELEMS = 1 << 23  # one-hot chunk size (rows * d) kept in memory at once
+
+
+@dataclass(frozen=True, eq=False)
+class LFStats:
+    """Sufficient statistics of an (n, m) label matrix with cardinality k.
+
+    Attributes
+    ----------
+    n : int
+        Number of rows.
+    m : int
+        Number of LFs.
+    k : int
+        Cardinality (number of classes).
+    counts : (d, d) int64
+        Co-occurrence counts ``C = Σ_r x_r x_rᵀ``, d = m*k. ``O = counts / n``.
+    overlaps : (m,) int64
+        Rows where LF i votes and at least one other LF votes.
+    conflicts : (m,) int64
+        Rows where LF i votes and some other LF votes a different class.
+    n_covered : int
+        Rows with at least one vote.
+    n_overlap : int
+        Rows with at least two votes.
+    n_conflict : int
+        Rows with at least two different classes voted.
+    lf_names : tuple of str or None
+        LF names in column order, when known.
+    """
+
+    n: int
+    m: int
+    k: int
+    counts: np.ndarray
+    overlaps: np.ndarray
+    conflicts: np.ndarray
+    n_covered: int
+    n_overlap: int
+    n_conflict: int
+    lf_names: tuple[str, ...] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        d = self.m * self.k
+        if self.counts.shape != (d, d):
+            raise StatsError(f"counts has shape {self.counts.shape}, expected (d, d) = ({d}, {d})")
+        if self.overlaps.shape != (self.m,) or self.conflicts.shape != (self.m,):
+            raise StatsError(f"overlaps/conflicts must have shape ({self.m},)")
+        if self.lf_names is not None and len(self.lf_names) != self.m:
+            raise StatsError(f"{len(self.lf_names)} LF names given for m={self.m} LFs")
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def empty(cls, m: int, k: int, lf_names: Sequence[str] | None = None) -> LFStats:
+        """Statistics of zero rows (the identity of :meth:`merge`)."""
+        d = m * k
+        return cls(
+            n=0, m=m, k=k,
+            counts=np.zeros((d, d), np.int64),
+            overlaps=np.zeros(m, np.int64), conflicts=np.zeros(m, np.int64),
+            n_covered=0, n_overlap=0, n_conflict=0,
+            lf_names=tuple(lf_names) if lf_names is not None else None,
+        )  # fmt: skip
+
+    @classmethod
+    def from_matrix(
+        cls, L: np.ndarray, cardinality: int, lf_names: Sequence[str] | None = None
+    ) -> LFStats:
+        """Compute statistics of an in-memory label matrix.
+
+        Parameters
+        ----------
+        L : (n, m) int array
+            Votes, -1 = abstain, otherwise ``0..cardinality-1``.
+        cardinality : int
+            Number of classes k.
+
+        Examples
+        --------
+        >>> L = np.array([[0, 0, -1], [1, 0, 1], [-1, -1, -1]])
+        >>> s = LFStats.from_matrix(L, 2)
+        >>> s.n, s.m, s.k, s.n_covered, s.n_conflict
+        (3, 3, 2, 2, 1)
+        >>> s.coverage.tolist()
+        [0.6666666666666666, 0.6666666666666666, 0.3333333333333333]
+        """
+        L = np.asarray(L)
+        if L.ndim != 2:
+            raise StatsError(f"L must be a 2-d (n, m) array, got shape {L.shape}")
+        if L.dtype.kind not in "iu":
+            raise StatsError(f"L must hold integers, got dtype {L.dtype}")
+        k = int(cardinality)
+        if k < 2:
+            raise StatsError(f"cardinality must be >= 2, got {k}")
+        n, m = L.shape
+        if n and (L.min() < -1 or L.max() >= k):
+            bad = L[(L < -1) | (L >= k)][0]
+            raise StatsError(f"L holds vote {int(bad)} outside -1..{k - 1} (cardinality={k})")
+        d = m * k
+        counts = np.zeros((d, d), np.int64)
+        overlaps = np.zeros(m, np.int64)
+        conflicts = np.zeros(m, np.int64)
+        n_cov = n_ovl = n_cfl = 0
+        step = max(1, _CHUNK_ELEMS // max(d, 1))
+        offs = np.arange(m, dtype=np.int64) * k
+        for s in range(0, n, step):
+            B = L[s : s + step].astype(np.int64)
+            nb = B.shape[0]
+            voted = B >= 0
+            # one-hot (nb, d); float32 matmul is exact while sums < 2**24 (nb <= 2**23)
+            X = np.zeros((nb, d), np.float32)
+            r, c = np.nonzero(voted)
+            X[r, offs[c] + B[r, c]] = 1.0
+            counts += np.rint(X.T @ X).astype(np.int64)
+            nvotes = voted.sum(axis=1)
+            # per-row class histogram (nb, k) to find conflicts
+            hist = X.reshape(nb, m, k).sum(axis=1)
+            n_classes = (hist > 0).sum(axis=1)
+            overlaps += (voted & (nvotes >= 2)[:, None]).sum(axis=0)
+            # LF i conflicts on a row when some other LF voted a class != L[r, i], i.e. the row's
+            # votes for classes other than LF i's own class are > 0.
+            own = np.where(voted, hist[np.arange(nb)[:, None], np.where(voted, B, 0)], 0)
+            conflicts += (voted & ((nvotes[:, None] - own) > 0)).sum(axis=0)
+            n_cov += int((nvotes >= 1).sum())
+            n_ovl += int((nvotes >= 2).sum())
+            n_cfl += int((n_classes >= 2).sum())
+        return cls(
+            n=n, m=m, k=k, counts=counts, overlaps=overlaps, conflicts=conflicts,
+            n_covered=n_cov, n_overlap=n_ovl, n_conflict=n_cfl,
+            lf_names=tuple(lf_names) if lf_names is not None else None,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ algebra
+    def merge(self, other: LFStats) -> LFStats:
+        """Statistics of the union of two disjoint row sets (exact integer addition)."""
+        if (self.m, self.k) != (other.m, other.k):
+            raise StatsError(
+                f"cannot merge stats with (m, k) = {(self.m, self.k)} and {(other.m, other.k)}: "
+                "partials come from different LF sets or cardinalities"
+            )
+        if self.lf_names and other.lf_names and self.lf_names != other.lf_names:
+            raise StatsError("cannot merge stats computed with different LF names/order")
+        extra = {
+            key: self.extra[key] + other.extra[key]
+            for key in self.extra.keys() & other.extra.keys()
+        }
+        return LFStats(
+            n=self.n + other.n, m=self.m, k=self.k,
+            counts=self.counts + other.counts,
+            overlaps=self.overlaps + other.overlaps,
+            conflicts=self.conflicts + other.conflicts,
+            n_covered=self.n_covered + other.n_covered,
+            n_overlap=self.n_overlap + other.n_overlap,
+            n_conflict=self.n_conflict + other.n_conflict,
+            lf_names=self.lf_names or other.lf_names,
+            extra=extra,
+        )  # fmt: skip
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LFStats):
+            return NotImplemented
+        return (
+            (self.n, self.m, self.k, self.n_covered, self.n_overlap, self.n_conflict)
+            == (other.n, other.m, other.k, other.n_covered, other.n_overlap, other.n_conflict)
+            and np.array_equal(self.counts, other.counts)
+            and np.array_equal(self.overlaps, other.overlaps)
+            and np.array_equal(self.conflicts, other.conflicts)
+            and self.extra.keys() == other.extra.keys()
+            and all(np.array_equal(self.extra[x], other.extra[x]) for x in self.extra)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # ------------------------------------------------------------------ derived views
+    @property
+    def d(self) -> int:
+        """Number of one-hot columns, m*k."""
+        return self.m * self.k
+
+    @property
+    def O(self) -> np.ndarray:  # noqa: E743 - paper notation
+        """Second moment ``E[x xᵀ]`` : (d, d) float64."""
+        return self.counts / max(self.n, 1)
+
+    @property
+    def vote_counts(self) -> np.ndarray:
+        """(m, k) int64: how often LF i voted class a (the diagonal of ``counts``)."""
+        return np.diag(self.counts).reshape(self.m, self.k).copy()
+
+    @property
+    def coverage(self) -> np.ndarray:
+        """(m,) float64: fraction of rows on which each LF votes."""
+        return self.vote_counts.sum(axis=1) / max(self.n, 1)
+
+    @property
+    def polarity(self) -> list[list[int]]:
+        """For each LF, the sorted classes it ever voted."""
+        return [sorted(np.flatnonzero(row).tolist()) for row in self.vote_counts]
+
+    # ------------------------------------------------------------------ serialisation
+    def to_bytes(self) -> bytes:
+        """Serialise to ``.npz`` bytes (no pickle)."""
+        buf = io.BytesIO()
+        meta = {
+            "n": self.n, "m": self.m, "k": self.k, "n_covered": self.n_covered,
+            "n_overlap": self.n_overlap, "n_conflict": self.n_conflict,
+            "lf_names": list(self.lf_names) if self.lf_names is not None else None,
+            "extra_keys": sorted(self.extra),
+        }  # fmt: skip
+        arrays = {f"extra__{k}": np.asarray(v) for k, v in self.extra.items()}
+        np.savez(
+            buf,
+            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+            counts=self.counts, overlaps=self.overlaps, conflicts=self.conflicts, **arrays,
+        )  # fmt: skip
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LFStats:
+        """Inverse of :meth:`to_bytes`."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            meta = json.loads(z["meta"].tobytes().decode())
+            extra = {k: z[f"extra__{k}"] for k in meta["extra_keys"]}
+            return cls(
+                n=meta["n"], m=meta["m"], k=meta["k"],
+                counts=z["counts"], overlaps=z["overlaps"], conflicts=z["conflicts"],
+                n_covered=meta["n_covered"], n_overlap=meta["n_overlap"],
+                n_conflict=meta["n_conflict"],
+                lf_names=tuple(meta["lf_names"]) if meta["lf_names"] is not None else None,
+                extra=extra,
+            )  # fmt: skip
+
+    def save(self, path: str) -> None:
+        """Write :meth:`to_bytes` to a file."""
+        with open(path, "wb") as f:
+            f.write(self.to_bytes())
+
+    @classmethod
+    def load(cls, path: str) -> LFStats:
+        """Read a file written by :meth:`save`."""
+        with open(path, "rb") as f:
+            return cls.from_bytes(f.read())
