@@ -1,0 +1,224 @@
+"""Apply a list of LFs to one Arrow record batch → an (n, m) vote matrix.
+
+This is the per-partition kernel shared by the Spark applier (``wsup_spark.spark.apply``) and the
+in-memory applier (:func:`apply_lfs_local`). pyarrow/pandas are imported lazily.
+
+Error policy (``on_error``):
+
+* ``"raise"`` (default): the first failure raises :class:`~wsup_spark.core.errors.LFError` naming
+  the LF, the row id and the original exception or bad value.
+* ``"abstain"``: a failing call or an invalid vote becomes ABSTAIN and is counted per LF in the
+  ``errors`` dict passed in (the Spark layer turns these counts into accumulators and reports them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from wsup_spark.core.errors import DataError, LFError
+from wsup_spark.core.lf import (
+    ABSTAIN,
+    LabelingFunction,
+    Record,
+    _is_int,
+    check_unique_names,
+    validate_votes,
+    vote_dtype,
+)
+
+OnError = Literal["raise", "abstain"]
+
+
+def required_columns(lfs: Sequence[LabelingFunction]) -> set[str] | None:
+    """Union of the columns the LFs declare; ``None`` when some LF reads every column."""
+    cols: set[str] = set()
+    for lf in lfs:
+        if lf.columns is None:
+            return None
+        cols.update(lf.columns)
+    return cols
+
+
+def check_columns(lfs: Sequence[LabelingFunction], available: Sequence[str]) -> None:
+    """Raise :class:`DataError` when an LF declares a column the corpus does not have."""
+    have = set(available)
+    for lf in lfs:
+        missing = [c for c in (lf.columns or ()) if c not in have]
+        if missing:
+            raise DataError(
+                f"LF {lf.name!r} reads column(s) {missing} that the corpus does not have; "
+                f"available columns: {sorted(have)}. Fix the LF's columns= or the source config"
+            )
+
+
+def apply_lfs_to_batch(
+    batch: Any,
+    lfs: Sequence[LabelingFunction],
+    cardinality: int,
+    id_col: str,
+    on_error: OnError = "raise",
+    errors: MutableMapping[str, int] | None = None,
+) -> np.ndarray:
+    """Run every LF over one batch.
+
+    Parameters
+    ----------
+    batch : pyarrow.RecordBatch
+        n rows of the corpus, including ``id_col``.
+    lfs : sequence of LabelingFunction
+        m LFs, in output column order.
+    cardinality : int
+        k; votes must lie in ``-1..k-1``.
+    id_col : str
+        Column used to name rows in error messages.
+    on_error : {"raise", "abstain"}
+        See the module docstring.
+    errors : dict, optional
+        Per-LF failure counts, incremented in place under ``on_error="abstain"``.
+
+    Returns
+    -------
+    L : (n, m) int8 (int16 when k > 127)
+    """
+    if on_error not in ("raise", "abstain"):
+        raise LFError(f"on_error must be 'raise' or 'abstain', got {on_error!r}")
+    n = batch.num_rows
+    m = len(lfs)
+    out = np.full((n, m), ABSTAIN, dtype=vote_dtype(cardinality))
+    if n == 0:
+        return out
+    ids = batch.column(id_col).to_pylist()
+    records: list[Record] | None = None
+    pandas_cache: dict[tuple[str, ...] | None, Any] = {}
+    for j, lf in enumerate(lfs):
+        if lf.kind == "row":
+            if records is None:
+                cols = required_columns([f for f in lfs if f.kind == "row"])
+                src = batch if cols is None else batch.select(sorted(cols | {id_col}))
+                records = [Record(r) for r in src.to_pylist()]
+            votes = _run_row_lf(lf, records, ids, cardinality, on_error, errors)
+        else:
+            votes = _run_batch_lf(lf, batch, ids, cardinality, on_error, errors, pandas_cache)
+        out[:, j] = votes
+    return out
+
+
+def _run_row_lf(
+    lf: LabelingFunction,
+    records: list[Record],
+    ids: list[Any],
+    k: int,
+    on_error: OnError,
+    errors: MutableMapping[str, int] | None,
+) -> np.ndarray:
+    try:
+        raw = [lf(r) for r in records]
+        return validate_votes(lf.name, raw, len(records), k, ids)
+    except Exception as first:
+        if on_error == "raise" and isinstance(first, LFError):
+            raise
+    votes = np.full(len(records), ABSTAIN, np.int64)
+    for i, r in enumerate(records):
+        try:
+            v = lf(r)
+        except Exception as e:
+            if on_error == "raise":
+                raise LFError(
+                    f"LF {lf.name!r} raised {type(e).__name__}: {e} on row id {ids[i]!r}; fix "
+                    "the LF or set lfs.on_error: abstain to count such failures as abstains"
+                ) from e
+            _count(errors, lf.name)
+            continue
+        if not _is_int(v) or not (ABSTAIN <= int(v) < k):
+            if on_error == "raise":
+                validate_votes(lf.name, np.asarray([v], dtype=object), 1, k, [ids[i]])
+            _count(errors, lf.name)
+            continue
+        votes[i] = int(v)
+    return votes
+
+
+def _run_batch_lf(
+    lf: LabelingFunction,
+    batch: Any,
+    ids: list[Any],
+    k: int,
+    on_error: OnError,
+    errors: MutableMapping[str, int] | None,
+    pandas_cache: dict[tuple[str, ...] | None, Any],
+) -> np.ndarray:
+    n = batch.num_rows
+    cols = lf.columns
+    try:
+        if lf.batch_format == "arrow":
+            data = batch if cols is None else batch.select(list(cols))
+        else:
+            key = tuple(cols) if cols is not None else None
+            if key not in pandas_cache:
+                src = batch if cols is None else batch.select(list(cols))
+                pandas_cache[key] = src.to_pandas()
+            data = pandas_cache[key]
+        raw = lf(data)
+    except Exception as e:
+        if on_error == "raise":
+            raise LFError(
+                f"batch LF {lf.name!r} raised {type(e).__name__}: {e} on a batch of {n} rows "
+                f"(first row id {ids[0]!r}); fix the LF or set lfs.on_error: abstain"
+            ) from e
+        _count(errors, lf.name, n)
+        return np.full(n, ABSTAIN, np.int64)
+    if hasattr(raw, "to_numpy"):
+        raw = raw.to_numpy(zero_copy_only=False) if _is_arrow(raw) else raw.to_numpy()
+    if on_error == "raise":
+        return validate_votes(lf.name, raw, n, k, ids)
+    try:
+        return validate_votes(lf.name, raw, n, k, ids)
+    except LFError:
+        arr = np.asarray(raw, dtype=object).reshape(-1)
+        if arr.shape != (n,):
+            _count(errors, lf.name, n)
+            return np.full(n, ABSTAIN, np.int64)
+        ok = np.array([_is_int(v) and ABSTAIN <= int(v) < k for v in arr], dtype=bool)
+        _count(errors, lf.name, int((~ok).sum()))
+        return np.where(ok, arr, ABSTAIN).astype(np.int64)
+
+
+def _is_arrow(x: Any) -> bool:
+    return type(x).__module__.startswith("pyarrow")
+
+
+def _count(errors: MutableMapping[str, int] | None, name: str, by: int = 1) -> None:
+    if errors is not None and by:
+        errors[name] = errors.get(name, 0) + by
+
+
+def apply_lfs_local(
+    data: Any,
+    lfs: Sequence[LabelingFunction],
+    cardinality: int,
+    id_col: str | None = None,
+    on_error: OnError = "raise",
+    batch_size: int = 65_536,
+) -> np.ndarray:
+    """Apply LFs to an in-memory table (pandas DataFrame or pyarrow Table) → (n, m) votes.
+
+    Useful in notebooks and tests; the Spark path uses the same kernel per partition.
+    """
+    import pyarrow as pa
+
+    lfs = check_unique_names(lfs)
+    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    if id_col is None:
+        id_col = "__row__"
+        table = table.append_column(id_col, pa.array(np.arange(table.num_rows)))
+    check_columns(lfs, table.column_names)
+    parts = [
+        apply_lfs_to_batch(b, lfs, cardinality, id_col, on_error)
+        for b in table.to_batches(max_chunksize=batch_size)
+    ]
+    if not parts:
+        return np.empty((0, len(lfs)), dtype=vote_dtype(cardinality))
+    return np.concatenate(parts, axis=0)

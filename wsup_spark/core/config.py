@@ -1,0 +1,225 @@
+"""Pipeline configuration: frozen dataclasses, one per stage, loaded from YAML.
+
+YAML is parsed with ``yaml.safe_load`` (data, never code). ``--set a.b=value`` overrides are
+applied to the raw mapping before validation; values are parsed as YAML scalars.
+Unknown keys are errors (a typo must not be silently ignored).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from wsup_spark.core.errors import ConfigError
+
+T = TypeVar("T")
+
+SOURCE_FORMATS = ("demo", "csv", "parquet", "json", "delta")
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    """How to get a SparkSession. An active session (spark-submit, Databricks) always wins."""
+
+    master: str | None = None
+    app_name: str = "wsup_spark"
+    conf: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """The corpus.
+
+    ``format: demo`` generates the synthetic radiology corpus (``n_rows``, ``seed``); otherwise
+    ``path`` is read with Spark's reader for ``format`` (csv/parquet/json) or as a Delta table.
+    """
+
+    format: str = "demo"
+    path: str | None = None
+    id_col: str = "id"
+    n_rows: int = 100_000
+    seed: int = 0
+    num_partitions: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    gold_col: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LFConfig:
+    """Which LFs to run. ``module`` / ``modules`` are import paths ``pkg.mod`` (attribute
+    ``LFS``) or ``pkg.mod:ATTR`` (a list of LFs or a single LF)."""
+
+    modules: Sequence[str] = ()
+    cardinality: int = 2
+    on_error: str = "raise"
+    exclude: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class LabelModelConfig:
+    """Which label model to fit and how."""
+
+    kind: str = "label_model"
+    class_balance: Sequence[float] | None = None
+    seed: int = 0
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """Where tables go: ``<path>/votes`` and ``<path>/labels`` (+ ``<path>/train`` if asked)."""
+
+    path: str = "./wsup_out/demo"
+    writer: str = "auto"
+    mode: str = "overwrite"
+    training_table: bool = False
+    features: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The whole pipeline's configuration."""
+
+    run_id: str | None = None
+    spark: SparkConfig = field(default_factory=SparkConfig)
+    source: SourceConfig = field(default_factory=SourceConfig)
+    lfs: LFConfig = field(default_factory=LFConfig)
+    label_model: LabelModelConfig = field(default_factory=LabelModelConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    train: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able mapping."""
+        return json.loads(json.dumps(dataclasses.asdict(self), default=list))  # type: ignore[no-any-return]
+
+    def fingerprint(self) -> str:
+        """Stable hash of the configuration (used as the default run id)."""
+        return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+_SECTIONS: dict[str, type] = {
+    "spark": SparkConfig,
+    "source": SourceConfig,
+    "lfs": LFConfig,
+    "label_model": LabelModelConfig,
+    "output": OutputConfig,
+}
+
+
+def _build(cls: type[T], raw: Any, where: str) -> T:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"config section {where!r} must be a mapping, got {type(raw).__name__}")
+    names = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(raw) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {unknown} in config section {where!r}; allowed: {sorted(names)}"
+        )
+    return cls(**raw)
+
+
+def parse_config(raw: Mapping[str, Any]) -> PipelineConfig:
+    """Validate a raw mapping (e.g. from YAML) into a :class:`PipelineConfig`."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"config must be a mapping at top level, got {type(raw).__name__}")
+    allowed = {"run_id", "train", *_SECTIONS}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ConfigError(f"unknown top-level config key(s) {unknown}; allowed: {sorted(allowed)}")
+    raw = dict(raw)
+    lfs_raw = dict(raw.get("lfs") or {})
+    if "module" in lfs_raw:  # convenience: a single module
+        lfs_raw["modules"] = [lfs_raw.pop("module"), *lfs_raw.get("modules", [])]
+    if isinstance(lfs_raw.get("modules"), str):
+        lfs_raw["modules"] = [lfs_raw["modules"]]
+    raw["lfs"] = lfs_raw
+    kwargs: dict[str, Any] = {k: _build(c, raw.get(k), k) for k, c in _SECTIONS.items()}
+    run_id = raw.get("run_id")
+    cfg = PipelineConfig(
+        run_id=None if run_id is None else str(run_id), train=dict(raw.get("train") or {}), **kwargs
+    )
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: PipelineConfig) -> None:
+    """Cross-field checks with actionable messages."""
+    s = cfg.source
+    if s.format not in SOURCE_FORMATS:
+        raise ConfigError(f"source.format={s.format!r} is not one of {SOURCE_FORMATS}")
+    if s.format != "demo" and not s.path:
+        raise ConfigError(f"source.format={s.format!r} needs source.path")
+    if s.format == "demo" and int(s.n_rows) < 1:
+        raise ConfigError(f"source.n_rows must be >= 1, got {s.n_rows}")
+    if not cfg.lfs.modules:
+        raise ConfigError("lfs.modules is empty: name at least one LF module, e.g. pkg.mod:LFS")
+    if int(cfg.lfs.cardinality) < 2:
+        raise ConfigError(f"lfs.cardinality must be >= 2, got {cfg.lfs.cardinality}")
+    if cfg.lfs.on_error not in ("raise", "abstain"):
+        raise ConfigError(f"lfs.on_error must be 'raise' or 'abstain', got {cfg.lfs.on_error!r}")
+    if cfg.label_model.kind not in LABEL_MODEL_KINDS:
+        raise ConfigError(
+            f"label_model.kind={cfg.label_model.kind!r} is not one of {LABEL_MODEL_KINDS}"
+        )
+    cb = cfg.label_model.class_balance
+    if cb is not None and len(cb) != int(cfg.lfs.cardinality):
+        raise ConfigError(
+            f"label_model.class_balance has {len(cb)} entries for lfs.cardinality="
+            f"{cfg.lfs.cardinality}"
+        )
+    if cfg.output.writer not in ("auto", "delta-rs", "spark"):
+        raise ConfigError(
+            f"output.writer must be auto, delta-rs or spark, got {cfg.output.writer!r}"
+        )
+    if cfg.output.mode not in ("overwrite", "append"):
+        raise ConfigError(f"output.mode must be overwrite or append, got {cfg.output.mode!r}")
+
+
+LABEL_MODEL_KINDS = ("label_model", "majority_vote")
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``key.path=value`` overrides in place (value parsed as a YAML scalar) and return raw.
+
+    >>> apply_overrides({"source": {"n_rows": 10}}, ["source.n_rows=5", "output.path=/tmp/x"])
+    {'source': {'n_rows': 5}, 'output': {'path': '/tmp/x'}}
+    """
+    import yaml
+
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key.path=value, got {item!r}")
+        key, _, value = item.partition("=")
+        parts = [p for p in key.strip().split(".") if p]
+        if not parts:
+            raise ConfigError(f"--set has an empty key in {item!r}")
+        node = raw
+        for p in parts[:-1]:
+            nxt = node.setdefault(p, {})
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"--set {key}: {p!r} is not a section")
+            node = nxt
+        node[parts[-1]] = yaml.safe_load(value) if value != "" else None
+    return raw
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConfig:
+    """Read a YAML config with ``yaml.safe_load``, apply overrides, validate."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} does not exist")
+    with p.open() as f:
+        raw = yaml.safe_load(f) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {str(p)!r} must hold a mapping at top level")
+    return parse_config(apply_overrides(raw, overrides))

@@ -1,0 +1,161 @@
+"""Apply labeling functions over a Spark DataFrame with ``mapInArrow``.
+
+Each task receives Arrow record batches of the corpus and runs the shared kernel
+:func:`wsup_spark.core.apply.apply_lfs_to_batch` on them; the output is ``(id, votes)`` with
+``votes`` an ``array<tinyint>`` (``array<smallint>`` when k > 127) in LF order. The LF objects and
+their resources are captured by the task closure, so they ship once per task, never per row.
+Nothing n-sized is collected to the driver.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from wsup_spark.core.apply import OnError, apply_lfs_to_batch, check_columns, required_columns
+from wsup_spark.core.errors import DataError
+from wsup_spark.core.lf import LabelingFunction, check_unique_names, vote_dtype
+
+logger = logging.getLogger(__name__)
+
+VOTES_COL = "votes"
+
+
+class LFErrorCounter:
+    """A Spark accumulator of per-LF failure counts (used with ``on_error="abstain"``).
+
+    Counts reach the driver once the action that runs the tasks has finished. As with every
+    accumulator updated inside a transformation, a retried task can count its failures twice; the
+    counts are a monitoring signal, not part of the labels.
+    """
+
+    def __init__(self, spark: Any) -> None:
+        from pyspark.accumulators import AccumulatorParam
+
+        class _DictSum(AccumulatorParam):  # type: ignore[misc,type-arg]
+            def zero(self, value: dict[str, int]) -> dict[str, int]:
+                return {}
+
+            def addInPlace(self, a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+                for key, v in b.items():
+                    a[key] = a.get(key, 0) + v
+                return a
+
+        self._acc = spark.sparkContext.accumulator({}, _DictSum())
+
+    @property
+    def accumulator(self) -> Any:
+        """The underlying pyspark Accumulator (captured by task closures)."""
+        return self._acc
+
+    @property
+    def value(self) -> dict[str, int]:
+        """Per-LF failure counts seen so far (driver only)."""
+        return dict(self._acc.value)
+
+
+def votes_schema(id_type: Any, cardinality: int) -> Any:
+    """Spark schema of the votes DataFrame: ``(id, votes array<tinyint|smallint>)``."""
+    from pyspark.sql.types import ArrayType, ByteType, ShortType, StructField, StructType
+
+    elem = ByteType() if vote_dtype(cardinality) == np.int8 else ShortType()
+    return StructType(
+        [StructField("id", id_type, nullable=False), StructField(VOTES_COL, ArrayType(elem, False))]
+    )
+
+
+def votes_to_arrow(ids: Any, L: np.ndarray) -> Any:
+    """Build the Arrow batch ``(id, votes)`` from an id array and an (n, m) vote matrix."""
+    import pyarrow as pa
+
+    n, m = L.shape
+    offsets = pa.array(np.arange(0, n * m + 1, m, dtype=np.int32))
+    votes = pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(L).reshape(-1)))
+    return pa.RecordBatch.from_arrays([ids, votes], names=["id", VOTES_COL])
+
+
+def arrow_votes_matrix(batch: Any, m: int, votes_col: str = VOTES_COL) -> np.ndarray:
+    """Inverse of :func:`votes_to_arrow`: the (n, m) vote matrix of an Arrow batch."""
+    col = batch.column(votes_col)
+    n = batch.num_rows
+    if n == 0:
+        return np.empty((0, m), np.int8)
+    values = col.flatten().to_numpy(zero_copy_only=False)
+    if values.shape[0] != n * m:
+        raise DataError(
+            f"column {votes_col!r} holds {values.shape[0]} votes for {n} rows, expected m={m} per "
+            "row: the votes table was written by a different LF set"
+        )
+    return values.reshape(n, m)
+
+
+def apply_lfs(
+    df: Any,
+    lfs: Sequence[LabelingFunction],
+    id_col: str,
+    cardinality: int,
+    *,
+    on_error: OnError = "raise",
+    error_counter: LFErrorCounter | None = None,
+    carry: Sequence[str] = (),
+) -> Any:
+    """Apply LFs to every row of ``df``.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+        The corpus; must contain ``id_col`` and every column the LFs declare.
+    lfs : sequence of LabelingFunction
+        m LFs with unique names; the votes array follows this order.
+    id_col : str
+        A stable row id column (renamed ``id`` in the output).
+    cardinality : int
+        Number of classes k.
+    on_error : {"raise", "abstain"}
+        LF failure policy (see :mod:`wsup_spark.core.apply`).
+    error_counter : LFErrorCounter, optional
+        Receives per-LF failure counts under ``on_error="abstain"``.
+    carry : sequence of str
+        Corpus columns passed through unchanged after ``votes`` (e.g. a gold-label column).
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``(id, votes, *carry)``, lazily evaluated; one row per input row.
+    """
+    lfs = check_unique_names(lfs)
+    if id_col not in df.columns:
+        raise DataError(
+            f"id column {id_col!r} is not in the corpus; columns are {df.columns}. Set "
+            "source.id_col to a stable unique row id column"
+        )
+    check_columns(lfs, df.columns)
+    missing = [c for c in carry if c not in df.columns]
+    if missing:
+        raise DataError(f"column(s) {missing} to carry into the votes are not in the corpus")
+    needed = required_columns(lfs)
+    cols = df.columns if needed is None else [id_col, *sorted(needed - {id_col})]
+    cols += [c for c in carry if c not in cols]
+    src = df.select(*cols)
+    schema = votes_schema(src.schema[id_col].dataType, cardinality)
+    for c in carry:
+        schema = schema.add(src.schema[c])
+    carry = list(carry)
+    lf_list = list(lfs)
+    acc = error_counter.accumulator if error_counter is not None else None
+
+    def apply_partition(batches: Iterator[Any]) -> Iterator[Any]:
+        errors: dict[str, int] = {}
+        for batch in batches:
+            L = apply_lfs_to_batch(batch, lf_list, cardinality, id_col, on_error, errors)
+            out = votes_to_arrow(batch.column(id_col), L)
+            for c in carry:
+                out = out.append_column(c, batch.column(c))
+            yield out
+        if acc is not None and errors:
+            acc.add(errors)
+
+    return src.mapInArrow(apply_partition, schema)

@@ -1,0 +1,97 @@
+"""Distributed prediction: broadcast the fitted label model, ``mapInArrow`` over the votes.
+
+Output columns: ``id``, ``probs array<double>`` (P(Y | votes), length k), ``label int`` (argmax,
+lowest class on ties), ``confidence double`` (max probability), ``n_votes int`` (non-abstaining
+LFs on the row, so consumers can drop rows no LF labelled).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import numpy as np
+
+from wsup_spark.spark.apply import VOTES_COL, arrow_votes_matrix
+
+
+class ProbabilisticModel(Protocol):
+    """Anything with ``predict_proba(L: (n, m) int) -> (n, k) float``."""
+
+    def predict_proba(self, L: np.ndarray) -> np.ndarray: ...
+
+
+def broadcast_object(spark: Any, obj: Any) -> Any:
+    """Broadcast ``obj`` serialised with cloudpickle (so models defined in notebooks or scripts
+    travel by value, as task closures do). Read it back in a task with :func:`unbroadcast`."""
+    from pyspark import cloudpickle
+
+    return spark.sparkContext.broadcast(cloudpickle.dumps(obj))
+
+
+def unbroadcast(bc: Any) -> Any:
+    """The object behind a :func:`broadcast_object` handle (inside a task)."""
+    import pickle
+
+    return pickle.loads(bc.value)  # trusted: bytes produced by this job's driver
+
+
+def labels_schema(id_type: Any) -> Any:
+    """Spark schema of the labels DataFrame."""
+    from pyspark.sql.types import (
+        ArrayType,
+        DoubleType,
+        IntegerType,
+        StructField,
+        StructType,
+    )
+
+    return StructType(
+        [
+            StructField("id", id_type, nullable=False),
+            StructField("probs", ArrayType(DoubleType(), False), nullable=False),
+            StructField("label", IntegerType(), nullable=False),
+            StructField("confidence", DoubleType(), nullable=False),
+            StructField("n_votes", IntegerType(), nullable=False),
+        ]
+    )
+
+
+def probs_to_arrow(ids: Any, L: np.ndarray, P: np.ndarray) -> Any:
+    """Arrow batch of the labels schema from ids, votes (n, m) and probabilities (n, k)."""
+    import pyarrow as pa
+
+    n, k = P.shape
+    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
+    probs = pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(P, np.float64).ravel()))
+    return pa.RecordBatch.from_arrays(
+        [
+            ids,
+            probs,
+            pa.array(P.argmax(axis=1).astype(np.int32)),
+            pa.array(P.max(axis=1).astype(np.float64)),
+            pa.array((L >= 0).sum(axis=1).astype(np.int32)),
+        ],
+        names=["id", "probs", "label", "confidence", "n_votes"],
+    )
+
+
+def predict_labels(
+    votes_df: Any, model: ProbabilisticModel, m: int, votes_col: str = VOTES_COL
+) -> Any:
+    """Probabilistic labels for every row of a votes DataFrame ``(id, votes)``.
+
+    The model is broadcast once; each task calls ``model.predict_proba`` on whole Arrow batches.
+    """
+    spark = votes_df.sparkSession
+    bc = broadcast_object(spark, model)
+    schema = labels_schema(votes_df.schema["id"].dataType)
+
+    def predict_partition(batches: Iterator[Any]) -> Iterator[Any]:
+        mdl = unbroadcast(bc)
+        for b in batches:
+            L = arrow_votes_matrix(b, m, votes_col)
+            P = np.asarray(mdl.predict_proba(L), dtype=np.float64).reshape(len(L), -1)
+            yield probs_to_arrow(b.column("id"), L, P)
+
+    return votes_df.select("id", votes_col).mapInArrow(predict_partition, schema)

@@ -1,0 +1,105 @@
+"""LF statistics by a distributed reduction.
+
+Each task turns its Arrow batches of votes into an (n_b, m) matrix and computes
+:meth:`LFStats.from_matrix` per batch, merging into one partial per partition; the partials are
+serialised (npz bytes, d×d integers) and combined with ``treeReduce``, so the driver receives one
+LFStats and nothing n-sized. The result equals ``LFStats.from_matrix`` on the whole matrix exactly
+(integer counts).
+
+:class:`StatsTap` computes the same partial inside another pass (the votes-table write), so the
+statistics cost no extra scan; :func:`merge_partials` combines the taps on the driver.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from wsup_spark.labelmodel.stats import LFStats
+from wsup_spark.spark.apply import VOTES_COL, arrow_votes_matrix
+
+logger = logging.getLogger(__name__)
+
+# Above this many bytes of partials (n_partitions * d * d * 8), combine them with treeReduce on
+# the executors instead of sending every partial to the driver.
+DRIVER_MERGE_MAX_BYTES = 256 * 1024 * 1024
+
+
+class StatsTap:
+    """Accumulates an :class:`LFStats` partial from Arrow batches of ``(id, votes)``.
+
+    Picklable and cheap to construct; ``finish()`` returns npz bytes (``LFStats.to_bytes``).
+    """
+
+    def __init__(self, m: int, k: int, lf_names: Sequence[str] | None = None,
+                 votes_col: str = VOTES_COL) -> None:  # fmt: skip
+        self.m, self.k, self.votes_col = m, k, votes_col
+        self.lf_names = tuple(lf_names) if lf_names is not None else None
+        self.stats = LFStats.empty(m, k, self.lf_names)
+
+    def update(self, batch: Any) -> None:
+        """Add one Arrow batch's votes."""
+        if batch.num_rows:
+            L = arrow_votes_matrix(batch, self.m, self.votes_col)
+            self.stats = self.stats.merge(LFStats.from_matrix(L, self.k, self.lf_names))
+
+    def finish(self) -> bytes:
+        """The partial, serialised."""
+        return self.stats.to_bytes()
+
+
+def merge_partials(partials: Iterable[bytes], m: int, k: int,
+                   lf_names: Sequence[str] | None = None) -> LFStats:  # fmt: skip
+    """Merge serialised partials on the driver (few partitions × small d)."""
+    return functools.reduce(
+        LFStats.merge, (LFStats.from_bytes(p) for p in partials), LFStats.empty(m, k, lf_names)
+    )
+
+
+def compute_stats(
+    votes_df: Any,
+    m: int,
+    cardinality: int,
+    lf_names: Sequence[str] | None = None,
+    votes_col: str = VOTES_COL,
+    depth: int = 2,
+) -> LFStats:
+    """LF statistics of a votes DataFrame by a per-partition numpy pass and a tree reduction.
+
+    Parameters
+    ----------
+    votes_df : pyspark.sql.DataFrame
+        Has ``votes_col``: array of m votes per row.
+    m, cardinality : int
+        Number of LFs and classes.
+    depth : int
+        ``treeReduce`` depth.
+    """
+    from pyspark.sql.types import BinaryType, StructField, StructType
+
+    names = tuple(lf_names) if lf_names is not None else None
+
+    def partial(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        tap = StatsTap(m, cardinality, names, votes_col)
+        for b in batches:
+            tap.update(b)
+        yield pa.RecordBatch.from_arrays([pa.array([tap.finish()], pa.binary())], ["stats"])
+
+    schema = StructType([StructField("stats", BinaryType(), False)])
+    sc = votes_df.sparkSession.sparkContext
+    sc.setJobDescription("LF statistics")
+    try:
+        parts = (
+            votes_df.select(votes_col)
+            .mapInArrow(partial, schema)
+            .rdd.map(lambda row: LFStats.from_bytes(bytes(row[0])))
+        )
+        if parts.getNumPartitions() == 0:
+            return LFStats.empty(m, cardinality, names)
+        return parts.treeReduce(LFStats.merge, depth=depth)  # type: ignore[no-any-return]
+    finally:
+        sc.setJobDescription(None)  # type: ignore[arg-type]
