@@ -37,6 +37,8 @@ class SourceConfig:
 
     ``format: demo`` generates the synthetic radiology corpus (``n_rows``, ``seed``); otherwise
     ``path`` is read with Spark's reader for ``format`` (csv/parquet/json) or as a Delta table.
+    ``columns`` renames columns ``{old: new}``. ``dedupe_ids`` drops rows whose id repeats (keeps
+    one row per id; costs a shuffle).
     """
 
     format: str = "demo"
@@ -48,6 +50,7 @@ class SourceConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     gold_col: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
+    dedupe_ids: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,41 @@
+"""spark-submit entry point of the labeling pipeline.
+
+    spark-submit jobs/label.py --config conf/demo.yaml [--set key.path=value ...]
+
+Uses the session spark-submit created (its master and conf); in plain ``python jobs/label.py``
+it starts a local one. Thin by design: parse args → pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from wsup_spark.cli import add_config_args, cmd_run, configure_logging
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Parser of the label job."""
+    p = argparse.ArgumentParser(prog="jobs/label.py", description=__doc__)
+    add_config_args(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the pipeline; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    configure_logging(args.verbose)
+    from wsup_spark.core.errors import WsupError
+
+    try:
+        return cmd_run(args)
+    except WsupError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""The ``wsup`` command line: ``wsup run --config conf/demo.yaml [--set key.path=value ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from wsup_spark.core.errors import WsupError
+
+
+def add_config_args(p: argparse.ArgumentParser) -> None:
+    """``--config`` and repeated ``--set key.path=value``."""
+    p.add_argument("--config", required=True, help="YAML config file (see conf/demo.yaml)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override a config value, e.g. --set source.n_rows=10000 (repeatable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Parser of the ``wsup`` command."""
+    parser = argparse.ArgumentParser(prog="wsup", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the labeling pipeline (local Spark unless submitted)")
+    add_config_args(run)
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return parser
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """Plain log lines on stderr (jobs and the CLI only; the library never configures logging)."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("py4j", "pyspark"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``wsup run``: the pipeline, then the summary."""
+    from wsup_spark.core.config import load_config
+    from wsup_spark.pipeline import format_summary, run_pipeline, summary_dict
+
+    cfg = load_config(args.config, args.overrides)
+    result = run_pipeline(cfg)
+    if args.json:
+        print(json.dumps(summary_dict(result), indent=2))
+    else:
+        print(format_summary(result))
+    return 0
+
+
+COMMANDS = {"run": cmd_run}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``wsup`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        return COMMANDS[args.command](args)
+    except WsupError as e:
+        logging.getLogger("wsup").error("%s: %s", type(e).__name__, e)
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""Read the corpus named by a :class:`~wsup_spark.core.config.SourceConfig` into a DataFrame."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from wsup_spark.core.config import SourceConfig
+from wsup_spark.core.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
+
+GOLD_COL = "gold"
+
+
+def load_source(spark: Any, src: SourceConfig) -> Any:
+    """Return the corpus DataFrame: demo generator, CSV/JSON/Parquet files or a Delta table.
+
+    ``src.columns`` renames columns (``{old: new}``) after reading. When ``src.gold_col`` is set the
+    gold label is exposed as an integer column ``gold`` (null where unknown).
+    """
+    fmt = src.format
+    if fmt == "demo":
+        from wsup_spark.demo.radiology import make_corpus
+
+        df = make_corpus(spark, n_rows=int(src.n_rows), seed=int(src.seed),
+                         num_partitions=src.num_partitions)  # fmt: skip
+    elif fmt == "delta":
+        from wsup_spark.io.delta import read_table
+
+        df = read_table(spark, str(src.path))
+    else:
+        reader = spark.read.format(fmt)
+        opts = dict(src.options)
+        if fmt == "csv":
+            opts.setdefault("header", "true")
+            opts.setdefault("multiLine", "true")
+            opts.setdefault("escape", '"')
+        for key, value in opts.items():
+            reader = reader.option(key, value)
+        try:
+            df = reader.load(str(src.path))
+        except Exception as e:
+            if "PATH_NOT_FOUND" in str(e) or "Path does not exist" in str(e):
+                raise ConfigError(
+                    f"source.path {src.path!r} does not exist (format {fmt}); fix source.path"
+                ) from e
+            raise
+    for old, new in dict(src.columns).items():
+        if old not in df.columns:
+            raise DataError(
+                f"source.columns renames {old!r}, which is not a corpus column; columns are "
+                f"{df.columns}"
+            )
+        df = df.withColumnRenamed(old, new)
+    if src.num_partitions and fmt != "demo":
+        df = df.repartition(int(src.num_partitions))
+    if src.id_col not in df.columns:
+        raise DataError(
+            f"id column {src.id_col!r} (source.id_col) is not in the corpus; columns are "
+            f"{df.columns}. Point source.id_col at a stable unique row id"
+        )
+    if src.dedupe_ids:
+        df = df.dropDuplicates([src.id_col])
+    if src.gold_col:
+        df = with_gold(df, src.gold_col)
+    return df
+
+
+def with_gold(df: Any, gold_col: str) -> Any:
+    """Expose ``gold_col`` as an integer column named ``gold`` (non-integers become null)."""
+    from pyspark.sql import functions as F
+
+    if gold_col not in df.columns:
+        raise DataError(
+            f"gold column {gold_col!r} (source.gold_col) is not in the corpus; columns are "
+            f"{df.columns}. Remove source.gold_col or fix the name"
+        )
+    return df.withColumn(GOLD_COL, F.col(gold_col).cast("int"))
