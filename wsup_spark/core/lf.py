@@ -242,7 +242,7 @@ def validate_votes(
         else:
             bad = next((i for i, v in enumerate(arr) if not _is_int(v)), 0)
             raise LFError(
-                f"LF {lf_name!r} returned non-integer vote {arr[bad]!r} (dtype {arr.dtype}) for "
+                f"LF {lf_name!r} returned non-integer vote {_plain(arr[bad])!r} (dtype {arr.dtype}) for "
                 f"row id {_row_id(ids, bad)}; return a class id in 0..{cardinality - 1} or -1"
             )
     if arr.dtype.kind == "f":
@@ -250,7 +250,7 @@ def validate_votes(
         if nonint.any():
             bad = int(np.flatnonzero(nonint)[0])
             raise LFError(
-                f"LF {lf_name!r} returned non-integer vote {arr[bad]!r} for row id "
+                f"LF {lf_name!r} returned non-integer vote {_plain(arr[bad])!r} for row id "
                 f"{_row_id(ids, bad)}; return a class id in 0..{cardinality - 1} or -1"
             )
     out = arr.astype(np.int64, copy=False)
@@ -267,6 +267,10 @@ def validate_votes(
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _row_id(ids: Sequence[Any] | None, i: int) -> Any:
