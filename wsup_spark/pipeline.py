@@ -317,16 +317,14 @@ def summary_dict(r: PipelineResult) -> dict[str, Any]:
 def format_summary(r: PipelineResult) -> str:
     """Human-readable end-of-run summary."""
     lines = [f"run {r.run_id}: {r.n_rows:,} rows, {len(r.lf_names)} LFs, k={r.cardinality}"]
-    cov = r.metrics.get("coverage", [])
-    learned = r.metrics.get("lf_accuracy_learned") or [None] * len(r.lf_names)
-    gold = r.metrics.get("lf_accuracy_gold") or [None] * len(r.lf_names)
-    width = max(len(n) for n in r.lf_names)
-    lines.append(f"  {'LF':<{width}}  coverage  learned_acc  gold_acc  errors")
-    for i, name in enumerate(r.lf_names):
-        lines.append(
-            f"  {name:<{width}}  {cov[i]:8.3f}  {_fmt(learned[i]):>11}  {_fmt(gold[i]):>8}  "
-            f"{r.lf_errors.get(name, 0):6d}"
-        )
+    from wsup_spark.analysis.summary import format_lf_table, lf_summary_rows
+
+    conf = r.metrics.get("lf_confusion")
+    rows = lf_summary_rows(r.stats, r.metrics.get("lf_accuracy_learned"),
+                           np.asarray(conf) if conf is not None else None)  # fmt: skip
+    for row in rows:
+        row["errors"] = r.lf_errors.get(row["lf"], 0)
+    lines += ["  " + line for line in format_lf_table(rows).splitlines()]
     lines.append(f"  rows with >=1 vote: {r.stats.n_covered / max(r.n_rows, 1):.3f}")
     acc = r.metrics.get("accuracy")
     if acc:
@@ -346,7 +344,3 @@ def format_summary(r: PipelineResult) -> str:
         lines.append(f"  train table : {r.train_path} (version {r.train_version})")
     lines.append("  wall time: " + ", ".join(f"{k} {v:.1f}s" for k, v in r.timings.items()))
     return "\n".join(lines)
-
-
-def _fmt(x: float | None) -> str:
-    return "-" if x is None else f"{x:.3f}"
