@@ -132,8 +132,8 @@ def test_config_parsing_and_overrides(tmp_path):
     )
     assert cfg.source.n_rows == 7 and cfg.output.path == "/x"
     assert cfg.lfs.modules == ["a.b"] and list(cfg.label_model.class_balance) == [0.3, 0.7]
-    assert cfg.fingerprint() == load_config(p, ["source.n_rows=7", "output.path=/x",
-                                                "label_model.class_balance=[0.3, 0.7]"]).fingerprint()  # fmt: skip
+    same = ["source.n_rows=7", "output.path=/x", "label_model.class_balance=[0.3, 0.7]"]
+    assert cfg.fingerprint() == load_config(p, same).fingerprint()
     with pytest.raises(
         ConfigError, match=r"unknown key\(s\) \['n_row'\] in config section 'source'"
     ):

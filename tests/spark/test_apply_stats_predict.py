@@ -147,7 +147,7 @@ def test_bad_config_errors_before_running(spark):
     def needs_missing(df):
         return np.zeros(len(df))
 
-    with pytest.raises(DataError, match="needs_missing.*missing_col"):
+    with pytest.raises(DataError, match=r"needs_missing.*missing_col"):
         apply_lfs(df, [needs_missing], "doc_id", K)
     with pytest.raises(LFError, match="duplicate LF name"):
         apply_lfs(df, [lf_a, lf_a], "doc_id", K)
