@@ -1,0 +1,34 @@
+"""Delta/Parquet sinks and sources.
+
+Public API (imported lazily, so ``import wsup_spark.io`` pulls in neither pyarrow nor pyspark)::
+
+    from wsup_spark.io import (write_table, read_table, read_arrow, table_version, table_files,
+                               commit_history, WriteResult, Tap)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_LAZY = {
+    "Tap": "wsup_spark.io.base",
+    "WriteResult": "wsup_spark.io.base",
+    "commit_history": "wsup_spark.io.delta",
+    "read_arrow": "wsup_spark.io.delta",
+    "read_table": "wsup_spark.io.delta",
+    "table_files": "wsup_spark.io.delta",
+    "table_version": "wsup_spark.io.delta",
+    "write_table": "wsup_spark.io.delta",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the Delta API on first use."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'wsup_spark.io' has no attribute {name!r}")
+
+
+__all__ = sorted(_LAZY)

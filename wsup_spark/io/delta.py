@@ -1,0 +1,299 @@
+"""Write Spark DataFrames to Delta tables and read them back.
+
+Two writers, chosen by ``writer="auto"``:
+
+* ``"delta-rs"`` (the default wherever Spark has no Delta jars): Spark tasks write Parquet files
+  into the table folder and the driver commits them as ONE Delta transaction with deltalake
+  (:mod:`wsup_spark.io.delta_rs`). Supports taps (a per-task summary computed in the same pass).
+* ``"spark"`` (when ``delta_configured(spark)``): Spark's own ``format("delta")``
+  (:mod:`wsup_spark.io.delta_spark`).
+
+Every write records its run: ``userMetadata`` is the JSON of ``metadata`` + ``run_id`` + ``writer``
+(Spark and Databricks show it in ``DESCRIBE HISTORY``), and :func:`commit_history` parses it back.
+
+Rerunning a run id (append mode) replaces that run's earlier rows in the same commit instead of
+adding them twice; the table then holds the rerun's output. Overwrite mode replaces the whole table
+(and its schema) whatever the run id.
+
+Reads without Delta jars resolve the version's data files with deltalake and read them with Spark
+(:func:`read_table`) or pyarrow (:func:`read_arrow`); deltalake's own readers are avoided because
+they can abort the interpreter at exit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from wsup_spark.core.errors import ConfigError, DataError
+from wsup_spark.io.base import (
+    MODES,
+    RUN_ID_KEY,
+    WRITERS,
+    Tap,
+    WriteResult,
+    check_run_id,
+    normalize_table_uri,
+    user_metadata,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "Tap",
+    "WriteResult",
+    "commit_history",
+    "read_arrow",
+    "read_table",
+    "table_files",
+    "table_version",
+    "write_table",
+]
+
+
+def write_table(
+    df: Any,
+    path: str,
+    *,
+    run_id: str,
+    mode: str = "append",
+    metadata: Mapping[str, Any] | None = None,
+    writer: str = "auto",
+    tap_factory: Callable[[], Tap] | None = None,
+    description: str | None = None,
+) -> WriteResult:
+    """Write ``df`` to the Delta table at ``path`` as one commit.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+        Rows to write; its schema becomes the table's (every column nullable).
+    path : str
+        Table location: a local path or a URI pyarrow and deltalake understand (``s3://``,
+        ``gs://``, ``abfss://``, ...). Created when absent.
+    run_id : str
+        Id of the run producing the rows. Recorded in the commit; rerunning the same id in
+        append mode replaces that run's earlier rows instead of duplicating them.
+    mode : {"append", "overwrite"}
+        ``"overwrite"`` replaces every row and the schema; ``"append"`` requires the table's schema.
+    metadata : mapping, optional
+        JSON-serialisable values stored in the commit's ``userMetadata`` (NaN/inf become null).
+    writer : {"auto", "delta-rs", "spark"}
+        ``"auto"`` is ``"spark"`` when the session has Delta configured, else ``"delta-rs"``.
+    tap_factory : callable, optional
+        Picklable zero-argument callable returning a :class:`Tap`; each task feeds it every batch
+        it writes. delta-rs writer only.
+    description : str, optional
+        Spark job description (Spark UI); defaults to ``"write Delta <path>"``.
+
+    Returns
+    -------
+    WriteResult
+        Version, row and file counts, the added files and the taps (one per non-empty partition).
+
+    Raises
+    ------
+    ConfigError
+        Bad ``mode``/``writer``/``run_id``/``metadata``, or taps asked of the ``"spark"`` writer.
+    DataError
+        Append with a schema that differs from the table's, or a partitioned target table.
+    WriteError
+        The Spark job or the commit failed; nothing was committed, written files were removed.
+    """
+    run_id = check_run_id(run_id)
+    if mode not in MODES:
+        raise ConfigError(f"mode={mode!r} for Delta table {path!r}; use one of {list(MODES)}")
+    if writer not in WRITERS:
+        raise ConfigError(f"writer={writer!r} for Delta table {path!r}; use one of {list(WRITERS)}")
+    uri = normalize_table_uri(path)
+    chosen = _choose_writer(df.sparkSession, writer)
+    if chosen == "spark" and tap_factory is not None:
+        raise ConfigError(
+            f"tap_factory is not supported by the Spark Delta writer (table {uri}); use "
+            "writer='delta-rs', or compute the summary from the written table"
+        )
+    meta = user_metadata(run_id, metadata, chosen)
+    desc = description or f"write Delta {uri}"
+    logger.info("writing Delta table %s (%s, run %s, writer %s)", uri, mode, run_id, chosen)
+    if chosen == "spark":
+        from wsup_spark.io.delta_spark import write_spark_delta
+
+        return write_spark_delta(
+            df, uri, run_id=run_id, mode=mode, user_meta=meta, description=desc
+        )
+    from wsup_spark.io.delta_rs import write_delta_rs
+
+    return write_delta_rs(
+        df, uri, run_id=run_id, mode=mode, user_meta=meta, tap_factory=tap_factory,
+        description=desc,
+    )  # fmt: skip
+
+
+def _choose_writer(spark: Any, writer: str) -> str:
+    if writer != "auto":
+        return writer
+    from wsup_spark.spark.session import delta_configured
+
+    return "spark" if delta_configured(spark) else "delta-rs"
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def _table(path: str, version: int | None = None) -> tuple[str, Any]:
+    """(normalised uri, ``DeltaTable``) or :class:`DataError` naming the path/version."""
+    from deltalake import DeltaTable
+
+    uri = normalize_table_uri(path)
+    if not DeltaTable.is_deltatable(uri):
+        raise DataError(
+            f"{uri} is not a Delta table (no _delta_log); check the path, or write it first "
+            "with write_table"
+        )
+    try:
+        return uri, DeltaTable(uri, version=version)
+    except Exception as e:
+        raise DataError(
+            f"cannot load version {version} of Delta table {uri}: {e}; see commit_history() "
+            "for the versions that exist (old ones may have been vacuumed)"
+        ) from e
+
+
+def _check_plain_files(dt: Any, uri: str) -> None:
+    """Refuse tables whose rows are not just the union of their Parquet files."""
+    parts = list(dt.metadata().partition_columns)
+    if parts:
+        raise DataError(
+            f"Delta table {uri} is partitioned by {parts}; its data files lack those columns. "
+            "Read it with a Delta-configured Spark session"
+        )
+    cfg = dt.metadata().configuration or {}
+    if (cfg.get("delta.columnMapping.mode") or "none") != "none":
+        raise DataError(
+            f"Delta table {uri} uses column mapping ({cfg['delta.columnMapping.mode']}); its "
+            "Parquet column names are not the table's. Read it with a Delta-configured session"
+        )
+    features = dt.protocol().reader_features or []
+    if "deletionVectors" in features:
+        actions = pa.table(dt.get_add_actions(flatten=True))
+        for name in actions.column_names:
+            if "deletion" in name.lower() and actions.column(name).null_count < len(actions):
+                raise DataError(
+                    f"Delta table {uri} has deletion vectors; reading its files would bring "
+                    "deleted rows back. Read it with a Delta-configured Spark session, or "
+                    "purge them (REORG TABLE ... APPLY (PURGE))"
+                )
+
+
+def _spark_local_uri(uri: str) -> str:
+    return uri if "://" in uri else "file://" + uri
+
+
+def read_table(spark: Any, path: str, version: int | None = None) -> Any:
+    """The Delta table at ``path`` (optionally at ``version``) as a Spark DataFrame.
+
+    With Delta configured this is ``spark.read.format("delta")``; otherwise the version's data
+    files are resolved with deltalake and read with ``spark.read.parquet`` using the table schema.
+    """
+    from wsup_spark.spark.session import delta_configured
+
+    if delta_configured(spark):
+        reader = spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", int(version))
+        return reader.load(normalize_table_uri(path))
+    from wsup_spark.io.schemas import arrow_to_spark_schema, table_arrow_schema
+
+    uri, dt = _table(path, version)
+    _check_plain_files(dt, uri)
+    schema = arrow_to_spark_schema(table_arrow_schema(dt))
+    files = [_spark_local_uri(u) for u in dt.file_uris()]
+    if not files:
+        return spark.createDataFrame([], schema)
+    return spark.read.schema(schema).parquet(*files)
+
+
+def read_arrow(path: str, version: int | None = None) -> pa.Table:
+    """The Delta table at ``path`` (optionally at ``version``) as a pyarrow Table.
+
+    Reads the version's files with ``pyarrow.dataset`` (never deltalake's own reader, which can
+    abort the interpreter at exit).
+    """
+    import pyarrow.dataset as ds
+    from pyarrow import fs as pafs
+
+    from wsup_spark.io.schemas import table_arrow_schema
+
+    uri, dt = _table(path, version)
+    _check_plain_files(dt, uri)
+    schema = table_arrow_schema(dt)
+    files = list(dt.file_uris())
+    if not files:
+        return schema.empty_table()
+    if "://" not in uri:
+        return ds.dataset(files, schema=schema, format="parquet").to_table()
+    fs, root = pafs.FileSystem.from_uri(uri)
+    base = uri.rstrip("/") + "/"
+    outside = [f for f in files if not f.startswith(base)]
+    if outside:
+        raise DataError(
+            f"Delta table {uri} references files outside its folder (e.g. {outside[0]}); read it "
+            "with a Delta-configured Spark session"
+        )
+    rel = [f[len(base) :] for f in files]
+    sub = pafs.SubTreeFileSystem(root, fs)
+    return ds.dataset(rel, schema=schema, format="parquet", filesystem=sub).to_table()
+
+
+def table_version(path: str) -> int:
+    """Latest version of the Delta table at ``path``."""
+    return int(_table(path)[1].version())
+
+
+def table_files(path: str, version: int | None = None) -> list[str]:
+    """Absolute URIs of the data files of ``version`` (default latest) of the table at ``path``.
+
+    Resolve these in the parent process and hand them to readers (deltalake must not run in
+    forked DataLoader workers).
+    """
+    uri, dt = _table(path, version)
+    _check_plain_files(dt, uri)
+    return list(dt.file_uris())
+
+
+def commit_history(path: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """Commits of the table at ``path``, oldest first.
+
+    Returns
+    -------
+    list of dict
+        ``version``, ``timestamp`` (ms), ``operation``, ``run_id`` (None for commits not made by
+        :func:`write_table`), ``metadata`` (the parsed ``userMetadata`` object, or ``{}``) and
+        ``info`` (the raw commit info).
+    """
+    _, dt = _table(path)
+    out = []
+    for info in dt.history(limit):
+        raw = info.get("userMetadata")
+        meta: dict[str, Any] = {}
+        if isinstance(raw, str) and raw:
+            try:
+                parsed = json.loads(raw)
+                meta = parsed if isinstance(parsed, dict) else {"userMetadata": parsed}
+            except ValueError:
+                meta = {"userMetadata": raw}
+        out.append(
+            {
+                "version": int(info["version"]),
+                "timestamp": info.get("timestamp"),
+                "operation": info.get("operation"),
+                "run_id": info.get(RUN_ID_KEY, meta.get("run_id")),
+                "metadata": meta,
+                "info": info,
+            }
+        )
+    return sorted(out, key=lambda c: c["version"])

@@ -1,0 +1,422 @@
+"""The delta-rs writer: Spark tasks write Parquet files, the driver commits one Delta transaction.
+
+Each task of ``df.mapInArrow`` streams its Arrow batches into ONE Parquet file in the table folder
+(``part-<run tag>-<write id>-p<partition>-a<attempt>-t<task attempt id>.<codec>.parquet``; empty
+partitions write nothing) and yields one row: the file's relative path, size, row count, Delta
+statistics and the task's tap bytes. The driver collects those rows (one per partition), checks
+every file (exists, size, row count, schema), and commits them with deltalake's transaction API.
+Readers see either the previous version or the whole write, never part of it.
+
+Idempotency (append mode): the commit records the run in a Delta ``txn`` action
+(``appId = "wsup_spark:<run_id>"``). Writing a run id the table already holds *replaces* that run's
+earlier files in the same commit (remove + add), so a rerun never duplicates rows and the table
+holds the rerun's output.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from wsup_spark.core.errors import DataError, WriteError
+from wsup_spark.io.base import (
+    RUN_ID_KEY,
+    WRITE_ID_KEY,
+    Tap,
+    WriteResult,
+    app_id,
+    run_tag,
+    user_metadata_json,
+)
+from wsup_spark.io.schemas import (
+    delta_schema,
+    delta_schema_json,
+    describe_schema_difference,
+    nullable_schema,
+    spark_to_arrow_schema,
+    table_arrow_schema,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Buffered bytes per task before a row group is flushed (bounds task memory).
+ROW_GROUP_BYTES = 64 * 1024 * 1024
+COMPRESSION = "snappy"
+FILE_META_DDL = (
+    "path string, size long, num_rows long, stats string, tap binary, partition_id int, "
+    "attempt int, modification_time long"
+)
+FILE_META_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("size", pa.int64()),
+        ("num_rows", pa.int64()),
+        ("stats", pa.string()),
+        ("tap", pa.binary()),
+        ("partition_id", pa.int32()),
+        ("attempt", pa.int32()),
+        ("modification_time", pa.int64()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Plain, picklable values a write task needs (no session, no driver objects)."""
+
+    table_uri: str
+    prefix: str
+    schema: pa.Schema
+    tap_factory: Callable[[], Tap] | None = None
+    compression: str = COMPRESSION
+
+
+# --------------------------------------------------------------------------- executor side
+
+
+def write_partition(spec: TaskSpec, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow`` body: write this partition's batches into one Parquet file.
+
+    Yields one :data:`FILE_META_SCHEMA` row, or nothing for an empty partition. On any error the
+    partial file is deleted (best effort) and the error propagates, failing the task.
+    """
+    import pyarrow.parquet as pq
+    from pyarrow import fs as pafs
+    from pyspark import TaskContext
+
+    from wsup_spark.io.file_stats import FileStats
+
+    ctx = TaskContext.get()
+    pid = ctx.partitionId() if ctx else 0
+    attempt = ctx.attemptNumber() if ctx else 0
+    task_id = ctx.taskAttemptId() if ctx else 0
+    name = f"{spec.prefix}-p{pid:05d}-a{attempt}-t{task_id}.{spec.compression}.parquet"
+    fs, root = pafs.FileSystem.from_uri(spec.table_uri)
+    full = f"{root.rstrip('/')}/{name}"
+    sink: Any = None
+    writer: Any = None
+    tap = None
+    stats = FileStats(spec.schema)
+    buf: list[pa.RecordBatch] = []
+    buffered = 0
+    try:
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            if writer is None:
+                fs.create_dir(root, recursive=True)
+                sink = fs.open_output_stream(full)
+                writer = pq.ParquetWriter(sink, spec.schema, compression=spec.compression)
+                tap = spec.tap_factory() if spec.tap_factory is not None else None
+            if tap is not None:
+                tap.update(batch)
+            out = _conform(batch, spec.schema)
+            stats.update(out)
+            buf.append(out)
+            buffered += out.nbytes
+            if buffered >= ROW_GROUP_BYTES:
+                writer.write_table(pa.Table.from_batches(buf, spec.schema))
+                buf, buffered = [], 0
+        if writer is None:
+            return
+        if buf:
+            writer.write_table(pa.Table.from_batches(buf, spec.schema))
+        writer.close()
+        size = sink.tell()
+        sink.close()
+    except BaseException:
+        for closable in (writer, sink):
+            try:
+                if closable is not None:
+                    closable.close()
+            except Exception:
+                pass
+        if writer is not None:
+            try:
+                fs.delete_file(full)
+            except Exception:
+                pass
+        raise
+    row = {
+        "path": name,
+        "size": size,
+        "num_rows": stats.num_records,
+        "stats": stats.to_json(),
+        "tap": tap.finish() if tap is not None else None,
+        "partition_id": pid,
+        "attempt": attempt,
+        "modification_time": int(time.time() * 1000),
+    }
+    yield pa.RecordBatch.from_pylist([row], schema=FILE_META_SCHEMA)
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` with ``schema``'s types and nullability (same columns, same order)."""
+    if batch.schema.equals(schema):
+        return batch
+    if batch.schema.names != schema.names:
+        raise DataError(
+            f"a write task got columns {batch.schema.names}, expected {schema.names}; the "
+            "DataFrame changed between planning and execution"
+        )
+    table = pa.Table.from_batches([batch]).cast(schema)
+    return table.combine_chunks().to_batches()[0]
+
+
+# --------------------------------------------------------------------------- driver side
+
+
+def _open(uri: str, version: int | None = None) -> Any:
+    """The ``DeltaTable`` at ``uri``, or None when no Delta table exists there."""
+    from deltalake import DeltaTable
+
+    if not DeltaTable.is_deltatable(uri):
+        return None
+    return DeltaTable(uri, version=version)
+
+
+def write_delta_rs(
+    df: Any,
+    uri: str,
+    *,
+    run_id: str,
+    mode: str,
+    user_meta: dict[str, Any],
+    tap_factory: Callable[[], Tap] | None,
+    description: str,
+) -> WriteResult:
+    """Write ``df`` to the Delta table at ``uri`` (normalised) with the delta-rs writer.
+
+    See :func:`wsup_spark.io.delta.write_table` for the contract.
+    """
+    spark = df.sparkSession
+    tz = spark.conf.get("spark.sql.session.timeZone", "UTC") or "UTC"
+    schema = nullable_schema(spark_to_arrow_schema(df.schema, tz))
+    before = _open(uri)
+    start_version = None if before is None else before.version()
+    if before is not None:
+        _check_target(before, uri, schema, mode)
+    write_id = uuid.uuid4().hex[:12]
+    prefix = f"part-{run_tag(run_id)}-{write_id}"
+    spec = TaskSpec(uri, prefix, schema, tap_factory)
+    sc = spark.sparkContext
+    previous_description = sc.getLocalProperty("spark.job.description")
+    sc.setJobDescription(description)
+    try:
+        rows = df.mapInArrow(functools.partial(write_partition, spec), FILE_META_DDL).collect()
+    except BaseException as e:
+        removed = _remove_files(uri, prefix)
+        if not isinstance(e, Exception):
+            raise
+        state = "did not exist" if start_version is None else f"stays at version {start_version}"
+        raise WriteError(
+            f"writing Delta table {uri} (run_id={run_id!r}) failed in the Spark job; nothing was "
+            f"committed and the table {state}; removed {len(removed)} partial data file(s). "
+            f"Fix the cause and rerun with the same run_id. Cause: {_first_line(e)}"
+        ) from e
+    finally:
+        sc.setJobDescription(previous_description)
+    rows = sorted(rows, key=lambda r: r["partition_id"])
+    try:
+        _validate(uri, rows, schema)
+        version, removed_files = _commit(uri, rows, schema, mode, run_id, user_meta, write_id)
+    except BaseException:
+        _remove_files(uri, prefix)
+        raise
+    committed = {r["path"] for r in rows}
+    _remove_files(uri, prefix, keep=committed)  # files of failed or speculative task attempts
+    num_rows = sum(int(r["num_rows"]) for r in rows)
+    logger.info(
+        "committed %s version %d: %d rows in %d files (run %s, %s, replaced %d files)",
+        uri, version, num_rows, len(rows), run_id, mode, len(removed_files),
+    )  # fmt: skip
+    taps = [bytes(r["tap"]) for r in rows] if tap_factory is not None else None
+    return WriteResult(
+        path=uri, version=version, num_rows=num_rows, num_files=len(rows),
+        files=[r["path"] for r in rows], taps=taps, writer="delta-rs",
+        removed_files=removed_files,
+    )  # fmt: skip
+
+
+def _check_target(dt: Any, uri: str, schema: pa.Schema, mode: str) -> None:
+    """Refuse, before any Spark work, writes the table cannot take."""
+    parts = list(dt.metadata().partition_columns)
+    if parts:
+        raise DataError(
+            f"Delta table {uri} is partitioned by {parts}; the delta-rs writer writes "
+            "unpartitioned tables only. Write to a new path, or use writer='spark' on a session "
+            "with Delta configured"
+        )
+    if mode == "append":
+        current = table_arrow_schema(dt)
+        if delta_schema_json(current) != delta_schema_json(schema):
+            raise DataError(
+                f"cannot append to Delta table {uri}: the DataFrame's schema differs from the "
+                f"table's ({describe_schema_difference(current, schema)}). Select/cast the "
+                "columns to the table's schema, or write with mode='overwrite' to replace the "
+                "table and its schema"
+            )
+
+
+def _validate(uri: str, rows: list[Any], schema: pa.Schema) -> None:
+    """Every reported file exists with its size, row count and schema (deltalake checks none)."""
+    import pyarrow.parquet as pq
+    from pyarrow import fs as pafs
+
+    if not rows:
+        return
+    fs, root = pafs.FileSystem.from_uri(uri)
+    paths = [f"{root.rstrip('/')}/{r['path']}" for r in rows]
+    for row, info in zip(rows, fs.get_file_info(paths), strict=True):
+        if info.type != pafs.FileType.File:
+            raise WriteError(
+                f"data file {row['path']} written by partition {row['partition_id']} is missing "
+                f"from {uri}; nothing was committed. Another process may have deleted it "
+                "(vacuum?); rerun the write"
+            )
+        if info.size != row["size"]:
+            raise WriteError(
+                f"data file {row['path']} in {uri} is {info.size} bytes, but its task wrote "
+                f"{row['size']}; nothing was committed. Rerun the write"
+            )
+    expected = delta_schema_json(schema)
+
+    def footer(path: str) -> tuple[int, str]:
+        md = pq.read_metadata(path, filesystem=fs)
+        return md.num_rows, delta_schema_json(md.schema.to_arrow_schema())
+
+    with ThreadPoolExecutor(max_workers=min(8, len(paths))) as pool:
+        footers = list(pool.map(footer, paths))
+    for row, (n, got) in zip(rows, footers, strict=True):
+        if n != row["num_rows"] or got != expected:
+            raise WriteError(
+                f"data file {row['path']} in {uri} has {n} rows and schema {got}, expected "
+                f"{row['num_rows']} rows and {expected}; nothing was committed. Rerun the write"
+            )
+
+
+def _commit(
+    uri: str,
+    rows: list[Any],
+    schema: pa.Schema,
+    mode: str,
+    run_id: str,
+    user_meta: dict[str, Any],
+    write_id: str,
+) -> tuple[int, list[str]]:
+    """Commit ``rows``' files as one Delta transaction; return (version, replaced files)."""
+    from deltalake.transaction import (
+        AddAction,
+        CommitProperties,
+        Transaction,
+        create_table_with_add_actions,
+    )
+
+    now = int(time.time() * 1000)
+    adds = [
+        AddAction(r["path"], int(r["size"]), {}, int(r["modification_time"]), True, r["stats"])
+        for r in rows
+    ]
+    custom = {
+        "userMetadata": user_metadata_json(user_meta),
+        RUN_ID_KEY: run_id,
+        WRITE_ID_KEY: write_id,
+    }
+    dt = _open(uri)
+    txn_version = now
+    if dt is not None:
+        previous = dt.transaction_version(app_id(run_id))
+        if previous is not None:
+            txn_version = max(now, int(previous) + 1)
+    props = CommitProperties(
+        custom_metadata=custom, app_transactions=[Transaction(app_id(run_id), txn_version)]
+    )
+    try:
+        if dt is None:
+            create_table_with_add_actions(
+                uri, delta_schema(schema), adds, mode="error", commit_properties=props
+            )
+            return _find_commit(uri, write_id, 0), []
+        removes: list[Any] = []
+        if mode == "append" and dt.transaction_version(app_id(run_id)) is not None:
+            removes = _run_files(dt, uri, run_id, now)
+        dt.create_write_transaction(
+            [*adds, *removes], mode=mode, schema=delta_schema(schema), commit_properties=props
+        )
+    except Exception as e:
+        raise WriteError(
+            f"committing {len(adds)} data file(s) to Delta table {uri} (run_id={run_id!r}) "
+            f"failed; nothing was committed. A concurrent writer may have changed the table; "
+            f"rerun the write. Cause: {_first_line(e)}"
+        ) from e
+    return _find_commit(uri, write_id, dt.version() + 1), [r.path for r in removes]
+
+
+def _run_files(dt: Any, uri: str, run_id: str, now: int) -> list[Any]:
+    """Remove actions for the files an earlier commit of ``run_id`` added to the table."""
+    from deltalake.transaction import RemoveAction
+
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    tag = f"part-{run_tag(run_id)}-"
+    paths = actions.column("path").to_pylist()
+    sizes = actions.column("size_bytes").to_pylist()
+    old = [(p, s) for p, s in zip(paths, sizes, strict=True) if os.path.basename(p).startswith(tag)]
+    if not old:
+        logger.warning(
+            "Delta table %s records run %r but holds none of its files (overwritten, or "
+            "compacted into other files); if its rows are still there the rerun adds them again",
+            uri, run_id,
+        )  # fmt: skip
+    else:
+        logger.info("run %r is already in %s: replacing its %d files", run_id, uri, len(old))
+    return [RemoveAction(p, True, now, int(s), {}) for p, s in old]
+
+
+def _find_commit(uri: str, write_id: str, at_least: int) -> int:
+    """Version of the commit carrying ``write_id`` (a concurrent commit may have come first)."""
+    dt = _open(uri)
+    latest = int(dt.version())
+    for entry in dt.history(max(1, latest - at_least + 1)):
+        if entry.get(WRITE_ID_KEY) == write_id:
+            return int(entry["version"])
+    return latest
+
+
+def _remove_files(uri: str, prefix: str, keep: set[str] | None = None) -> list[str]:
+    """Best effort: delete the table folder's files named ``prefix*`` that are not in ``keep``."""
+    from pyarrow import fs as pafs
+
+    removed: list[str] = []
+    try:
+        fs, root = pafs.FileSystem.from_uri(uri)
+        infos = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
+        for info in infos:
+            if info.type == pafs.FileType.File and info.base_name.startswith(prefix):
+                if keep is None or info.base_name not in keep:
+                    fs.delete_file(info.path)
+                    removed.append(info.base_name)
+    except Exception as e:
+        logger.warning("could not remove files %s* from %s: %s", prefix, uri, e)
+    if removed:
+        logger.info("removed %d uncommitted data files %s* from %s", len(removed), prefix, uri)
+    return removed
+
+
+def _first_line(e: BaseException) -> str:
+    """The most telling line of an error: the last ``SomeError: ...`` line of a Python traceback
+    relayed by Spark, else the first line."""
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    raised = [ln for ln in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b.*", ln)]
+    if raised:
+        return raised[-1][:500]
+    return (lines or [type(e).__name__])[0][:500]
