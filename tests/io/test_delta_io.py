@@ -131,6 +131,29 @@ def test_schema_round_trip_and_read_back(spark, tmp_path):
     assert sum(a["null_count.label"] for a in actions) == 6  # ids 0, 7, ..., 35
 
 
+def test_other_spark_types_round_trip(spark, tmp_path):
+    from pyspark.sql import functions as F
+
+    df = spark.range(6, numPartitions=2).select(
+        "id",
+        F.timestamp_seconds("id").alias("ts"),
+        F.to_timestamp_ntz(F.lit("2024-01-01 10:00:00")).alias("ntz"),
+        F.date_add(F.to_date(F.lit("2024-02-03")), F.col("id").cast("int")).alias("d"),
+        F.lit(1.5).cast("decimal(10,2)").alias("dec"),
+        F.struct(F.col("id").cast("int").alias("a"), F.lit("x").alias("b")).alias("st"),
+        F.create_map(F.lit("k"), F.col("id") / 2).alias("mp"),
+        (F.col("id") % 2 == 0).alias("flag"),
+    )
+    path = str(tmp_path / "t")
+    write_table(df, path, run_id="r")
+    assert "timestampNtz" in (DeltaTable(path).protocol().reader_features or [])
+    back = read_table(spark, path)
+    assert back.schema.simpleString() == df.schema.simpleString()  # all nullable in Delta
+    assert sorted(back.collect()) == sorted(df.collect())
+    actions = pa.table(DeltaTable(path).get_add_actions(flatten=True)).to_pylist()
+    assert sorted(str(a["min.d"]) for a in actions) == ["2024-02-03", "2024-02-06"]
+
+
 def test_failed_job_commits_nothing_and_removes_its_files(spark, tmp_path):
     from pyspark.sql import functions as F
     from pyspark.sql.types import LongType
@@ -228,6 +251,10 @@ def test_argument_errors(spark, tmp_path):
         write_table(df, path, run_id="r", writer="spark", tap_factory=RowSumTap)
     with pytest.raises(ConfigError, match=r"metadata\['bad'\] is a object"):
         write_table(df, path, run_id="r", metadata={"bad": object()})
+    with pytest.raises(DataError, match="may not contain"):
+        write_table(df.withColumnRenamed("id", "my id"), path, run_id="r")
+    with pytest.raises(DataError, match="case-insensitive"):
+        write_table(df.selectExpr("id", "id AS ID"), path, run_id="r")
     with pytest.raises(DataError, match="not a Delta table"):
         read_arrow(str(tmp_path / "nope"))
     assert not os.path.exists(path)

@@ -9,7 +9,8 @@ import logging
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -164,3 +165,22 @@ def user_metadata(run_id: str, metadata: Mapping[str, Any] | None, writer: str) 
 def user_metadata_json(meta: Mapping[str, Any]) -> str:
     """``meta`` as compact JSON (what Spark and Databricks show as ``userMetadata``)."""
     return json.dumps(meta, allow_nan=False, separators=(",", ":"), sort_keys=True)
+
+
+@contextmanager
+def job_description(spark: Any, description: str) -> Iterator[None]:
+    """Show ``description`` for the Spark jobs run inside the block (Spark UI), then restore.
+
+    Spark Connect sessions have no SparkContext; there the block runs without a description.
+    """
+    try:
+        sc = spark.sparkContext
+        previous = sc.getLocalProperty("spark.job.description")
+    except Exception:  # Spark Connect: no JVM SparkContext on the client
+        yield
+        return
+    sc.setJobDescription(description)
+    try:
+        yield
+    finally:
+        sc.setJobDescription(previous)

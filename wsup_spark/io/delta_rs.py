@@ -35,10 +35,12 @@ from wsup_spark.io.base import (
     Tap,
     WriteResult,
     app_id,
+    job_description,
     run_tag,
     user_metadata_json,
 )
 from wsup_spark.io.schemas import (
+    check_column_names,
     delta_schema,
     delta_schema_json,
     describe_schema_difference,
@@ -201,6 +203,7 @@ def write_delta_rs(
     """
     spark = df.sparkSession
     tz = spark.conf.get("spark.sql.session.timeZone", "UTC") or "UTC"
+    check_column_names(df.schema.names, uri)
     schema = nullable_schema(spark_to_arrow_schema(df.schema, tz))
     before = _open(uri)
     start_version = None if before is None else before.version()
@@ -209,11 +212,9 @@ def write_delta_rs(
     write_id = uuid.uuid4().hex[:12]
     prefix = f"part-{run_tag(run_id)}-{write_id}"
     spec = TaskSpec(uri, prefix, schema, tap_factory)
-    sc = spark.sparkContext
-    previous_description = sc.getLocalProperty("spark.job.description")
-    sc.setJobDescription(description)
     try:
-        rows = df.mapInArrow(functools.partial(write_partition, spec), FILE_META_DDL).collect()
+        with job_description(spark, description):
+            rows = df.mapInArrow(functools.partial(write_partition, spec), FILE_META_DDL).collect()
     except BaseException as e:
         removed = _remove_files(uri, prefix)
         if not isinstance(e, Exception):
@@ -224,8 +225,6 @@ def write_delta_rs(
             f"committed and the table {state}; removed {len(removed)} partial data file(s). "
             f"Fix the cause and rerun with the same run_id. Cause: {_first_line(e)}"
         ) from e
-    finally:
-        sc.setJobDescription(previous_description)
     rows = sorted(rows, key=lambda r: r["partition_id"])
     try:
         _validate(uri, rows, schema)
@@ -281,8 +280,9 @@ def _validate(uri: str, rows: list[Any], schema: pa.Schema) -> None:
         if info.type != pafs.FileType.File:
             raise WriteError(
                 f"data file {row['path']} written by partition {row['partition_id']} is missing "
-                f"from {uri}; nothing was committed. Another process may have deleted it "
-                "(vacuum?); rerun the write"
+                f"from {uri}; nothing was committed. Either the path is local to the driver while "
+                "executors run on other machines (use a shared filesystem or an object-store "
+                "URI), or another process deleted the file (vacuum?)"
             )
         if info.size != row["size"]:
             raise WriteError(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from wsup_spark.io.base import WriteResult, user_metadata_json
+from wsup_spark.io.base import WriteResult, job_description, user_metadata_json
 
 logger = logging.getLogger(__name__)
 
@@ -40,15 +40,10 @@ def write_spark_delta(
         writer = writer.mode(mode)
         if mode == "overwrite":
             writer = writer.option("overwriteSchema", "true")
-    sc = spark.sparkContext
-    previous = sc.getLocalProperty("spark.job.description")
-    sc.setJobDescription(description)
-    try:
+    with job_description(spark, description):
         writer.save(uri)
         quoted_path = uri.replace("`", "``")
         last = spark.sql(f"DESCRIBE HISTORY delta.`{quoted_path}` LIMIT 1").collect()[0]
-    finally:
-        sc.setJobDescription(previous)
     metrics = dict(last["operationMetrics"] or {})
     return WriteResult(
         path=uri,

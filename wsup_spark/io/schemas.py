@@ -8,11 +8,44 @@ table whose schema flips on them would refuse appends for no reason.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
 
+from wsup_spark.core.errors import DataError
+
 logger = logging.getLogger(__name__)
+
+
+#: Characters Delta forbids in column names unless the table uses column mapping.
+INVALID_NAME_CHARS = " ,;{}()\n\t="
+
+
+def check_column_names(names: Sequence[str], table: str) -> None:
+    """Refuse column names Delta cannot store (without column mapping) or that collide.
+
+    >>> check_column_names(["id", "votes"], "t")
+    >>> check_column_names(["id", "my col"], "t")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    wsup_spark.core.errors.DataError: column 'my col' cannot be written to Delta table t: ...
+    """
+    seen: dict[str, str] = {}
+    for name in names:
+        bad = sorted({c for c in name if c in INVALID_NAME_CHARS})
+        if bad:
+            raise DataError(
+                f"column {name!r} cannot be written to Delta table {table}: Delta column names "
+                f"may not contain {bad!r}; rename it (df.withColumnRenamed)"
+            )
+        low = name.lower()
+        if low in seen:
+            raise DataError(
+                f"columns {seen[low]!r} and {name!r} collide in Delta table {table} (Delta "
+                "column names are case-insensitive); rename or drop one"
+            )
+        seen[low] = name
 
 
 def spark_to_arrow_schema(spark_schema: Any, timezone: str = "UTC") -> pa.Schema:
