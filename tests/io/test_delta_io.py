@@ -269,6 +269,8 @@ def test_commit_metadata_values_are_json(spark, tmp_path):
     (entry,) = commit_history(path)
     assert entry["metadata"]["metrics"] == {"acc": 0.5, "f1": None}
     assert entry["metadata"]["lfs"] == ["a", "b"] and entry["metadata"]["k"] == 2
+    with pytest.raises(DataError, match="cannot load version 5"):
+        read_table(spark, path, version=5)
 
 
 # ----------------------------------------------------------------------------- no Spark needed

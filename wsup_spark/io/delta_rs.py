@@ -1,10 +1,10 @@
 """The delta-rs writer: Spark tasks write Parquet files, the driver commits one Delta transaction.
 
 Each task of ``df.mapInArrow`` streams its Arrow batches into ONE Parquet file in the table folder
-(``part-<run tag>-<write id>-p<partition>-a<attempt>-t<task attempt id>.<codec>.parquet``; empty
-partitions write nothing) and yields one row: the file's relative path, size, row count, Delta
-statistics and the task's tap bytes. The driver collects those rows (one per partition), checks
-every file (exists, size, row count, schema), and commits them with deltalake's transaction API.
+(:mod:`wsup_spark.io.write_task`; empty partitions write nothing) and yields one row: the file's
+relative path, size, row count, Delta statistics and the task's tap bytes. The driver collects
+those rows (one per partition), checks every file (exists, size, row count, schema), and commits
+them with deltalake's transaction API.
 Readers see either the previous version or the whole write, never part of it.
 
 Idempotency (append mode): the commit records the run in a Delta ``txn`` action
@@ -21,9 +21,8 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -48,136 +47,12 @@ from wsup_spark.io.schemas import (
     spark_to_arrow_schema,
     table_arrow_schema,
 )
+from wsup_spark.io.write_task import FILE_META_DDL, TaskSpec, write_partition
 
 logger = logging.getLogger(__name__)
 
+
 #: Buffered bytes per task before a row group is flushed (bounds task memory).
-ROW_GROUP_BYTES = 64 * 1024 * 1024
-COMPRESSION = "snappy"
-FILE_META_DDL = (
-    "path string, size long, num_rows long, stats string, tap binary, partition_id int, "
-    "attempt int, modification_time long"
-)
-FILE_META_SCHEMA = pa.schema(
-    [
-        ("path", pa.string()),
-        ("size", pa.int64()),
-        ("num_rows", pa.int64()),
-        ("stats", pa.string()),
-        ("tap", pa.binary()),
-        ("partition_id", pa.int32()),
-        ("attempt", pa.int32()),
-        ("modification_time", pa.int64()),
-    ]
-)
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """Plain, picklable values a write task needs (no session, no driver objects)."""
-
-    table_uri: str
-    prefix: str
-    schema: pa.Schema
-    tap_factory: Callable[[], Tap] | None = None
-    compression: str = COMPRESSION
-
-
-# --------------------------------------------------------------------------- executor side
-
-
-def write_partition(spec: TaskSpec, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """``mapInArrow`` body: write this partition's batches into one Parquet file.
-
-    Yields one :data:`FILE_META_SCHEMA` row, or nothing for an empty partition. On any error the
-    partial file is deleted (best effort) and the error propagates, failing the task.
-    """
-    import pyarrow.parquet as pq
-    from pyarrow import fs as pafs
-    from pyspark import TaskContext
-
-    from wsup_spark.io.file_stats import FileStats
-
-    ctx = TaskContext.get()
-    pid = ctx.partitionId() if ctx else 0
-    attempt = ctx.attemptNumber() if ctx else 0
-    task_id = ctx.taskAttemptId() if ctx else 0
-    name = f"{spec.prefix}-p{pid:05d}-a{attempt}-t{task_id}.{spec.compression}.parquet"
-    fs, root = pafs.FileSystem.from_uri(spec.table_uri)
-    full = f"{root.rstrip('/')}/{name}"
-    sink: Any = None
-    writer: Any = None
-    tap = None
-    stats = FileStats(spec.schema)
-    buf: list[pa.RecordBatch] = []
-    buffered = 0
-    try:
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            if writer is None:
-                fs.create_dir(root, recursive=True)
-                sink = fs.open_output_stream(full)
-                writer = pq.ParquetWriter(sink, spec.schema, compression=spec.compression)
-                tap = spec.tap_factory() if spec.tap_factory is not None else None
-            if tap is not None:
-                tap.update(batch)
-            out = _conform(batch, spec.schema)
-            stats.update(out)
-            buf.append(out)
-            buffered += out.nbytes
-            if buffered >= ROW_GROUP_BYTES:
-                writer.write_table(pa.Table.from_batches(buf, spec.schema))
-                buf, buffered = [], 0
-        if writer is None:
-            return
-        if buf:
-            writer.write_table(pa.Table.from_batches(buf, spec.schema))
-        writer.close()
-        size = sink.tell()
-        sink.close()
-    except BaseException:
-        for closable in (writer, sink):
-            try:
-                if closable is not None:
-                    closable.close()
-            except Exception:
-                pass
-        if writer is not None:
-            try:
-                fs.delete_file(full)
-            except Exception:
-                pass
-        raise
-    row = {
-        "path": name,
-        "size": size,
-        "num_rows": stats.num_records,
-        "stats": stats.to_json(),
-        "tap": tap.finish() if tap is not None else None,
-        "partition_id": pid,
-        "attempt": attempt,
-        "modification_time": int(time.time() * 1000),
-    }
-    yield pa.RecordBatch.from_pylist([row], schema=FILE_META_SCHEMA)
-
-
-def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """``batch`` with ``schema``'s types and nullability (same columns, same order)."""
-    if batch.schema.equals(schema):
-        return batch
-    if batch.schema.names != schema.names:
-        raise DataError(
-            f"a write task got columns {batch.schema.names}, expected {schema.names}; the "
-            "DataFrame changed between planning and execution"
-        )
-    table = pa.Table.from_batches([batch]).cast(schema)
-    return table.combine_chunks().to_batches()[0]
-
-
-# --------------------------------------------------------------------------- driver side
-
-
 def _open(uri: str, version: int | None = None) -> Any:
     """The ``DeltaTable`` at ``uri``, or None when no Delta table exists there."""
     from deltalake import DeltaTable
