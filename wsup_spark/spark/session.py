@@ -20,17 +20,36 @@ LOCAL_DEFAULTS: dict[str, str] = {
     "spark.driver.memory": "4g",
 }
 
+#: Applied under spark-submit too, unless submitted: files committed to Delta need microsecond
+#: timestamps.
+SUBMIT_DEFAULTS: dict[str, str] = {
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+}
+
 
 def get_or_create_session(
     master: str | None = None,
     app_name: str = "wsup_spark",
     conf: Mapping[str, Any] | None = None,
 ) -> Any:
-    """Return the active SparkSession, or build a local one.
+    """Return the active SparkSession, the one spark-submit prepared, or a new local one.
 
-    An existing session (spark-submit, Databricks, a notebook) is always reused untouched. A new
-    session is built only when none is active; ``master`` defaults to ``local[*]`` unless
-    spark-submit already set ``spark.master``.
+    * An active session (Databricks, a notebook, a test fixture) is returned untouched.
+    * Under ``spark-submit`` (or the ``pyspark`` shell) the JVM is already up with the submitted
+      ``--master`` and ``--conf`` values: the session is built from those, ``master`` is ignored
+      (with a warning when it differs) and no local defaults are applied; ``conf`` entries are
+      added only where spark-submit did not set the key.
+    * Otherwise a local session is built: ``master`` (default ``local[*]``), loopback networking,
+      :data:`LOCAL_DEFAULTS`, then ``conf``.
+
+    Parameters
+    ----------
+    master : str, optional
+        Master URL for a new session (``local[4]``, ``spark://host:7077``).
+    app_name : str
+        Application name of a new session.
+    conf : mapping, optional
+        Spark configuration for a new session.
     """
     from pyspark.sql import SparkSession
 
@@ -38,38 +57,61 @@ def get_or_create_session(
     if active is not None:
         logger.info("using the active SparkSession (master=%s)", active.sparkContext.master)
         return active
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
-    submitted_master = os.environ.get("SPARK_MASTER") or _conf_from_submit("spark.master")
-    if master is None and submitted_master is None:
-        master = "local[*]"
-    if master is not None:
+    submitted = submitted_conf()
+    if submitted is not None:
+        sub_master = submitted.get("spark.master")
+        if master is not None and sub_master is not None and master != sub_master:
+            logger.warning(
+                "spark.master=%s from the config is ignored: spark-submit set --master %s",
+                master, sub_master,
+            )  # fmt: skip
+        if sub_master is None and master is not None:
+            builder = builder.master(master)
+        for key, value in {**SUBMIT_DEFAULTS, **(conf or {})}.items():
+            if key not in submitted:
+                builder = builder.config(key, str(value))
+    else:
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        master = master or "local[*]"
         builder = builder.master(master)
-    if master is not None and master.startswith("local"):
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        for key, value in LOCAL_DEFAULTS.items():
-            builder = builder.config(key, value)
-    for key, value in (conf or {}).items():
-        builder = builder.config(key, str(value))
+        if master.startswith("local"):
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            for key, value in LOCAL_DEFAULTS.items():
+                builder = builder.config(key, value)
+        for key, value in (conf or {}).items():
+            builder = builder.config(key, str(value))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     logger.info("started SparkSession (master=%s)", spark.sparkContext.master)
     return spark
 
 
-def _conf_from_submit(key: str) -> str | None:
-    # spark-submit passes its --conf values to the driver as Java system properties, visible to
-    # pyspark through the PYSPARK_SUBMIT_ARGS-free path only once the JVM is up; the env var
-    # SPARK_MASTER or an explicit master covers the rest.
-    return None
+def submitted_conf() -> dict[str, str] | None:
+    """The Spark conf spark-submit passed to this driver, or None when not under spark-submit.
+
+    spark-submit (and the ``pyspark`` shell) start the JVM first and tell Python its gateway port
+    in ``PYSPARK_GATEWAY_PORT``; the submitted ``--master``/``--conf`` values are then JVM system
+    properties, which ``SparkConf()`` loads once the gateway is connected (this does not start a
+    JVM of its own).
+    """
+    if not os.environ.get("PYSPARK_GATEWAY_PORT"):
+        return None
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()
+    return dict(SparkConf().getAll())
 
 
 def delta_configured(spark: Any) -> bool:
     """True when the session has Delta Lake's Spark integration (Databricks or io.delta jars)."""
-    conf = spark.conf
-    ext = conf.get("spark.sql.extensions", "") or ""
-    catalog = conf.get("spark.sql.catalog.spark_catalog", "") or ""
-    if "delta" in ext.lower() or "delta" in catalog.lower():
+    if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
         return True
-    return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
+    values = []
+    for key in ("spark.sql.extensions", "spark.sql.catalog.spark_catalog"):
+        try:  # Spark Connect / shared clusters may refuse to read some keys
+            values.append(spark.conf.get(key, "") or "")
+        except Exception:
+            logger.debug("cannot read %s from the session conf", key)
+    return any("delta" in v.lower() for v in values)
