@@ -1,0 +1,1 @@
+"""Demo corpora and their LFs: synthetic radiology reports and the UCI YouTube spam CSVs."""
