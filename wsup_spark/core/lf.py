@@ -242,8 +242,9 @@ def validate_votes(
         else:
             bad = next((i for i, v in enumerate(arr) if not _is_int(v)), 0)
             raise LFError(
-                f"LF {lf_name!r} returned non-integer vote {_plain(arr[bad])!r} (dtype {arr.dtype}) for "
-                f"row id {_row_id(ids, bad)}; return a class id in 0..{cardinality - 1} or -1"
+                f"LF {lf_name!r} returned non-integer vote {_plain(arr[bad])!r} "
+                f"(dtype {arr.dtype}) for row id {_row_id(ids, bad)}; "
+                f"return a class id in 0..{cardinality - 1} or -1"
             )
     if arr.dtype.kind == "f":
         nonint = ~np.isfinite(arr) | (arr != np.round(arr))

@@ -34,8 +34,9 @@ def _hits_to_votes(hits: Any, label: int) -> np.ndarray:
     return np.where(mask, label, ABSTAIN).astype(np.int8)
 
 
-def regex_lf(name: str, pattern: str, label: int, column: str = "text",
-             ignore_case: bool = True) -> LabelingFunction:  # fmt: skip
+def regex_lf(
+    name: str, pattern: str, label: int, column: str = "text", ignore_case: bool = True
+) -> LabelingFunction:
     """Vote ``label`` where ``pattern`` matches ``column``.
 
     RE2 (pyarrow) when the pattern is valid RE2; otherwise (look-arounds, back-references)
@@ -61,15 +62,18 @@ def regex_lf(name: str, pattern: str, label: int, column: str = "text",
         if use_re2:
             import pyarrow.compute as pc
 
-            return _hits_to_votes(pc.match_substring_regex(col, pattern, ignore_case=ignore_case),
-                                  label)  # fmt: skip
+            return _hits_to_votes(
+                pc.match_substring_regex(col, pattern, ignore_case=ignore_case), label
+            )
         rx = re.compile(pattern, flags)
-        return np.array([label if (t is not None and rx.search(t)) else ABSTAIN
-                         for t in col.to_pylist()], dtype=np.int8)  # fmt: skip
+        return np.array(
+            [label if (t is not None and rx.search(t)) else ABSTAIN for t in col.to_pylist()],
+            dtype=np.int8,
+        )
 
-    return LabelingFunction(name=name, func=f, kind="batch", columns=(column,),
-                            batch_format="arrow",
-                            resources={})  # fmt: skip
+    return LabelingFunction(
+        name=name, func=f, kind="batch", columns=(column,), batch_format="arrow", resources={}
+    )
 
 
 def _is_re2(pattern: str) -> bool:
@@ -83,8 +87,14 @@ def _is_re2(pattern: str) -> bool:
         return False
 
 
-def keyword_lf(name: str, keywords: Iterable[str], label: int, column: str = "text",
-               case_sensitive: bool = False, whole_word: bool = True) -> LabelingFunction:  # fmt: skip
+def keyword_lf(
+    name: str,
+    keywords: Iterable[str],
+    label: int,
+    column: str = "text",
+    case_sensitive: bool = False,
+    whole_word: bool = True,
+) -> LabelingFunction:
     """Vote ``label`` where any keyword occurs in ``column``.
 
     >>> import pyarrow as pa
@@ -100,9 +110,13 @@ def keyword_lf(name: str, keywords: Iterable[str], label: int, column: str = "te
     return regex_lf(name, pattern, label, column, ignore_case=not case_sensitive)
 
 
-def lookup_lf(name: str, kb: Mapping[Any, int] | Iterable[Any], column: str,
-              label: int | None = None,
-              match: Literal["exact", "token"] = "exact") -> LabelingFunction:  # fmt: skip
+def lookup_lf(
+    name: str,
+    kb: Mapping[Any, int] | Iterable[Any],
+    column: str,
+    label: int | None = None,
+    match: Literal["exact", "token"] = "exact",
+) -> LabelingFunction:
     """Distant supervision from a knowledge base.
 
     ``kb`` is a set (→ vote ``label`` on membership) or a dict ``value → class id``. ``match=
@@ -133,8 +147,10 @@ def lookup_lf(name: str, kb: Mapping[Any, int] | Iterable[Any], column: str,
     def f(batch: Any, table: dict[Any, int]) -> np.ndarray:
         values = batch.column(column).to_pylist()
         if match == "exact":
-            return np.array([table.get(v, ABSTAIN) if v is not None else ABSTAIN for v in values],
-                            dtype=np.int16)  # fmt: skip
+            return np.array(
+                [table.get(v, ABSTAIN) if v is not None else ABSTAIN for v in values],
+                dtype=np.int16,
+            )
         out = np.full(len(values), ABSTAIN, np.int16)
         for i, v in enumerate(values):
             if v is None:
@@ -146,13 +162,25 @@ def lookup_lf(name: str, kb: Mapping[Any, int] | Iterable[Any], column: str,
                     break
         return out
 
-    return LabelingFunction(name=name, func=f, kind="batch", columns=(column,),
-                            batch_format="arrow", resources={"table": table})  # fmt: skip
+    return LabelingFunction(
+        name=name,
+        func=f,
+        kind="batch",
+        columns=(column,),
+        batch_format="arrow",
+        resources={"table": table},
+    )
 
 
-def threshold_lf(name: str, column: str, label: int, gt: float | None = None,
-                 ge: float | None = None, lt: float | None = None,
-                 le: float | None = None) -> LabelingFunction:  # fmt: skip
+def threshold_lf(
+    name: str,
+    column: str,
+    label: int,
+    gt: float | None = None,
+    ge: float | None = None,
+    lt: float | None = None,
+    le: float | None = None,
+) -> LabelingFunction:
     """Vote ``label`` where the numeric ``column`` satisfies every given bound (nulls abstain).
 
     >>> import pyarrow as pa
@@ -175,12 +203,14 @@ def threshold_lf(name: str, column: str, label: int, gt: float | None = None,
             hit = h if hit is None else pc.and_(hit, h)
         return _hits_to_votes(hit, label)
 
-    return LabelingFunction(name=name, func=f, kind="batch", columns=(column,),
-                            batch_format="arrow")  # fmt: skip
+    return LabelingFunction(
+        name=name, func=f, kind="batch", columns=(column,), batch_format="arrow"
+    )
 
 
-def model_lf(name: str, loader: Callable[[], Any], column: str,
-             predict: Callable[[Any, list[Any]], Any]) -> LabelingFunction:  # fmt: skip
+def model_lf(
+    name: str, loader: Callable[[], Any], column: str, predict: Callable[[Any, list[Any]], Any]
+) -> LabelingFunction:
     """Wrap an off-the-shelf model: ``loader()`` runs at most once per worker process.
 
     ``predict(model, values)`` gets the column's values for a whole batch and returns one vote per
@@ -196,5 +226,6 @@ def model_lf(name: str, loader: Callable[[], Any], column: str,
             model = _MODEL_CACHE[key] = loader()
         return np.asarray(predict(model, batch.column(column).to_pylist()))
 
-    return LabelingFunction(name=name, func=f, kind="batch", columns=(column,),
-                            batch_format="arrow")  # fmt: skip
+    return LabelingFunction(
+        name=name, func=f, kind="batch", columns=(column,), batch_format="arrow"
+    )

@@ -24,59 +24,71 @@ NORMAL, ABNORMAL = 0, 1
 CLASS_NAMES = ["NORMAL", "ABNORMAL"]
 P_ABNORMAL = 0.4
 
-NORMAL_SENTENCES = np.array([
-    "The lungs are clear.",
-    "No focal consolidation, pleural effusion or pneumothorax.",
-    "Heart size is within normal limits.",
-    "Cardiomediastinal silhouette is normal.",
-    "No acute cardiopulmonary process.",
-    "Osseous structures are intact.",
-    "Pulmonary vasculature is normal.",
-    "The hila are unremarkable.",
-    "Lungs are well expanded and clear.",
-    "Trachea is midline.",
-    "The diaphragm is normal in contour.",
-    "There is no pneumothorax.",
-    "Old healed left rib fracture.",
-    "Mild degenerative changes of the thoracic spine.",
-])  # fmt: skip
-FILLER_SENTENCES = np.array([
-    "Comparison is made to the prior radiograph.",
-    "PA and lateral views of the chest were obtained.",
-    "Single portable AP view of the chest.",
-    "Compared to prior, no significant change.",
-    "Support devices are unchanged in position.",
-])  # fmt: skip
-FINDINGS = np.array([
-    "There is a right lower lobe consolidation concerning for pneumonia.",
-    "Small left apical pneumothorax.",
-    "Moderate bilateral pleural effusions.",
-    "Cardiomegaly with mild pulmonary edema.",
-    "Nodular opacity in the right upper lobe, a mass is not excluded.",
-    "Atelectasis at the left lung base.",
-    "Interval increase in the left pleural effusion.",
-    "Patchy airspace opacities in both lower lobes.",
-    "Displaced fracture of the right sixth rib.",
-    "Enlarged cardiac silhouette.",
-    "Hyperinflated lungs consistent with emphysema.",
-])  # fmt: skip
-SHORT_ABNORMAL = np.array([
-    "Large right pneumothorax.",
-    "Cardiomegaly.",
-    "Right lower lobe pneumonia.",
-    "Bilateral pleural effusions.",
-])  # fmt: skip
-HEDGED = np.array([
-    "Early pneumonia cannot be excluded.",
-    "Possible small effusion.",
-    "Subtle opacity may represent atelectasis.",
-])  # fmt: skip
-SHORT_NORMAL = np.array([
-    "No acute findings.",
-    "Normal chest.",
-    "Lungs clear. No effusion.",
-    "No acute cardiopulmonary abnormality.",
-])  # fmt: skip
+NORMAL_SENTENCES = np.array(
+    [
+        "The lungs are clear.",
+        "No focal consolidation, pleural effusion or pneumothorax.",
+        "Heart size is within normal limits.",
+        "Cardiomediastinal silhouette is normal.",
+        "No acute cardiopulmonary process.",
+        "Osseous structures are intact.",
+        "Pulmonary vasculature is normal.",
+        "The hila are unremarkable.",
+        "Lungs are well expanded and clear.",
+        "Trachea is midline.",
+        "The diaphragm is normal in contour.",
+        "There is no pneumothorax.",
+        "Old healed left rib fracture.",
+        "Mild degenerative changes of the thoracic spine.",
+    ]
+)
+FILLER_SENTENCES = np.array(
+    [
+        "Comparison is made to the prior radiograph.",
+        "PA and lateral views of the chest were obtained.",
+        "Single portable AP view of the chest.",
+        "Compared to prior, no significant change.",
+        "Support devices are unchanged in position.",
+    ]
+)
+FINDINGS = np.array(
+    [
+        "There is a right lower lobe consolidation concerning for pneumonia.",
+        "Small left apical pneumothorax.",
+        "Moderate bilateral pleural effusions.",
+        "Cardiomegaly with mild pulmonary edema.",
+        "Nodular opacity in the right upper lobe, a mass is not excluded.",
+        "Atelectasis at the left lung base.",
+        "Interval increase in the left pleural effusion.",
+        "Patchy airspace opacities in both lower lobes.",
+        "Displaced fracture of the right sixth rib.",
+        "Enlarged cardiac silhouette.",
+        "Hyperinflated lungs consistent with emphysema.",
+    ]
+)
+SHORT_ABNORMAL = np.array(
+    [
+        "Large right pneumothorax.",
+        "Cardiomegaly.",
+        "Right lower lobe pneumonia.",
+        "Bilateral pleural effusions.",
+    ]
+)
+HEDGED = np.array(
+    [
+        "Early pneumonia cannot be excluded.",
+        "Possible small effusion.",
+        "Subtle opacity may represent atelectasis.",
+    ]
+)
+SHORT_NORMAL = np.array(
+    [
+        "No acute findings.",
+        "Normal chest.",
+        "Lungs clear. No effusion.",
+        "No acute cardiopulmonary abnormality.",
+    ]
+)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -90,8 +102,10 @@ def _mix(x: np.ndarray) -> np.ndarray:
 def _uniform(ids: np.ndarray, seed: int, draw: int) -> np.ndarray:
     """Deterministic U[0,1) per (id, seed, draw)."""
     with np.errstate(over="ignore"):
-        h = _mix(_mix(ids.astype(np.uint64) ^ np.uint64(seed * 0x632BE59BD9B4E019 % 2**64))
-                 + np.uint64(draw * 0xD1B54A32D192ED03 % 2**64))  # fmt: skip
+        h = _mix(
+            _mix(ids.astype(np.uint64) ^ np.uint64(seed * 0x632BE59BD9B4E019 % 2**64))
+            + np.uint64(draw * 0xD1B54A32D192ED03 % 2**64)
+        )
     return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
@@ -108,7 +122,6 @@ def generate_reports(ids: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
     float64, ``image_score`` (n,) float64.
     """
     ids = np.asarray(ids, dtype=np.int64)
-    n = len(ids)
     U = [_uniform(ids, seed, j) for j in range(16)]
     gold = (U[0] < P_ABNORMAL).astype(np.int8)
     ab = gold == 1
@@ -130,19 +143,26 @@ def generate_reports(ids: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
         np.where(ab, np.where(U[13] < 0.7, normal1, ""), normal3),
         np.where(ab, normal2, tail),
     ]
-    text = np.array([" ".join(s for s in row if s) for row in zip(*parts, strict=True)],
-                    dtype=object)  # fmt: skip
+    text = np.array(
+        [" ".join(s for s in row if s) for row in zip(*parts, strict=True)], dtype=object
+    )
     short_text = np.where(ab, _pick(SHORT_ABNORMAL, U[14]), _pick(SHORT_NORMAL, U[14]))
     text = np.where(short, short_text, text)
     age = np.round(20 + 65 * U[15] ** np.where(ab, 0.6, 1.2), 1)
     noise = _uniform(ids, seed, 16) + _uniform(ids, seed, 17) - 1.0
     image_score = np.round(np.where(ab, 0.65, 0.35) + 0.35 * noise, 4)
-    return {"id": ids, "text": text.astype(str), "gold": gold, "patient_age": age,
-            "image_score": image_score}  # fmt: skip
+    return {
+        "id": ids,
+        "text": text.astype(str),
+        "gold": gold,
+        "patient_age": age,
+        "image_score": image_score,
+    }
 
 
-def make_corpus(spark: Any, n_rows: int = 100_000, seed: int = 0,
-                num_partitions: int | None = None) -> Any:  # fmt: skip
+def make_corpus(
+    spark: Any, n_rows: int = 100_000, seed: int = 0, num_partitions: int | None = None
+) -> Any:
     """The demo corpus as a Spark DataFrame generated on the executors.
 
     ``spark.range(n).mapInArrow(...)``: each task generates its own ids' reports, so nothing but
@@ -156,13 +176,15 @@ def make_corpus(spark: Any, n_rows: int = 100_000, seed: int = 0,
 
         for b in batches:
             cols = generate_reports(b.column("id").to_numpy(), seed)
-            yield pa.RecordBatch.from_pydict({
-                "id": pa.array(cols["id"], pa.int64()),
-                "text": pa.array(cols["text"], pa.string()),
-                "gold": pa.array(cols["gold"].astype(np.int32), pa.int32()),
-                "patient_age": pa.array(cols["patient_age"], pa.float64()),
-                "image_score": pa.array(cols["image_score"], pa.float64()),
-            })  # fmt: skip
+            yield pa.RecordBatch.from_pydict(
+                {
+                    "id": pa.array(cols["id"], pa.int64()),
+                    "text": pa.array(cols["text"], pa.string()),
+                    "gold": pa.array(cols["gold"].astype(np.int32), pa.int32()),
+                    "patient_age": pa.array(cols["patient_age"], pa.float64()),
+                    "image_score": pa.array(cols["image_score"], pa.float64()),
+                }
+            )
 
     schema = "id long, text string, gold int, patient_age double, image_score double"
     return spark.range(0, int(n_rows), 1, parts).mapInArrow(gen, schema)

@@ -19,10 +19,21 @@ CARDINALITY = 2
 CLASS_NAMES = ["NORMAL", "ABNORMAL"]
 
 DISEASE_ONTOLOGY = {
-    "pneumothorax", "pneumonia", "consolidation", "effusion", "effusions", "edema",
-    "cardiomegaly", "atelectasis", "opacity", "opacities", "nodular", "mass", "fracture",
+    "pneumothorax",
+    "pneumonia",
+    "consolidation",
+    "effusion",
+    "effusions",
+    "edema",
+    "cardiomegaly",
+    "atelectasis",
+    "opacity",
+    "opacities",
+    "nodular",
+    "mass",
+    "fracture",
     "emphysema",
-}  # fmt: skip
+}
 _NEGATION = re.compile(r"\b(no|without|negative for)\b[^.]*$", re.IGNORECASE)
 _TOKEN = re.compile(r"[a-z]+")
 
@@ -36,8 +47,9 @@ def lf_short_report(x):
     return NORMAL if len(x.text.split()) < 15 else ABSTAIN
 
 
-lf_disease_ontology = lookup_lf("lf_disease_ontology", DISEASE_ONTOLOGY, "text", label=ABNORMAL,
-                                match="token")  # fmt: skip
+lf_disease_ontology = lookup_lf(
+    "lf_disease_ontology", DISEASE_ONTOLOGY, "text", label=ABNORMAL, match="token"
+)
 
 
 # Our own ----------------------------------------------------------------------------------------
@@ -61,16 +73,18 @@ lf_normal_phrases = keyword_lf(
 @vectorized_lf(columns=["text"])
 def lf_severity_words(df):
     """Severity adjectives usually qualify a finding → ABNORMAL."""
-    hit = df["text"].str.contains(r"\b(?:moderate|large|severe|mild|small|enlarged)\b",
-                                  case=False, regex=True)  # fmt: skip
+    hit = df["text"].str.contains(
+        r"\b(?:moderate|large|severe|mild|small|enlarged)\b", case=False, regex=True
+    )
     return np.where(hit, ABNORMAL, ABSTAIN)
 
 
 @vectorized_lf(columns=["text"])
 def lf_negated_findings(df):
     """Explicitly negated findings → NORMAL (noisy: abnormal reports negate other findings too)."""
-    hit = df["text"].str.contains(r"\bno (?:focal|evidence|pleural|pneumothorax)", case=False,
-                                  regex=True)  # fmt: skip
+    hit = df["text"].str.contains(
+        r"\bno (?:focal|evidence|pleural|pneumothorax)", case=False, regex=True
+    )
     return np.where(hit, NORMAL, ABSTAIN)
 
 

@@ -22,8 +22,13 @@ lf_my_channel = regex_lf("lf_my_channel", r"\bmy (channel|video|page|music|song|
 lf_subscribe = keyword_lf("lf_subscribe", ["subscribe", "subscribers", "sub4sub"], SPAM)
 lf_link = regex_lf("lf_link", r"https?://|www\.|\.com\b", SPAM)
 lf_please = keyword_lf("lf_please", ["please", "plz", "pls"], SPAM)
-lf_money = lookup_lf("lf_money", {"money", "cash", "free", "earn", "win", "prize", "gift"},
-                     "text", label=SPAM, match="token")  # fmt: skip
+lf_money = lookup_lf(
+    "lf_money",
+    {"money", "cash", "free", "earn", "win", "prize", "gift"},
+    "text",
+    label=SPAM,
+    match="token",
+)
 lf_song_words = keyword_lf(
     "lf_song_words", ["song", "love this", "beautiful", "best", "voice", "lyrics", "dance"], HAM
 )
@@ -47,15 +52,26 @@ def lf_many_caps_or_bangs(df):
 @vectorized_lf(columns=["text"])
 def lf_views_milestone(df):
     """Comments about view counts / 'who is watching in 2015' are ham."""
-    hit = df["text"].fillna("").str.contains(r"\b(?:billion|views|watching|20\d\d)\b", case=False,
-                                             regex=True)  # fmt: skip
+    hit = (
+        df["text"]
+        .fillna("")
+        .str.contains(r"\b(?:billion|views|watching|20\d\d)\b", case=False, regex=True)
+    )
     return np.where(hit, HAM, ABSTAIN)
 
 
 LFS = [
-    lf_check_out, lf_my_channel, lf_subscribe, lf_link, lf_please, lf_money, lf_song_words,
-    lf_short_comment, lf_many_caps_or_bangs, lf_views_milestone,
-]  # fmt: skip
+    lf_check_out,
+    lf_my_channel,
+    lf_subscribe,
+    lf_link,
+    lf_please,
+    lf_money,
+    lf_song_words,
+    lf_short_comment,
+    lf_many_caps_or_bangs,
+    lf_views_milestone,
+]
 
 
 def load_csvs(path: str) -> Any:

@@ -105,9 +105,13 @@ class MajorityVote:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able parameters."""
-        return {"kind": "majority_vote", "cardinality": self.cardinality, "m": self.m,
-                "prior": self.prior.tolist(),
-                "lf_names": list(self.lf_names) if self.lf_names else None}  # fmt: skip
+        return {
+            "kind": "majority_vote",
+            "cardinality": self.cardinality,
+            "m": self.m,
+            "prior": self.prior.tolist(),
+            "lf_names": list(self.lf_names) if self.lf_names else None,
+        }
 
 
 class LabelModel:
@@ -125,8 +129,14 @@ class LabelModel:
         L-BFGS-B iteration cap.
     """
 
-    def __init__(self, cardinality: int, init_precision: float = 0.7, l2: float = 1e-4,
-                 max_iter: int = 500, better_than_random: float = 10.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cardinality: int,
+        init_precision: float = 0.7,
+        l2: float = 1e-4,
+        max_iter: int = 500,
+        better_than_random: float = 10.0,
+    ) -> None:
         self.cardinality = _check_cardinality(cardinality)
         if not 1.0 / self.cardinality < init_precision < 1.0:
             raise ModelError(f"init_precision must be in (1/k, 1), got {init_precision}")
@@ -140,8 +150,12 @@ class LabelModel:
         self.fit_info: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, stats: LFStats, class_balance: Sequence[float] | np.ndarray | None = None,
-            seed: int = 0) -> LabelModel:  # fmt: skip
+    def fit(
+        self,
+        stats: LFStats,
+        class_balance: Sequence[float] | np.ndarray | None = None,
+        seed: int = 0,
+    ) -> LabelModel:
         """Fit from statistics only (never n-sized data); returns self.
 
         Parameters
@@ -206,8 +220,13 @@ class LabelModel:
             dmu0 = mu - mu0
             # better-than-random: P(Y=a | λ_i=a) >= 1/k, i.e. v = Σ_y muP[ia,y]/k - muP[ia,a] <= 0
             v = np.maximum(muP.sum(axis=1) / k - muP[rows, cls], 0.0)
-            loss = float((R * R).sum() + r2 @ r2 + (over * over).sum()
-                         + gamma * (dmu0 * dmu0).sum() + rho * (v @ v))  # fmt: skip
+            loss = float(
+                (R * R).sum()
+                + r2 @ r2
+                + (over * over).sum()
+                + gamma * (dmu0 * dmu0).sum()
+                + rho * (v @ v)
+            )
             g_mu = -4.0 * (R @ muP) + 2.0 * np.outer(r2, p) + 2.0 * gamma * dmu0
             g_mu += 2.0 * rho * v[:, None] * (p[None, :] / k)
             g_mu[rows, cls] -= 2.0 * rho * v * p[cls]
@@ -225,17 +244,26 @@ class LabelModel:
         if fixed_p is None:
             theta0.append(np.log(p0))
             bounds += [(-10.0, 10.0)] * k
-        res = minimize(objective, np.concatenate(theta0), jac=True, method="L-BFGS-B",
-                       bounds=bounds, options={"maxiter": self.max_iter, "ftol": 1e-15,
-                                               "gtol": 1e-10})  # fmt: skip
+        res = minimize(
+            objective,
+            np.concatenate(theta0),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": self.max_iter, "ftol": 1e-15, "gtol": 1e-10},
+        )
         mu, p = unpack(res.x)
         mu = mu.copy()
         mu[never.repeat(k)] = 0.0
         self._mu, self._p = mu, p.copy()
         self._undo_flipped_permutation()
         self.lf_names = stats.lf_names
-        self.fit_info = {"iterations": int(res.nit), "loss": float(res.fun),
-                         "converged": bool(res.success), "message": str(res.message)}  # fmt: skip
+        self.fit_info = {
+            "iterations": int(res.nit),
+            "loss": float(res.fun),
+            "converged": bool(res.success),
+            "message": str(res.message),
+        }
         logger.info("label model fit: %d iterations, loss %.3e", res.nit, res.fun)
         return self
 
@@ -341,12 +369,16 @@ class LabelModel:
         """JSON-able parameters."""
         mu, p = self._fitted()
         return {
-            "kind": "label_model", "cardinality": self.cardinality,
-            "init_precision": self.init_precision, "l2": self.l2, "max_iter": self.max_iter,
-            "mu": mu.tolist(), "class_balance": p.tolist(),
+            "kind": "label_model",
+            "cardinality": self.cardinality,
+            "init_precision": self.init_precision,
+            "l2": self.l2,
+            "max_iter": self.max_iter,
+            "mu": mu.tolist(),
+            "class_balance": p.tolist(),
             "lf_names": list(self.lf_names) if self.lf_names else None,
             "fit_info": self.fit_info,
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LabelModel:
