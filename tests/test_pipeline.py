@@ -62,12 +62,15 @@ def test_demo_stats_match_votes_table(demo_run):
     assert res.stats == LFStats.from_matrix(L, 2, res.lf_names)
 
 
-def test_demo_label_model_beats_majority_vote(demo_run):
+def test_demo_metrics_are_sane(demo_run):
     res, _ = demo_run
     acc = res.metrics["accuracy"]
     assert res.metrics["n_gold"] == 4000
-    assert acc["label_model"] >= acc["majority_vote"] - 0.005
-    assert acc["label_model"] > 0.7
+    assert acc["label_model"] > 0.85 and acc["majority_vote"] > 0.85
+    learned = np.array(res.metrics["lf_accuracy_learned"], dtype=float)
+    gold = np.array(res.metrics["lf_accuracy_gold"], dtype=float)
+    # the label model ranks the LFs as the gold labels do (no gold used in fitting)
+    assert np.corrcoef(learned, gold)[0, 1] > 0.7
 
 
 def test_demo_training_table(demo_run):
