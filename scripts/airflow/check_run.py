@@ -1,0 +1,87 @@
+"""Check one pipeline run's Delta tables (the Airflow DAG's last task; usable on its own).
+
+    python scripts/airflow/check_run.py --config conf/cluster.yaml --run-id 20240101T000000Z \
+        [--set output.path=...]
+
+Reads ``<output.path>/_runs/<run id>/summary.json`` (written last by the pipeline), then the
+votes and labels tables at the versions it names, with deltalake's file list + pyarrow (no
+Spark). Checks that the commits belong to the run, that each table holds exactly ``n_rows``
+rows of this run and no id twice. Prints one JSON line; exits 1 when a check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def table_rows(path: str, version: int, run_id: str) -> dict[str, Any]:
+    """Row count, distinct ids and commit metadata of ``run_id``'s rows at ``version``."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    from deltalake import DeltaTable
+
+    dt = DeltaTable(path, version=version)
+    tbl = ds.dataset(dt.file_uris(), format="parquet").to_table(columns=["id", "run_id"])
+    mine = tbl.filter(pc.equal(tbl["run_id"], run_id))
+    meta: dict[str, Any] = {}
+    for entry in dt.history():
+        if entry.get("version") == version:
+            raw = entry.get("userMetadata")
+            meta = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
+    return {
+        "version": version,
+        "rows": mine.num_rows,
+        "distinct_ids": len(pc.unique(mine["id"])),
+        "rows_all_runs": tbl.num_rows,
+        "commit_run_id": meta.get("run_id"),
+    }
+
+
+def check(output: str, run_id: str) -> dict[str, Any]:
+    """The checks' results; ``ok`` is True when every check passed."""
+    from pyarrow import fs
+
+    base = output.rstrip("/")
+    uri = base if "://" in base else "file://" + __import__("os").path.abspath(base)
+    filesystem, root = fs.FileSystem.from_uri(uri)
+    with filesystem.open_input_stream(f"{root}/_runs/{run_id}/summary.json") as f:
+        summary = json.loads(f.read())
+    n = int(summary["n_rows"])
+    res: dict[str, Any] = {"run_id": run_id, "n_rows": n, "tables": {}, "problems": []}
+    for name in ("votes", "labels"):
+        t = summary[name]
+        info = table_rows(t["path"], int(t["version"]), run_id)
+        res["tables"][name] = info
+        if info["commit_run_id"] != run_id:
+            res["problems"].append(
+                f"{name} v{t['version']} was committed by {info['commit_run_id']}"
+            )
+        if info["rows"] != n or info["distinct_ids"] != n:
+            res["problems"].append(
+                f"{name}: {info['rows']} rows / {info['distinct_ids']} distinct ids for the run, "
+                f"expected {n}"
+            )
+    res["ok"] = not res["problems"]
+    return res
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="check_run.py", description=__doc__)
+    p.add_argument("--config", required=True)
+    p.add_argument("--set", dest="overrides", action="append", default=[])
+    p.add_argument("--run-id", required=True)
+    a = p.parse_args(argv)
+    from wsup_spark.core.config import load_config
+
+    cfg = load_config(a.config, a.overrides)
+    res = check(cfg.output.path, a.run_id)
+    print(json.dumps(res, sort_keys=True))
+    return 0 if res["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
