@@ -98,17 +98,25 @@ with DAG(
         if not spark_home:
             spark_home = subprocess.run(
                 [python, "-c", "import os, pyspark; print(os.path.dirname(pyspark.__file__))"],
-                check=True, capture_output=True, text=True,
-            ).stdout.strip()  # fmt: skip
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
         logical = context.get("logical_date") or context["dag_run"].run_after
         run_id = run_id_for(logical)
         config = Path(params["config"])
         config = config if config.is_absolute() else repo / config
         dist = Path(_var("wsup_dist", str(repo / "dist" / "airflow"))) / run_id
-        zip_path = subprocess.run(
-            [python, str(repo / "scripts/cluster/cluster.py"), "package", "--out", str(dist)],
-            check=True, capture_output=True, text=True,
-        ).stdout.strip().splitlines()[-1]  # fmt: skip
+        zip_path = (
+            subprocess.run(
+                [python, str(repo / "scripts/cluster/cluster.py"), "package", "--out", str(dist)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         sets = [f"run_id={run_id}", f"output.mode={params['mode']}"]
         if params.get("output"):
             sets.append(f"output.path={params['output']}")
@@ -130,16 +138,32 @@ with DAG(
             "PYSPARK_PYTHON": python,
             "PYSPARK_DRIVER_PYTHON": python,
         }
-        return {"run_id": run_id, "args": args, "application": str(repo / "jobs" / "label.py"), "py_files": zip_path, "conf": conf, "env": env,
-                "python": python, "repo": str(repo), "config": str(config), "sets": sets}  # fmt: skip
+        return {
+            "run_id": run_id,
+            "args": args,
+            "application": str(repo / "jobs" / "label.py"),
+            "py_files": zip_path,
+            "conf": conf,
+            "env": env,
+            "python": python,
+            "repo": str(repo),
+            "config": str(config),
+            "sets": sets,
+        }
 
     @task(retries=1)
     def check_tables(prep: dict[str, Any]) -> dict[str, Any]:
         """Check the run's Delta tables (project Python + deltalake)."""
         import json
 
-        cmd = [prep["python"], str(Path(prep["repo"]) / "scripts/airflow/check_run.py"),
-               "--config", prep["config"], "--run-id", prep["run_id"]]  # fmt: skip
+        cmd = [
+            prep["python"],
+            str(Path(prep["repo"]) / "scripts/airflow/check_run.py"),
+            "--config",
+            prep["config"],
+            "--run-id",
+            prep["run_id"],
+        ]
         for s in prep["sets"]:
             cmd += ["--set", s]
         out = subprocess.run(cmd, capture_output=True, text=True)
