@@ -155,3 +155,14 @@ def test_parquet_source_with_lfs_from_a_module(spark, tmp_path):
     labels = _read(res.labels_path)
     assert len(labels) == 600 and labels["id"].str.startswith("d").all()
     assert "accuracy" not in res.metrics
+
+
+def test_youtube_config_end_to_end(spark, shared_data, tmp_path):
+    cfg = load_config("conf/youtube.yaml", [f"source.path={shared_data / 'youtube_spam'}",
+                                            f"output.path={tmp_path}"])  # fmt: skip
+    res = run_pipeline(cfg, spark)
+    assert res.n_rows == 1953  # 1956 CSV rows, 3 verbatim duplicates dropped
+    labels = _read(res.labels_path)
+    assert labels["id"].is_unique and len(labels) == 1953
+    assert res.metrics["n_gold"] == 1953
+    assert res.metrics["accuracy"]["label_model"] > 0.8
