@@ -144,15 +144,14 @@ def run_pipeline(
     logger.info("run %s: %d LFs, k=%d, output %s", run_id, m, k, out)
 
     corpus = load_source(spark, cfg.source)
-    has_gold = bool(cfg.source.gold_col) or (cfg.source.format == "demo")
-    if cfg.source.format == "demo" and GOLD_COL not in corpus.columns:
-        has_gold = False
-    with _stage(spark, "check corpus", timings):
-        if corpus.isEmpty():
-            raise DataError(
-                f"the corpus ({cfg.source.format} {cfg.source.path or ''}) has no rows; nothing "
-                "was written. Check source.path / filters"
-            )
+    has_gold = bool(cfg.source.gold_col)  # load_source exposed it as the int column GOLD_COL
+    if cfg.source.format != "demo":  # the demo's size is its config (validated >= 1)
+        with _stage(spark, "check corpus", timings):
+            if corpus.isEmpty():
+                raise DataError(
+                    f"the corpus ({cfg.source.format} {cfg.source.path or ''}) has no rows; "
+                    "nothing was written. Check source.path / filters"
+                )
 
     counter = LFErrorCounter(spark)
     votes_df = apply_lfs(corpus, lfs, cfg.source.id_col, k, on_error=cfg.lfs.on_error,
