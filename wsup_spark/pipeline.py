@@ -213,6 +213,7 @@ def run_pipeline(
             "lf_accuracy_gold": _nan_to_none(ev.lf_accuracy),
             "lf_confusion": ev.lfs.tolist(),
         }
+    metrics["model_warnings"] = list(getattr(model, "warnings", []))
     metrics["lf_accuracy_learned"] = _nan_to_none(getattr(model, "accuracies", None))
     metrics["coverage"] = stats.coverage.tolist()
     metrics["n_rows"] = stats.n
@@ -337,6 +338,8 @@ def format_summary(r: PipelineResult) -> str:
                 f"  F1 (class 1): label model {f1['label_model']:.4f} vs majority vote "
                 f"{f1['majority_vote']:.4f}"
             )
+    for w in r.metrics.get("model_warnings") or []:
+        lines.append(f"  warning: {w}")
     lines.append(f"  votes table : {r.votes_path} (version {r.votes_version})")
     lines.append(f"  labels table: {r.labels_path} (version {r.labels_version})")
     if r.train_path:

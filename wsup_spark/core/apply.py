@@ -90,7 +90,13 @@ def apply_lfs_to_batch(
     out = np.full((n, m), ABSTAIN, dtype=vote_dtype(cardinality))
     if n == 0:
         return out
-    ids = batch.column(id_col).to_pylist()
+    id_array = batch.column(id_col)
+    if id_array.null_count:
+        raise DataError(
+            f"id column {id_col!r} has {id_array.null_count} null value(s) in a batch of {n} rows; "
+            "every row needs a stable non-null id (filter them out or fix source.id_col)"
+        )
+    ids = id_array.to_pylist()
     records: list[Record] | None = None
     pandas_cache: dict[tuple[str, ...] | None, Any] = {}
     for j, lf in enumerate(lfs):

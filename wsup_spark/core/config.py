@@ -38,7 +38,9 @@ class SourceConfig:
     ``format: demo`` generates the synthetic radiology corpus (``n_rows``, ``seed``); otherwise
     ``path`` is read with Spark's reader for ``format`` (csv/parquet/json) or as a Delta table.
     ``columns`` renames columns ``{old: new}``. ``dedupe_ids`` drops rows whose id repeats (keeps
-    one row per id; costs a shuffle).
+    one row per id; costs a shuffle). ``check_ids`` fails the run before anything is written when
+    an id is null or repeated (costs a shuffle, so it is off by default; null ids are always
+    rejected when the LFs run).
     """
 
     format: str = "demo"
@@ -51,6 +53,7 @@ class SourceConfig:
     gold_col: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
     dedupe_ids: bool = False
+    check_ids: bool = False
 
 
 @dataclass(frozen=True)

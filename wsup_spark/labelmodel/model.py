@@ -59,6 +59,45 @@ def _check_cardinality(k: int) -> int:
     return k
 
 
+def degenerate_stats_warnings(stats: LFStats) -> list[str]:
+    """Human-readable warnings about statistics the label model handles by a fallback.
+
+    * an LF that never votes carries no information: its parameters are zero and it is ignored;
+    * fewer than 3 voting LFs: accuracies are not identifiable from second moments, the fit stays
+      near the initialisation (every LF at the initial precision);
+    * two LFs that vote identically on every row are double-counted under conditional
+      independence: drop one or declare the dependency;
+    * a class no LF ever votes can only be predicted through the class balance.
+    """
+    k = stats.k
+    names = list(stats.lf_names or [f"LF {i}" for i in range(stats.m)])
+    votes = stats.vote_counts
+    out = []
+    never = np.flatnonzero(votes.sum(axis=1) == 0)
+    if len(never):
+        out.append(f"LF(s) {[names[i] for i in never]} never vote: ignored (no information)")
+    active = np.flatnonzero(votes.sum(axis=1) > 0)
+    if len(active) < 3:
+        out.append(
+            f"only {len(active)} LF(s) vote: LF accuracies are not identifiable from agreements "
+            "with fewer than 3 LFs; the label model keeps its prior (majority-vote-like) weights"
+        )
+    C = stats.counts
+    for x, i in enumerate(active):
+        for j in active[x + 1 :]:
+            bi, bj = slice(i * k, (i + 1) * k), slice(j * k, (j + 1) * k)
+            joint = np.trace(C[bi, bj])
+            if joint == votes[i].sum() == votes[j].sum() and np.array_equal(votes[i], votes[j]):
+                out.append(
+                    f"LFs {names[i]!r} and {names[j]!r} vote identically on every row: they are "
+                    "double-counted; drop one or pass it as a dependency"
+                )
+    silent = np.flatnonzero(votes.sum(axis=0) == 0)
+    if len(silent):
+        out.append(f"no LF ever votes class(es) {silent.tolist()}: predicted only via the prior")
+    return out
+
+
 class MajorityVote:
     """Majority vote over non-abstaining LFs; ties split uniformly; no votes → prior.
 
@@ -148,6 +187,7 @@ class LabelModel:
         self._p: np.ndarray | None = None
         self.lf_names: tuple[str, ...] | None = None
         self.fit_info: dict[str, Any] = {}
+        self.warnings: list[str] = []
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -192,9 +232,9 @@ class LabelModel:
         for i in range(m):
             mask[i * k : (i + 1) * k, i * k : (i + 1) * k] = 0.0
         never = stats.vote_counts.sum(axis=1) == 0
-        if never.any():
-            names = [stats.lf_names[i] if stats.lf_names else i for i in np.flatnonzero(never)]
-            logger.warning("LF(s) %s never vote: they carry no information and are ignored", names)
+        self.warnings = degenerate_stats_warnings(stats)
+        for w in self.warnings:
+            logger.warning(w)
         n_free_mu = d * k
 
         def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

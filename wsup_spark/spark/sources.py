@@ -62,6 +62,8 @@ def load_source(spark: Any, src: SourceConfig) -> Any:
         )
     if src.dedupe_ids:
         df = df.dropDuplicates([src.id_col])
+    if src.check_ids:
+        check_ids(df, src.id_col)
     if src.gold_col:
         df = with_gold(df, src.gold_col)
     return df
@@ -77,3 +79,26 @@ def with_gold(df: Any, gold_col: str) -> Any:
             f"{df.columns}. Remove source.gold_col or fix the name"
         )
     return df.withColumn(GOLD_COL, F.col(gold_col).cast("int"))
+
+
+def check_ids(df: Any, id_col: str, show: int = 5) -> None:
+    """Raise :class:`DataError` when ``id_col`` has nulls or repeated values (one shuffle)."""
+    from pyspark.sql import functions as F
+
+    df.sparkSession.sparkContext.setJobDescription(f"check ids ({id_col})")
+    try:
+        nulls = df.where(F.col(id_col).isNull()).limit(1).count()
+        if nulls:
+            raise DataError(
+                f"id column {id_col!r} has null values; every row needs a stable non-null id"
+            )
+        dups = (df.groupBy(id_col).count().where(F.col("count") > 1)
+                .orderBy(F.col("count").desc(), F.col(id_col)).limit(show).collect())  # fmt: skip
+    finally:
+        df.sparkSession.sparkContext.setJobDescription(None)
+    if dups:
+        ex = ", ".join(f"{r[id_col]!r} x{r['count']}" for r in dups)
+        raise DataError(
+            f"id column {id_col!r} has repeated values (e.g. {ex}); ids must be unique. Fix the "
+            "source or set source.dedupe_ids: true to keep one row per id"
+        )
