@@ -104,7 +104,7 @@ def apply_lfs_to_batch(
             if records is None:
                 cols = required_columns([f for f in lfs if f.kind == "row"])
                 src = batch if cols is None else batch.select(sorted(cols | {id_col}))
-                records = [Record(r) for r in src.to_pylist()]
+                records = [Record.wrap(r) for r in src.to_pylist()]
             votes = _run_row_lf(lf, records, ids, cardinality, on_error, errors)
         else:
             votes = _run_batch_lf(lf, batch, ids, cardinality, on_error, errors, pandas_cache)
@@ -121,7 +121,13 @@ def _run_row_lf(
     errors: MutableMapping[str, int] | None,
 ) -> np.ndarray:
     try:
-        raw = [lf(r) for r in records]
+        if lf.pre:
+            raw = [lf(r) for r in records]
+        elif lf.resources:
+            f, res = lf.func, lf.resources
+            raw = [f(r, **res) for r in records]
+        else:
+            raw = list(map(lf.func, records))
         return validate_votes(lf.name, raw, len(records), k, ids)
     except Exception as first:
         if on_error == "raise" and isinstance(first, LFError):

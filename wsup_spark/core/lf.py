@@ -31,16 +31,66 @@ ABSTAIN: int = -1
 BatchFormat = Literal["pandas", "arrow"]
 
 
-class Record(dict[str, Any]):
-    """One corpus row handed to a row LF: ``x.text`` and ``x["text"]`` both work."""
+class Record:
+    """One corpus row handed to a row LF: ``x.text`` and ``x["text"]`` both work.
 
-    def __getattr__(self, key: str) -> Any:
+    Fields live in the instance ``__dict__``, so attribute access is a plain (fast) lookup.
+    ``Record(mapping, **changes)`` builds a (modified) copy, e.g. in a preprocessor.
+    """
+
+    def __init__(self, data: Any = (), **kwargs: Any) -> None:
+        self.__dict__.update(data, **kwargs)
+
+    @classmethod
+    def wrap(cls, d: dict[str, Any]) -> Record:
+        """Adopt ``d`` as the record's fields without copying (the hot path)."""
+        r = cls.__new__(cls)
+        r.__dict__ = d
+        return r
+
+    def __getattr__(self, key: str) -> Any:  # only called when the field is missing
+        raise AttributeError(
+            f"record has no column {key!r}; available columns: {sorted(self.__dict__)}"
+        )
+
+    def __getitem__(self, key: str) -> Any:
         try:
-            return self[key]
+            return self.__dict__[key]
         except KeyError:
-            raise AttributeError(
-                f"record has no column {key!r}; available columns: {sorted(self)}"
+            raise KeyError(
+                f"record has no column {key!r}; available columns: {sorted(self.__dict__)}"
             ) from None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.__dict__
+
+    def __iter__(self) -> Any:
+        return iter(self.__dict__)
+
+    def __len__(self) -> int:
+        return len(self.__dict__)
+
+    def keys(self) -> Any:
+        """Column names."""
+        return self.__dict__.keys()
+
+    def items(self) -> Any:
+        """(column, value) pairs."""
+        return self.__dict__.items()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Value of ``key`` or ``default``."""
+        return self.__dict__.get(key, default)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Record):
+            return self.__dict__ == other.__dict__
+        return self.__dict__ == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Record({self.__dict__!r})"
 
 
 Preprocessor = Callable[[Record], Record]

@@ -1,0 +1,81 @@
+"""The 20-LF benchmark set over the radiology demo corpus (shared by the benchmark scripts).
+
+Mixed on purpose: regex, keyword, lookup and threshold LFs, row LFs and vectorized LFs.
+Import path for configs: ``bench_lfs:LFS`` with ``scripts/`` on PYTHONPATH (the benchmark scripts
+add it), or ``bench_lfs:ROW_LFS`` / ``bench_lfs:VECTOR_LFS`` for the two halves.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from wsup_spark.core.lf import ABSTAIN, labeling_function, vectorized_lf
+from wsup_spark.core.templates import keyword_lf, lookup_lf, regex_lf, threshold_lf
+from wsup_spark.demo import radiology_lfs as demo
+
+N, A = 0, 1
+_FINDING = re.compile(r"\b(consolidation|effusion|edema|opacity|nodular|fracture)\b", re.I)
+
+
+@labeling_function(columns=["text"])
+def row_finding_regex(x):
+    return A if _FINDING.search(x.text) else ABSTAIN
+
+
+@labeling_function(columns=["text"])
+def row_no_acute(x):
+    return N if "no acute" in x.text.lower() else ABSTAIN
+
+
+@labeling_function(columns=["text"])
+def row_many_sentences(x):
+    return A if x.text.count(".") >= 4 else ABSTAIN
+
+
+@labeling_function(columns=["text"])
+def row_clear(x):
+    return N if "clear" in x.text else ABSTAIN
+
+
+@labeling_function(columns=["patient_age"])
+def row_age_young(x):
+    return N if x.patient_age is not None and x.patient_age < 30 else ABSTAIN
+
+
+@labeling_function(columns=["text"], resources={"kb": {"cardiomegaly", "emphysema", "mass"}})
+def row_kb_words(x, kb):
+    return A if any(w.strip(".,").lower() in kb for w in x.text.split()) else ABSTAIN
+
+
+@labeling_function(columns=["text"])
+def row_comparison(x):
+    return N if x.text.startswith("Compar") else ABSTAIN
+
+
+@vectorized_lf(columns=["text"])
+def vec_long(df):
+    return np.where(df["text"].str.len() > 150, A, ABSTAIN)
+
+
+@vectorized_lf(columns=["text"])
+def vec_normal_word(df):
+    return np.where(df["text"].str.contains("normal", regex=False), N, ABSTAIN)
+
+
+ROW_LFS = [
+    demo.lf_short_report, demo.lf_ontology_not_negated, row_finding_regex, row_no_acute,
+    row_many_sentences, row_clear, row_age_young, row_kb_words, row_comparison,
+]  # fmt: skip
+VECTOR_LFS = [
+    demo.lf_pneumo_regex, demo.lf_disease_ontology, demo.lf_normal_phrases,
+    demo.lf_severity_words, demo.lf_negated_findings, demo.lf_interval_change,
+    regex_lf("vec_rib_fracture", r"rib fracture", A),
+    keyword_lf("vec_unchanged", ["unchanged", "stable"], N),
+    lookup_lf("vec_kb_exact", {"Normal chest.": N, "Cardiomegaly.": A}, "text"),
+    threshold_lf("vec_age_old", "patient_age", A, gt=75),
+    vec_long, vec_normal_word,
+]  # fmt: skip
+LFS = ROW_LFS[:9] + VECTOR_LFS[:11]
+assert len(LFS) == 20
