@@ -263,6 +263,15 @@ def cmd_start(a: argparse.Namespace) -> int:
         stop_dir(d, keep=True)
         print(f"error: cluster start failed ({e}); logs kept in {d}/logs", file=sys.stderr)
         return 1
+    if a.owner_pid or a.ttl:
+        wd = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "watchdog", "--dir", str(d),
+             "--owner-pid", str(a.owner_pid or 0), "--ttl", str(a.ttl or 0)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env, start_new_session=True,
+        )  # fmt: skip
+        state["watchdog"] = wd.pid
+        save_state(d, state)
     print(f"export WSUP_CLUSTER_DIR={shlex.quote(str(d))}")
     print(f"export SPARK_MASTER_URL={url}")
     print(f"# master UI {ui}; {a.workers} workers x {a.cores} core(s), {a.memory}", file=sys.stderr)
@@ -275,6 +284,9 @@ def stop_dir(d: Path, keep: bool, grace: float = 10.0) -> int:
         return 0
     state = json.loads((d / STATE_FILE).read_text())
     pids: list[int] = []
+    wd = state.get("watchdog")
+    if wd and wd != os.getpid() and alive(wd) and ours(wd, str(d)):
+        pids.append(wd)
     for p in reversed(state["processes"]):  # workers (and their executors) first, then the master
         if alive(p["pid"]) and ours(p["pid"], str(d)):
             pids.extend(q for q in process_tree(p["pid"]) if q not in pids)
@@ -297,6 +309,18 @@ def cmd_stop(a: argparse.Namespace) -> int:
     d = state_dir(a.dir)
     n = stop_dir(d, keep=a.keep_logs)
     print(f"stopped {n} process(es); {'kept' if a.keep_logs else 'removed'} {d}", file=sys.stderr)
+    return 0
+
+
+def cmd_watchdog(a: argparse.Namespace) -> int:
+    """Stop the cluster when ``--owner-pid`` exits or after ``--ttl`` seconds (started by start)."""
+    d = state_dir(a.dir)
+    end = time.monotonic() + a.ttl if a.ttl > 0 else float("inf")
+    while (d / STATE_FILE).is_file():
+        if (a.owner_pid > 0 and not alive(a.owner_pid)) or time.monotonic() > end:
+            stop_dir(d, keep=False)
+            break
+        time.sleep(1.0)
     return 0
 
 
@@ -470,7 +494,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--memory", default="1g", help="memory per worker (executors must fit)")
     s.add_argument("--daemon-memory", default="256m", help="heap of the master/worker JVMs")
     s.add_argument("--timeout", type=float, default=90.0)
+    s.add_argument("--owner-pid", type=int, default=0, help="stop the cluster when it exits")
+    s.add_argument("--ttl", type=float, default=0, help="stop the cluster after this many s")
     s.set_defaults(fn=cmd_start)
+    s = with_dir(sub.add_parser("watchdog", help=argparse.SUPPRESS))
+    s.add_argument("--owner-pid", type=int, default=0)
+    s.add_argument("--ttl", type=float, default=0)
+    s.set_defaults(fn=cmd_watchdog)
     s = with_dir(sub.add_parser("stop", help="kill the cluster's processes, remove its folder"))
     s.add_argument("--keep-logs", action="store_true")
     s.set_defaults(fn=cmd_stop)
