@@ -32,7 +32,26 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the labeling pipeline (local Spark unless submitted)")
     add_config_args(run)
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_analyze_parser(sub)
     return parser
+
+
+def add_analyze_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``wsup analyze``: LF table + HTML report of the latest run in ``output.path``."""
+    an = sub.add_parser(
+        "analyze",
+        help="LF summary table and HTML report (<output.path>/report.html) of the latest run",
+    )
+    add_config_args(an)
+    an.add_argument("--run-id", default=None, help="report on this run (default: the latest)")
+    an.add_argument(
+        "--report",
+        default=None,
+        metavar="PATH",
+        help="where to write the HTML report (default: <output.path>/report.html)",
+    )
+    an.add_argument("--bins", type=int, default=20, help="confidence bins (default 20)")
+    an.add_argument("--json", action="store_true", help="print the report's numbers as JSON")
 
 
 def configure_logging(verbose: bool = False) -> None:
@@ -60,7 +79,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run}
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """``wsup analyze``: LF table and report of a finished run (reads its tables, recomputes
+    nothing but the report's reductions)."""
+    from wsup_spark.analysis.report import analyze, format_report_summary
+    from wsup_spark.core.config import load_config
+    from wsup_spark.spark.session import get_or_create_session
+
+    cfg = load_config(args.config, args.overrides)
+    spark = get_or_create_session(cfg.spark.master, cfg.spark.app_name, cfg.spark.conf)
+    data, path = analyze(cfg, spark, run_id=args.run_id, path=args.report, bins=args.bins)
+    if args.json:
+        print(json.dumps({**data.to_dict(), "report": path}, indent=2))
+    else:
+        print(format_report_summary(data, path))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "analyze": cmd_analyze}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -43,8 +43,15 @@ def lf_summary_rows(
     stats: LFStats,
     learned_accuracy: Sequence[float | None] | None = None,
     lf_confusion: np.ndarray | None = None,
+    include_confusion: bool = False,
 ) -> list[dict[str, Any]]:
     """One dict per LF (the rows of :func:`lf_summary`).
+
+    Keys: ``lf``, ``polarity`` (classes voted), ``coverage``, ``overlaps``, ``conflicts`` (fractions
+    of all n rows); with ``learned_accuracy``: ``learned_acc``; with ``lf_confusion``:
+    ``gold_votes`` (non-abstain votes on gold rows), ``gold_acc`` (their accuracy) and, when
+    ``include_confusion``, ``gold_correct``, ``gold_incorrect`` and ``confusion`` (k×k nested list,
+    rows = gold class, columns = vote).
 
     Parameters
     ----------
@@ -54,6 +61,16 @@ def lf_summary_rows(
         The label model's estimate of each LF's accuracy.
     lf_confusion : (m, k, k) int, optional
         Per-LF confusion of non-abstain votes on gold rows (rows = gold, columns = vote).
+    include_confusion : bool
+        Add the correct/incorrect counts and the confusion matrix (needs ``lf_confusion``).
+
+    Examples
+    --------
+    >>> s = LFStats.from_matrix(np.array([[0, 0], [1, -1], [-1, 1]]), 2, ["a", "b"])
+    >>> conf = np.array([[[1, 0], [0, 1]], [[1, 0], [1, 0]]])
+    >>> r = lf_summary_rows(s, [0.9, None], conf, include_confusion=True)[1]
+    >>> r["lf"], r["polarity"], r["gold_acc"], r["gold_incorrect"], r["confusion"]
+    ('b', [0, 1], 0.5, 1, [[1, 0], [1, 0]])
     """
     n = max(stats.n, 1)
     names = list(stats.lf_names or [f"lf_{i}" for i in range(stats.m)])
@@ -75,6 +92,10 @@ def lf_summary_rows(
             tot = int(c.sum())
             row["gold_votes"] = tot
             row["gold_acc"] = float(np.trace(c) / tot) if tot else None
+            if include_confusion:
+                row["gold_correct"] = int(np.trace(c))
+                row["gold_incorrect"] = tot - int(np.trace(c))
+                row["confusion"] = c.astype(np.int64).tolist()
         rows.append(row)
     return rows
 
@@ -84,10 +105,41 @@ def lf_summary(
     learned_accuracy: Sequence[float | None] | None = None,
     lf_confusion: np.ndarray | None = None,
 ) -> Any:
-    """The LF summary as a pandas DataFrame indexed by LF name (for notebooks)."""
+    """The LF summary as a pandas DataFrame indexed by LF name (for notebooks).
+
+    Columns are the keys of :func:`lf_summary_rows` (with the confusion matrix when
+    ``lf_confusion`` is given).
+    """
     import pandas as pd
 
-    return pd.DataFrame(lf_summary_rows(stats, learned_accuracy, lf_confusion)).set_index("lf")
+    rows = lf_summary_rows(stats, learned_accuracy, lf_confusion, include_confusion=True)
+    return pd.DataFrame(rows).set_index("lf")
+
+
+def lf_pair_matrices(stats: LFStats) -> tuple[np.ndarray, np.ndarray]:
+    """LF×LF overlap and conflict fractions from the co-occurrence counts.
+
+    ``overlap[i, j]``: fraction of rows on which LFs i and j both vote (the diagonal is LF i's
+    coverage); ``conflict[i, j]``: fraction of rows on which both vote and disagree (diagonal 0).
+    Both come from the (k, k) blocks of ``stats.counts``, so no row data is needed.
+
+    Returns
+    -------
+    overlap, conflict : (m, m) float64
+
+    Examples
+    --------
+    >>> s = LFStats.from_matrix(np.array([[0, 0, 1], [1, 0, -1], [-1, 1, 1], [0, -1, -1]]), 2)
+    >>> ov, cf = lf_pair_matrices(s)
+    >>> ov.tolist()[0], cf.tolist()[0]
+    ([0.75, 0.5, 0.25], [0.0, 0.25, 0.25])
+    """
+    m, k = stats.m, stats.k
+    C = stats.counts.reshape(m, k, m, k)
+    both = C.sum(axis=(1, 3))
+    agree = np.einsum("iaja->ij", C)
+    n = max(stats.n, 1)
+    return both / n, (both - agree) / n
 
 
 def format_lf_table(rows: Sequence[dict[str, Any]]) -> str:
@@ -111,6 +163,8 @@ def _cell(v: Any) -> str:
         return "-"
     if isinstance(v, float):
         return f"{v:.3f}"
+    if isinstance(v, list) and v and isinstance(v[0], list):  # a confusion matrix
+        return "[" + "; ".join(" ".join(map(str, r)) for r in v) + "]"
     if isinstance(v, list):
         return ",".join(map(str, v)) or "-"
     return str(v)

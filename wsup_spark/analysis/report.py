@@ -1,0 +1,493 @@
+"""The LF analysis report: collect the numbers (distributed), draw the plots, write one HTML file.
+
+Entry points:
+
+* :func:`write_report` — after :func:`~wsup_spark.pipeline.run_pipeline`: ``write_report(result,
+  spark)`` writes ``<output>/report.html`` (next to the labels table; a copy goes to the run's
+  artifacts folder) and returns its path.
+* :func:`load_run` — a :class:`~wsup_spark.pipeline.PipelineResult` rebuilt from the tables and
+  artifacts a run left behind (what ``wsup analyze`` reports on).
+* :func:`collect_report_data` / :func:`~wsup_spark.analysis.html.render_html` — the two halves.
+
+Every number comes from the LF statistics (d×d), the label model's parameters, and two
+distributed reductions (:mod:`wsup_spark.analysis.diagnostics`): nothing n-sized reaches the driver.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from wsup_spark.analysis.diagnostics import (
+    DEFAULT_BINS,
+    ConfidenceHistogram,
+    GoldDiagnostics,
+    confidence_histogram,
+    gold_diagnostics,
+)
+from wsup_spark.analysis.progress import Progress
+from wsup_spark.analysis.summary import (
+    CorpusSummary,
+    corpus_summary,
+    format_lf_table,
+    lf_pair_matrices,
+    lf_summary_rows,
+)
+from wsup_spark.core.errors import DataError
+from wsup_spark.labelmodel.stats import LFStats
+
+if TYPE_CHECKING:
+    from wsup_spark.core.config import PipelineConfig
+    from wsup_spark.pipeline import PipelineResult
+
+logger = logging.getLogger(__name__)
+
+REPORT_NAME = "report.html"
+COLLECT_STEPS = 3
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows (driver-side, small). See :meth:`to_dict` for the JSON form
+    embedded in the HTML (``<script id="wsup-report-data">``)."""
+
+    run_id: str
+    lf_names: list[str]
+    k: int
+    class_names: list[str]
+    stats: LFStats
+    corpus: CorpusSummary
+    lf_rows: list[dict[str, Any]]
+    overlap: np.ndarray
+    conflict: np.ndarray
+    label_model: str
+    class_balance: np.ndarray | None
+    histogram: ConfidenceHistogram | None
+    gold: GoldDiagnostics | None
+    tables: dict[str, dict[str, Any]]
+    fit_info: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    created: str = field(
+        default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able numbers of the report (NaN → None)."""
+        out: dict[str, Any] = {
+            "run_id": self.run_id,
+            "created": self.created,
+            "lf_names": self.lf_names,
+            "cardinality": self.k,
+            "class_names": self.class_names,
+            "corpus": vars(self.corpus),
+            "lfs": self.lf_rows,
+            "pairs": {"overlap": self.overlap.tolist(), "conflict": self.conflict.tolist()},
+            "label_model": self.label_model,
+            "class_balance": None if self.class_balance is None else self.class_balance.tolist(),
+            "tables": self.tables,
+            "fit_info": self.fit_info,
+            "notes": self.notes,
+            "confidence": None,
+            "gold": None,
+        }
+        h = self.histogram
+        if h is not None:
+            out["confidence"] = {
+                "edges": h.edges.tolist(),
+                "counts": h.counts.tolist(),
+                "uncovered": h.uncovered.tolist(),
+                "n": h.n,
+                "mean": h.mean_confidence,
+                "label_counts": h.label_counts.tolist(),
+            }
+        g = self.gold
+        if g is not None:
+            out["gold"] = {
+                "n_gold": g.n_gold,
+                "gold_counts": g.gold_counts.tolist(),
+                "accuracy": {m: g.accuracy(m) for m in g.models},
+                "f1": {m: g.f1(m) for m in g.models} if self.k == 2 else None,
+                "macro_f1": {m: g.macro_f1(m) for m in g.models},
+                "ece": {m: g.ece(m) for m in g.models},
+                "confusion": {m: c.tolist() for m, c in g.models.items()},
+                "reliability": {
+                    m: dict(
+                        zip(
+                            ("confidence", "accuracy", "count"),
+                            (a.tolist() for a in g.reliability(m)),
+                            strict=True,
+                        )
+                    )
+                    for m in g.models
+                },
+            }
+        return _clean(out)  # type: ignore[no-any-return]
+
+
+def _clean(x: Any) -> Any:
+    """Replace NaN/inf by None and numpy scalars by Python ones, recursively."""
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    return x
+
+
+def _active_spark(spark: Any) -> Any:
+    if spark is not None:
+        return spark
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:  # pragma: no cover - pyspark is a dependency
+        return None
+    return SparkSession.getActiveSession()
+
+
+def _learned_accuracy(model: Any) -> list[float | None] | None:
+    try:
+        acc = getattr(model, "accuracies", None)
+    except Exception:  # an unfitted model
+        return None
+    if acc is None:
+        return None
+    return [None if not np.isfinite(v) else float(v) for v in np.asarray(acc, float)]
+
+
+def _class_balance(model: Any) -> np.ndarray | None:
+    for attr in ("class_balance", "prior"):
+        try:
+            v = getattr(model, attr, None)
+        except Exception:
+            v = None
+        if v is not None:
+            return np.asarray(v, float)
+    return None
+
+
+def collect_report_data(
+    result: PipelineResult,
+    spark: Any = None,
+    bins: int = DEFAULT_BINS,
+    class_names: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> ReportData:
+    """Gather the report's numbers for a pipeline run.
+
+    Parameters
+    ----------
+    result : PipelineResult
+        From :func:`~wsup_spark.pipeline.run_pipeline` or :func:`load_run`.
+    spark : SparkSession, optional
+        Runs the two reductions (confidence histogram over the labels table, gold evaluation over
+        the votes table); default: the active session. Without one, those sections are left out.
+    bins : int
+        Confidence bins over ``[1/k, 1]``.
+    class_names : sequence of str, optional
+        Display names of the k classes (default ``"0" .. "k-1"``).
+    progress : Progress, optional
+        Receives one step per stage (:data:`COLLECT_STEPS`).
+    """
+    from wsup_spark.labelmodel import MajorityVote
+
+    stats, k = result.stats, int(result.cardinality)
+    names = list(result.lf_names)
+    cls = [str(c) for c in class_names] if class_names is not None else [str(a) for a in range(k)]
+    if len(cls) != k:
+        raise DataError(f"class_names has {len(cls)} names for cardinality {k}")
+    prog = progress or Progress(COLLECT_STEPS, "report data", interactive=False)
+    notes: list[str] = []
+
+    prog.step("LF statistics")
+    overlap, conflict = lf_pair_matrices(stats)
+    spark = _active_spark(spark)
+    histogram: ConfidenceHistogram | None = None
+    gold: GoldDiagnostics | None = None
+    if spark is None:
+        notes.append("No Spark session: the confidence histogram and gold evaluation are omitted.")
+        prog.step("confidence histogram (skipped)")
+        prog.step("gold evaluation (skipped)")
+    else:
+        from wsup_spark.io.delta import read_table
+
+        prog.step("confidence histogram (Spark)")
+        labels = read_table(spark, result.labels_path, version=result.labels_version)
+        histogram = confidence_histogram(labels, k, bins, run_id=result.run_id)
+        prog.step("gold evaluation (Spark)")
+        votes = read_table(spark, result.votes_path, version=result.votes_version)
+        if "gold" in votes.columns:
+            mv = MajorityVote(k).fit(stats)
+            models = {"label_model": result.model, "majority_vote": mv}
+            gold = gold_diagnostics(votes, models, stats.m, k, bins, run_id=result.run_id)
+            if gold.n_gold == 0:
+                notes.append("The gold column has no labels for this run's rows.")
+                gold = None
+        else:
+            notes.append("The corpus has no gold column (source.gold_col): no empirical accuracy.")
+    lf_conf = gold.lfs if gold is not None else None
+    if lf_conf is None and result.metrics.get("lf_confusion") is not None:
+        lf_conf = np.asarray(result.metrics["lf_confusion"], np.int64)
+    rows = lf_summary_rows(stats, _learned_accuracy(result.model), lf_conf, include_confusion=True)
+    for row in rows:
+        if result.lf_errors:
+            row["errors"] = int(result.lf_errors.get(row["lf"], 0))
+    kind = (result.model.to_dict().get("kind") if hasattr(result.model, "to_dict") else None) or (
+        type(result.model).__name__
+    )
+    return ReportData(
+        run_id=result.run_id,
+        lf_names=names,
+        k=k,
+        class_names=cls,
+        stats=stats,
+        corpus=corpus_summary(stats),
+        lf_rows=rows,
+        overlap=overlap,
+        conflict=conflict,
+        label_model=str(kind),
+        class_balance=_class_balance(result.model),
+        histogram=histogram,
+        gold=gold,
+        fit_info=dict(getattr(result.model, "fit_info", {}) or {}),
+        notes=notes,
+        tables={
+            "votes": {"path": result.votes_path, "version": result.votes_version},
+            "labels": {"path": result.labels_path, "version": result.labels_version},
+            "artifacts": {"path": result.artifacts_path, "version": None},
+        },
+    )
+
+
+def default_report_path(result: PipelineResult) -> str:
+    """``<output>/report.html``: next to the labels table."""
+    base = result.labels_path.rstrip("/")
+    return f"{base.rsplit('/', 1)[0]}/{REPORT_NAME}" if "/" in base else REPORT_NAME
+
+
+def write_report(
+    result: PipelineResult,
+    spark: Any = None,
+    path: str | None = None,
+    bins: int = DEFAULT_BINS,
+    class_names: Sequence[str] | None = None,
+) -> str:
+    """Write the self-contained HTML report of a run and return its path.
+
+    Parameters
+    ----------
+    result : PipelineResult
+        The run (from ``run_pipeline`` or :func:`load_run`).
+    spark : SparkSession, optional
+        Default: the active session.
+    path : str, optional
+        Where to write (local path or any pyarrow filesystem URI); default
+        :func:`default_report_path`. A copy always goes to ``<artifacts>/report.html``.
+    bins : int
+        Confidence bins.
+    class_names : sequence of str, optional
+        Display names of the classes.
+    """
+    return write_report_data(result, spark, path, bins, class_names)[1]
+
+
+def write_report_data(
+    result: PipelineResult,
+    spark: Any = None,
+    path: str | None = None,
+    bins: int = DEFAULT_BINS,
+    class_names: Sequence[str] | None = None,
+    notes: Sequence[str] = (),
+) -> tuple[ReportData, str]:
+    """:func:`write_report`, also returning the :class:`ReportData` it rendered; ``notes`` are
+    shown at the top of the report."""
+    from wsup_spark.analysis.html import PLOT_STEPS, render_html
+
+    path = path or default_report_path(result)
+    with Progress(COLLECT_STEPS + PLOT_STEPS + 1, "report") as progress:
+        data = collect_report_data(result, spark, bins, class_names, progress)
+        data.notes.extend(notes)
+        page = render_html(data, progress)
+        progress.step("write")
+        targets = [path]
+        if result.artifacts_path:
+            targets.append(f"{result.artifacts_path.rstrip('/')}/{REPORT_NAME}")
+        for target in targets:
+            write_bytes(target, page.encode("utf-8"))
+    logger.info("report written to %s", path)
+    return data, path
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Write a file to a local path or a pyarrow filesystem URI, creating parent folders."""
+    from pyarrow import fs as pafs
+
+    uri = path if "://" in path else "file://" + os.path.abspath(path)
+    filesystem, p = pafs.FileSystem.from_uri(uri)
+    parent = p.rsplit("/", 1)[0]
+    if parent:
+        filesystem.create_dir(parent, recursive=True)
+    with filesystem.open_output_stream(p) as f:
+        f.write(data)
+
+
+def read_bytes(path: str) -> bytes:
+    """Read a file from a local path or a pyarrow filesystem URI."""
+    from pyarrow import fs as pafs
+
+    uri = path if "://" in path else "file://" + os.path.abspath(path)
+    filesystem, p = pafs.FileSystem.from_uri(uri)
+    with filesystem.open_input_stream(p) as f:
+        return bytes(f.read())
+
+
+# ---------------------------------------------------------------------------------- runs on disk
+def load_run(output_path: str, run_id: str | None = None) -> PipelineResult:
+    """Rebuild a run's :class:`~wsup_spark.pipeline.PipelineResult` from what it left on disk.
+
+    Reads the labels table's commit history (the commit metadata names the run, the votes version
+    and the artifacts folder), the LF statistics (``lf_stats.npz``) and the fitted label model
+    (``label_model.json``). Nothing is recomputed.
+
+    Parameters
+    ----------
+    output_path : str
+        ``output.path`` of the run's config (tables at ``<path>/votes`` and ``<path>/labels``).
+    run_id : str, optional
+        Which run (tables in append mode hold several); default the latest.
+    """
+    from wsup_spark.io.delta import commit_history
+    from wsup_spark.pipeline import PipelineResult
+
+    out = output_path.rstrip("/")
+    labels_path, votes_path = f"{out}/labels", f"{out}/votes"
+    try:
+        history = commit_history(labels_path)
+    except Exception as e:  # deltalake raises its own TableNotFoundError
+        raise DataError(
+            f"no labels table at {labels_path!r} ({type(e).__name__}: {e}); run "
+            "`wsup run --config ...` with this output.path first"
+        ) from e
+    commits = [
+        c
+        for c in history
+        if c["metadata"].get("stage") == "labels" and (run_id is None or c["run_id"] == run_id)
+    ]
+    if not commits:
+        which = f"run {run_id!r}" if run_id else "any wsup run"
+        runs = sorted({str(c["run_id"]) for c in history if c["run_id"]})
+        raise DataError(f"the labels table {labels_path!r} has no commit of {which}; runs: {runs}")
+    c = commits[-1]
+    meta = c["metadata"]
+    rid = str(c["run_id"])
+    artifacts = str(meta.get("artifacts") or f"{out}/_runs/{rid}")
+    try:
+        stats = LFStats.from_bytes(read_bytes(f"{artifacts}/lf_stats.npz"))
+        params = json.loads(read_bytes(f"{artifacts}/label_model.json"))
+    except (OSError, ValueError) as e:
+        raise DataError(
+            f"run {rid}: cannot read its artifacts in {artifacts!r} ({e}); rerun `wsup run`"
+        ) from e
+    k = int(meta.get("cardinality") or stats.k)
+    return PipelineResult(
+        run_id=rid,
+        lf_names=list(meta.get("lf_names") or stats.lf_names or []),
+        cardinality=k,
+        stats=stats,
+        model=model_from_dict(params, stats),
+        votes_path=votes_path,
+        labels_path=labels_path,
+        votes_version=int(meta["votes_version"]),
+        labels_version=int(c["version"]),
+        metrics=dict(meta.get("metrics") or {}),
+        lf_errors=dict(meta.get("lf_errors") or {}),
+        artifacts_path=artifacts,
+    )
+
+
+def model_from_dict(params: dict[str, Any], stats: LFStats) -> Any:
+    """The fitted model of a run from its ``label_model.json``."""
+    from wsup_spark.labelmodel import LabelModel, MajorityVote
+
+    kind = params.get("kind")
+    if kind == "label_model":
+        return LabelModel.from_dict(params)
+    if kind == "majority_vote":
+        prior = params.get("prior")
+        return MajorityVote(int(params["cardinality"])).fit(stats, class_balance=prior)
+    raise DataError(f"label_model.json has unknown kind {kind!r}")
+
+
+def analyze(
+    cfg: PipelineConfig,
+    spark: Any = None,
+    run_id: str | None = None,
+    path: str | None = None,
+    bins: int = DEFAULT_BINS,
+) -> tuple[ReportData, str]:
+    """``wsup analyze``: report on the latest run written to ``cfg.output.path``.
+
+    Warns (and notes in the report) when the configured LFs differ from the run's.
+    """
+    from wsup_spark.core.loading import load_lfs
+
+    result = load_run(cfg.output.path, run_id)
+    note = None
+    try:
+        lfs = load_lfs(cfg.lfs.modules, cfg.lfs.exclude)
+        if [lf.name for lf in lfs] != list(result.lf_names):
+            note = (
+                f"The configured LFs {[lf.name for lf in lfs]} differ from run "
+                f"{result.run_id}'s LFs; rerun `wsup run` to analyze the current LFs."
+            )
+    except Exception as e:  # analysis of stored tables works without the LF code
+        logger.warning("could not load the configured LFs (%s); reporting on stored tables", e)
+    if note:
+        logger.warning(note)
+    return write_report_data(result, spark, path, bins, notes=[note] if note else [])
+
+
+def format_report_summary(data: ReportData, path: str | None = None) -> str:
+    """Plain-text summary for the terminal: LF table, corpus line, label model vs majority vote."""
+    c = data.corpus
+    lines = [
+        f"run {data.run_id}: {c.n:,} rows, {len(data.lf_names)} LFs, k={data.k}, "
+        f"label model: {data.label_model}"
+    ]
+    lines += ["  " + line for line in format_lf_table(data.lf_rows).splitlines()]
+    lines.append(
+        f"  coverage {c.coverage:.3f}  overlap {c.overlap:.3f}  conflict {c.conflict:.3f}"
+        f"  no votes {c.no_votes:.3f}"
+    )
+    if data.class_balance is not None:
+        cb = ", ".join(
+            f"{n}: {v:.3f}" for n, v in zip(data.class_names, data.class_balance, strict=True)
+        )
+        lines.append(f"  class balance (estimated): {cb}")
+    if data.histogram is not None:
+        lines.append(f"  mean confidence {data.histogram.mean_confidence:.3f}")
+    g = data.gold
+    if g is not None:
+        acc = {m: g.accuracy(m) for m in g.models}
+        lines.append(
+            f"  gold rows {g.n_gold:,}: accuracy label model {acc['label_model']:.4f} vs "
+            f"majority vote {acc['majority_vote']:.4f}; ECE {g.ece('label_model'):.3f}"
+        )
+        f1 = g.f1 if data.k == 2 else g.macro_f1
+        lines.append(
+            f"  {'F1 (class 1)' if data.k == 2 else 'macro F1'}: label model "
+            f"{f1('label_model'):.4f} vs majority vote {f1('majority_vote'):.4f}"
+        )
+    lines += [f"  note: {n}" for n in data.notes]
+    if path:
+        lines.append(f"  report: {path}")
+    return "\n".join(lines)
