@@ -394,21 +394,10 @@ def build_wheel(out_dir: Path) -> Path:
             src / "wsup_spark",
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "-q",
-                "--no-deps",
-                "--no-build-isolation",
-                "-w",
-                str(out_dir),
-                str(src),
-            ],
-            check=True,
-        )
+        base = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out_dir)]
+        # without build isolation first (offline, fast); with it when setuptools is missing
+        if subprocess.run([*base, "--no-build-isolation", str(src)]).returncode != 0:
+            subprocess.run([*base, str(src)], check=True)
     wheels = sorted(out_dir.glob(f"wsup_spark-{project_version()}-*.whl"), key=os.path.getmtime)
     return wheels[-1]
 

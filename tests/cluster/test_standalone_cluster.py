@@ -73,6 +73,23 @@ def test_package_zip_is_importable(tmp_path: Path) -> None:
     assert probe.stdout.strip().startswith(str(z)), probe.stdout
 
 
+def test_package_wheel_is_importable(tmp_path: Path) -> None:
+    """The wheel (for cluster libraries / Databricks) holds the package and imports from a zip."""
+    done = run_cluster_cmd("package", "--format", "wheel", "--out", str(tmp_path), timeout=300)
+    assert done.returncode == 0, done.stderr
+    whl = Path(done.stdout.strip().splitlines()[-1])
+    assert whl.name.startswith("wsup_spark-") and whl.name.endswith("-py3-none-any.whl")
+    names = zipfile.ZipFile(whl).namelist()
+    assert "wsup_spark/pipeline.py" in names
+    assert any(n.endswith(".dist-info/METADATA") for n in names)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import wsup_spark.pipeline as p; print(p.__file__)"],
+        capture_output=True, text=True, env=subprocess_env(PYTHONPATH=str(whl)), cwd=tmp_path,
+    )  # fmt: skip
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip().startswith(str(whl)), probe.stdout
+
+
 @pytest.mark.slow
 def test_label_job_on_standalone_cluster(
     standalone_cluster: dict[str, Any], tmp_path: Path
