@@ -4,7 +4,7 @@
 # MAGIC
 # MAGIC Runs the labeling pipeline with this cluster's `spark` session: apply the LFs to the corpus,
 # MAGIC compute the LF statistics, fit the label model on the driver, write the **votes** and
-# MAGIC **labels** Delta tables (Databricks' own Delta writer), then show the LF table and the run
+# MAGIC **labels** Delta tables (Databricks' own Delta writer), then show the LF table and the HTML
 # MAGIC report below.
 # MAGIC
 # MAGIC **Widgets**: `config` (YAML, relative to the repository or absolute), `output_path`
@@ -130,14 +130,21 @@ display(lf_table.reset_index())
 
 # COMMAND ----------
 
-# The run report, and the labels it wrote.
+# The run report (the same HTML as `wsup analyze`, also written next to the tables), and the
+# labels the run wrote.
 import html
 
+from wsup_spark.analysis.report import read_bytes, write_report_data
 from wsup_spark.io.delta import commit_history, read_table
 from wsup_spark.pipeline import format_summary
 
-displayHTML(f"<h3>wsup_spark run {html.escape(result.run_id)}</h3>"
-            f"<pre>{html.escape(format_summary(result))}</pre>")  # fmt: skip
+print(format_summary(result))
+try:
+    report_data, report_path = write_report_data(result, spark)
+    displayHTML(read_bytes(report_path).decode("utf-8"))
+    print(f"report: {report_path}")
+except ImportError as e:  # the plots need matplotlib (in every Databricks runtime)
+    displayHTML(f"<p>{html.escape(str(e))}</p><pre>{html.escape(format_summary(result))}</pre>")
 labels = read_table(spark, result.labels_path, version=result.labels_version)
 display(labels.where(labels.run_id == result.run_id).limit(20))
 history = commit_history(result.labels_path)[-5:]

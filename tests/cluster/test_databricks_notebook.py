@@ -132,7 +132,8 @@ def test_notebook_cells_run_in_order(spark: Any, tmp_path: Path, monkeypatch: An
     assert {"coverage", "learned_acc", "gold_acc", "errors"} <= set(lf_table.columns)
     assert len(shown[1]) == 20 and set(shown[1]["run_id"]) == {run_id}
     assert shown[2][-1]["run_id"] == run_id
-    assert html and run_id in html[0] and "accuracy" in html[0]
+    assert html and run_id in html[0] and "LF analysis report" in html[0]
+    assert (out / "report.html").is_file()  # written next to the tables
     assert ns["package_zip"].exists()  # ship_package=yes built and shipped the zip
     summary = json.loads(exit_value or "{}")
     assert summary["run_id"] == run_id and summary["n_rows"] == n
