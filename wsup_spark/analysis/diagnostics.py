@@ -34,7 +34,9 @@ def confidence_edges(k: int, bins: int = DEFAULT_BINS) -> np.ndarray:
     [0.5, 0.625, 0.75, 0.875, 1.0]
     """
     lo = 1.0 / k
-    return lo + (1.0 - lo) * np.arange(bins + 1) / bins
+    edges = lo + (1.0 - lo) * np.arange(bins + 1) / bins
+    edges[-1] = 1.0  # exactly, whatever the rounding
+    return edges
 
 
 def bin_index(confidence: np.ndarray, k: int, bins: int = DEFAULT_BINS) -> np.ndarray:
