@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_args(run)
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_analyze_parser(sub)
+    tr = sub.add_parser("train", help="train the end model on the training table (extra: train)")
+    add_config_args(tr)
     return parser
 
 
@@ -96,7 +98,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "analyze": cmd_analyze}
+def cmd_train(args: argparse.Namespace) -> int:
+    """``wsup train``: see :mod:`wsup_spark.endmodel.cli`."""
+    from wsup_spark.endmodel.cli import cmd_train as run_train
+
+    return run_train(args)
+
+
+COMMANDS = {"run": cmd_run, "analyze": cmd_analyze, "train": cmd_train}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

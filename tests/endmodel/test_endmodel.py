@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import numpy as np
 import pyarrow as pa
@@ -160,5 +159,19 @@ def test_config_errors():
         TrainConfig.from_dict({})
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(0)
+def test_wsup_train_cli_on_a_pipeline_training_table(spark, tmp_path, capsys):
+    """The demo pipeline writes the training table; `wsup train` trains on it (CPU)."""
+    from wsup_spark.cli import main
+    from wsup_spark.core.config import load_config
+    from wsup_spark.pipeline import run_pipeline
+
+    out = tmp_path / "demo"
+    run_pipeline(load_config("conf/demo.yaml", ["source.n_rows=2000", f"output.path={out}"]), spark)
+    ck = tmp_path / "ck"
+    args = ["--set", f"output.path={out}", "--set", "train.epochs=2"]
+    rc = main(["train", "--config", "conf/demo.yaml", *args, "--set", f"train.checkpoint_dir={ck}"])
+    assert rc == 0
+    metrics = json.loads(capsys.readouterr().out)
+    # a smoke test of the CLI path (learning quality: test_training_beats_its_noisy_labels)
+    assert metrics["n_eval_gold"] > 200 and metrics["end_model_accuracy"] > 0.65
+    assert (tmp_path / "ck" / "model.pt").exists()
