@@ -274,6 +274,7 @@ def cmd_start(a: argparse.Namespace) -> int:
         save_state(d, state)
     print(f"export WSUP_CLUSTER_DIR={shlex.quote(str(d))}")
     print(f"export SPARK_MASTER_URL={url}")
+    print(f"export SPARK_LOCAL_IP={HOST}")
     print(f"# master UI {ui}; {a.workers} workers x {a.cores} core(s), {a.memory}", file=sys.stderr)
     return 0
 
@@ -428,6 +429,7 @@ def submit_command(
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.session.timeZone": "UTC",
         "spark.executorEnv.PYTHONHASHSEED": "0",
+        "spark.log.level": "WARN",
         **(extra_conf or {}),
     }
     cmd = [
