@@ -82,17 +82,14 @@ def test_gold_batch_merges_like_the_whole():
 
 
 def test_spark_reductions_equal_numpy(spark):
-    import pyarrow as pa
-
     L, gold, model, k = _data(n=400)
     P = model.predict_proba(L)
     n = len(L)
-    labels = pa.table({
-        "id": np.arange(n), "confidence": P.max(1), "label": P.argmax(1).astype(np.int32),
-        "n_votes": (L >= 0).sum(1).astype(np.int32),
-        "run_id": np.where(np.arange(n) < 300, "r1", "r0"),
-    })  # fmt: skip
-    df = spark.createDataFrame(labels.to_pandas())
+    rows = [(i, float(P[i].max()), int(P[i].argmax()), int((L[i] >= 0).sum()),
+             "r1" if i < 300 else "r0") for i in range(n)]  # fmt: skip
+    df = spark.createDataFrame(
+        rows, "id long, confidence double, label int, n_votes int, run_id string"
+    )
     h = confidence_histogram(df, k, 12, run_id="r1")
     want = histogram_from_probs(P[:300], (L[:300] >= 0).sum(1), 12)
     np.testing.assert_array_equal(h.counts, want.counts)

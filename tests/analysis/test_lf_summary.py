@@ -52,3 +52,18 @@ def test_rows_with_confusion_and_dataframe():
     assert "[1 0; 1 1]" in text and text.splitlines()[0].split()[0] == "lf"
     cs = corpus_summary(stats)
     assert (cs.n, cs.coverage, cs.overlap, cs.conflict, cs.no_votes) == (4, 1.0, 0.5, 0.25, 0.0)
+
+
+def test_importing_analysis_is_light():
+    """Layer rule: no torch ever; pyspark and matplotlib only when a reduction or plot runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, wsup_spark.analysis.report, wsup_spark.analysis.html, "
+        "wsup_spark.analysis.runs, wsup_spark.analysis.diagnostics\n"
+        "print(sorted(m for m in ('pyspark', 'torch', 'matplotlib')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -186,7 +186,7 @@ def test_wsup_analyze_prints_table_and_writes_report(demo_report, capsys, tmp_pa
 
 
 def test_analyze_without_a_run_fails_clearly(spark, tmp_path, capsys):
-    from wsup_spark.analysis.report import load_run
+    from wsup_spark.analysis.runs import load_run
     from wsup_spark.cli import main
 
     with pytest.raises(DataError, match="no labels table"):
@@ -196,7 +196,7 @@ def test_analyze_without_a_run_fails_clearly(spark, tmp_path, capsys):
 
 
 def test_load_run_round_trips(demo_report):
-    from wsup_spark.analysis.report import load_run
+    from wsup_spark.analysis.runs import load_run
 
     res, back = demo_report.result, load_run(str(demo_report.out))
     assert (back.run_id, back.votes_version, back.labels_version) == (

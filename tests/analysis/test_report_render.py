@@ -105,3 +105,38 @@ def test_report_without_gold_or_spark_renders(tmp_path):
     check = render_check(page, tmp_path)
     assert len(check["images"]) == 4 and _broken(check) == []
     assert "No Spark session." in page and "no gold labels: no calibration curve" in page
+
+
+@pytest.mark.parametrize("case", ["all_abstain", "one_lf", "k4_with_gold"])
+def test_render_degenerate_inputs(case):
+    """Odd inputs still give a complete page with every plot (no Spark, no browser)."""
+    import numpy as np
+
+    from wsup_spark.analysis.diagnostics import gold_batch, histogram_from_probs
+    from wsup_spark.analysis.html import render_html
+    from wsup_spark.analysis.report import ReportData
+    from wsup_spark.analysis.summary import corpus_summary, lf_pair_matrices, lf_summary_rows
+    from wsup_spark.labelmodel import LFStats, MajorityVote
+
+    rng = np.random.default_rng(1)
+    k = 4 if case == "k4_with_gold" else 2
+    m = 1 if case == "one_lf" else 3
+    L = rng.integers(-1, k, (200, m))
+    if case == "all_abstain":
+        L[:] = -1
+    gold = rng.integers(0, k, 200)
+    stats = LFStats.from_matrix(L, k)
+    mv = MajorityVote(k).fit(stats)
+    g = gold_batch(L, gold, {"label_model": mv, "majority_vote": mv}, k, 10)
+    ov, cf = lf_pair_matrices(stats)
+    names = [f"lf{i}" for i in range(m)]
+    data = ReportData(
+        run_id="r", lf_names=names, k=k, class_names=[str(a) for a in range(k)], stats=stats,
+        corpus=corpus_summary(stats), lf_rows=lf_summary_rows(stats, [0.7] * m, g.lfs, True),
+        overlap=ov, conflict=cf, label_model="majority_vote", class_balance=mv.prior,
+        histogram=histogram_from_probs(mv.predict_proba(L), (L >= 0).sum(1), 10), gold=g,
+        tables={"votes": {"path": "v", "version": 0}, "labels": {"path": "l", "version": 0}},
+    )  # fmt: skip
+    page = render_html(data)
+    assert page.count('<img src="data:image/png;base64,') == 6
+    json.loads(re.search(r'id="wsup-report-data">(.*?)</script>', page, re.S).group(1))

@@ -1,0 +1,37 @@
+"""LF analysis: LF summary tables, label-model diagnostics and the HTML report.
+
+Importing this package is cheap (numpy only); matplotlib and pyspark are imported by the functions
+that draw plots or run a distributed reduction.
+
+* :mod:`~wsup_spark.analysis.summary` — per-LF and corpus summaries from :class:`LFStats`.
+* :mod:`~wsup_spark.analysis.diagnostics` — confidence histogram, gold accuracy/F1, calibration.
+* :mod:`~wsup_spark.analysis.report` — ``write_report(result, spark)`` and ``wsup analyze``.
+* :mod:`~wsup_spark.analysis.html`, :mod:`~wsup_spark.analysis.plots` — rendering.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_LAZY = {
+    "lf_summary": "wsup_spark.analysis.summary",
+    "lf_summary_rows": "wsup_spark.analysis.summary",
+    "lf_pair_matrices": "wsup_spark.analysis.summary",
+    "corpus_summary": "wsup_spark.analysis.summary",
+    "format_lf_table": "wsup_spark.analysis.summary",
+    "write_report": "wsup_spark.analysis.report",
+    "collect_report_data": "wsup_spark.analysis.report",
+    "analyze": "wsup_spark.analysis.report",
+    "load_run": "wsup_spark.analysis.runs",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    """Public functions, imported on first use."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'wsup_spark.analysis' has no attribute {name!r}")

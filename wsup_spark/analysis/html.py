@@ -327,7 +327,7 @@ def render_html(data: ReportData, progress: Progress | None = None) -> str:
     gold = data.gold
     acc_caption = (
         "Each LF's accuracy as learned by the label model (no gold labels) vs measured on "
-        "gold rows; marker area ∝ coverage. Points far from the diagonal are LFs the "
+        "gold rows; marker area ∝ coverage. Points far from the dashed diagonal are LFs the "
         "model misjudges, often because they are correlated with others."
         if gold is not None
         else "Learned accuracy per LF (no gold labels)."
@@ -357,13 +357,16 @@ def render_html(data: ReportData, progress: Progress | None = None) -> str:
         '<div class="grid2 row"><section><h2>Coverage, overlaps and conflicts</h2>'
         '<p class="help">Per LF, as fractions of all rows.</p>',
         _figure(img["lf_bars"], "coverage, overlaps and conflicts per LF"),
-        "</section><section><h2>Learned vs empirical accuracy</h2>"
+        "</section><section><h2>"
+        + ("Learned vs empirical accuracy" if gold is not None else "Learned accuracy")
+        + "</h2>"
         f'<p class="help">{_esc(acc_caption)}</p>',
         _figure(img["accuracy"], "learned vs empirical accuracy", "no learned accuracies"),
         "</section></div>",
         '<section><h2>LF × LF overlap and conflict</h2><p class="help">Percent of all rows on '
-        "which both LFs vote (left; the diagonal is the LF's coverage) and on which both vote "
-        "and disagree (right). Computed from the co-occurrence counts of the LF statistics.</p>",
+        "which both LFs vote (left; the diagonal is the LF's coverage, the colour scale is set "
+        "by the pairs) and on which both vote and disagree (right). Computed from the "
+        "co-occurrence counts of the LF statistics.</p>",
         _figure(img["pairs"], "LF by LF overlap and conflict heat maps"),
         "</section>",
         '<div class="grid2 row"><section><h2>Class balance</h2><p class="help">The label '

@@ -91,7 +91,7 @@ def lf_bars(
     ax.set_xlabel("fraction of rows", fontsize=9)
     _style(ax)
     ax.grid(axis="y", visible=False)
-    ax.legend(fontsize=8, loc="lower right", frameon=False)
+    ax.legend(fontsize=8, frameon=False, loc="lower center", ncol=3, bbox_to_anchor=(0.5, 1.0))
     return fig
 
 
@@ -116,7 +116,7 @@ def accuracy_scatter(
         if x is not None and y is not None
     ]
     lo = min([0.5] + [min(x, y) for _, x, y in pts]) - 0.05
-    ax.plot([lo, 1.02], [lo, 1.02], color="#999999", linestyle="--", linewidth=1, label="y = x")
+    ax.plot([lo, 1.02], [lo, 1.02], color="#999999", linestyle="--", linewidth=1)
     if pts:
         idx = [i for i, _, _ in pts]
         xs, ys = [x for _, x, _ in pts], [y for _, _, y in pts]
@@ -131,23 +131,44 @@ def accuracy_scatter(
             linewidth=0.8,
             zorder=3,
         )
-        for i, x, y in pts:
-            ax.annotate(
-                _short([names[i]], 22)[0],
-                (x, y),
-                xytext=(6, 4),
-                textcoords="offset points",
-                fontsize=7.5,
-                color="#333333",
-            )
+        _label_points(ax, [(names[i], x, y) for i, x, y in pts], lo, 1.02)
     ax.set_xlim(lo, 1.02)
     ax.set_ylim(lo, 1.02)
-    ax.set_aspect("equal")
     ax.set_xlabel("empirical accuracy on gold rows", fontsize=9)
     ax.set_ylabel("learned accuracy (label model)", fontsize=9)
     _style(ax)
-    ax.legend(fontsize=8, loc="lower right", frameon=False)
     return fig
+
+
+def _label_points(ax: Any, pts: Sequence[tuple[str, float, float]], lo: float, hi: float) -> None:
+    """Name each point without overlaps: right of the point in the left 70% of the x range, left
+    of it otherwise; labels on one side are pushed apart vertically (with a leader line)."""
+    span = hi - lo
+    gap = 0.034 * span
+    for side in (1, -1):
+        group = sorted(
+            (p for p in pts if (p[1] <= lo + 0.7 * span) == (side == 1)), key=lambda p: -p[2]
+        )
+        placed: list[float] = []
+        for name, x, y in group:
+            ty = min(y, placed[-1] - gap) if placed else y
+            placed.append(ty)
+            # start beyond every point of the group near the label's height
+            near = [px for _, px, py in group if abs(py - ty) < gap] + [x]
+            tx = (min(near) - 0.018 * span) if side == -1 else (x + 0.018 * span)
+            moved = abs(ty - y) > 1e-9 or abs(tx - x) > 0.02 * span
+            ax.annotate(
+                _short([name], 24)[0],
+                (x, y),
+                xytext=(tx, ty),
+                ha="left" if side == 1 else "right",
+                va="center",
+                fontsize=7.5,
+                color="#333333",
+                arrowprops={"arrowstyle": "-", "color": "#aaaaaa", "linewidth": 0.6}
+                if moved
+                else None,
+            )
 
 
 def learned_accuracy_bars(names: Sequence[str], learned: Sequence[float | None]) -> Any:
@@ -182,7 +203,11 @@ def pair_heatmaps(names: Sequence[str], overlap: np.ndarray, conflict: np.ndarra
         shown = np.array(mat, float)
         if pos == 1:
             np.fill_diagonal(shown, np.nan)
-        vmax = float(np.nanmax(shown)) if np.isfinite(shown).any() else 1.0
+        # colour scale from the pairs: the overlap diagonal (coverage) would wash them out
+        off = shown[~np.eye(m, dtype=bool)]
+        off = off[np.isfinite(off)]
+        diag = np.diag(shown)[np.isfinite(np.diag(shown))]
+        vmax = float(off.max()) if off.size and off.max() > 0 else float(diag.max(initial=0.0))
         im = ax.imshow(shown, cmap=cmap, vmin=0, vmax=max(vmax, 1e-9))
         ax.set_title(title, fontsize=10)
         if show_ticks:
@@ -333,7 +358,7 @@ def calibration_curve(gold: GoldDiagnostics, edges: np.ndarray) -> Any:
     ax.set_ylim(max(ymin - 0.05, -0.02), 1.02)
     ax.set_ylabel("accuracy on gold rows", fontsize=9)
     _style(ax)
-    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    ax.legend(fontsize=8, frameon=True, framealpha=0.9, edgecolor="none", loc="lower right")
     counts = gold.calib_count.get("label_model", next(iter(gold.calib_count.values())))
     nz = counts[counts > 0]
     skewed = nz.size > 1 and nz.max() / nz.min() > 50
