@@ -30,10 +30,19 @@ window.addEventListener('load', function () {
     return {alt: i.alt, complete: i.complete, w: i.naturalWidth, h: i.naturalHeight,
             shown: i.getBoundingClientRect().width};
   });
+  var order = [];
+  var table = document.getElementById('lf-table');
+  if (table) {  // click the "coverage" header: the table must sort ascending by coverage
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th) {
+      if (th.textContent === 'coverage') th.click();
+    });
+    order = Array.prototype.map.call(table.tBodies[0].rows,
+                                     function (r) { return r.cells[0].textContent; });
+  }
   var pre = document.createElement('pre');
   pre.id = 'img-check';
-  pre.textContent = JSON.stringify({images: out, rows: document.querySelectorAll(
-      '#lf-table > tbody > tr').length});
+  var rows = document.querySelectorAll('#lf-table > tbody > tr').length;
+  pre.textContent = JSON.stringify({images: out, order: order, rows: rows});
   document.body.appendChild(pre);
 });
 </script>"""
@@ -67,6 +76,8 @@ def test_every_plot_loads_in_chromium(demo_report, tmp_path):
     assert len(check["images"]) == 6
     assert _broken(check) == []
     assert check["rows"] == len(demo_report.result.lf_names)
+    by_coverage = sorted(demo_report.data.lf_rows, key=lambda r: r["coverage"])
+    assert check["order"] == [r["lf"] for r in by_coverage]
 
 
 @needs_chromium
