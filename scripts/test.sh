@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Install what the tests need and run them: the README's test command, also run by .ci/run.
-#   bash scripts/test.sh            # everything
-#   bash scripts/test.sh -m "not slow" tests/spark   # extra arguments go to pytest
+#   bash scripts/test.sh                      # everything
+#   bash scripts/test.sh tests/spark -x       # extra arguments go to pytest
+# Installs: torch 2.13.0 CPU when no torch is present (an existing CUDA build is kept), the project
+# with its dev/train extras, Airflow in its own venv (scripts/airflow/setup.sh; kept once built),
+# and Debian's chromium for the report-render test when running as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-# torch: keep an existing install (e.g. a CUDA build); otherwise take the pinned CPU build.
 "$PY" -c "import torch" 2>/dev/null || "$PY" -m pip install -q "torch==2.13.0"
 "$PY" -m pip install -q -e ".[dev,train]"
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing chromium (report render test)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+    >/tmp/wsup-chromium-install.log 2>&1 \
+    || { echo "chromium install failed (see /tmp/wsup-chromium-install.log)"; [ "${CI:-}" != true ]; }
+fi
+bash scripts/airflow/setup.sh || [ "${CI:-}" != true ]
 "$PY" -m ruff check wsup_spark jobs tests scripts
 exec "$PY" -m pytest -q "$@"
