@@ -134,15 +134,20 @@ display(lf_table.reset_index())
 # labels the run wrote.
 import html
 
-from wsup_spark.analysis.report import read_bytes, write_report_data
 from wsup_spark.io.delta import commit_history, read_table
 from wsup_spark.pipeline import format_summary
 
 print(format_summary(result))
 try:
-    report_data, report_path = write_report_data(result, spark)
-    displayHTML(read_bytes(report_path).decode("utf-8"))
-    print(f"report: {report_path}")
+    from wsup_spark.analysis.html import render_html
+    from wsup_spark.analysis.report import collect_report_data, default_report_path
+
+    page = render_html(collect_report_data(result, spark))
+    displayHTML(page)
+    report_path = default_report_path(result)
+    if ":/" not in report_path:  # a Volume / local path: keep a copy next to the tables
+        Path(report_path).write_text(page, encoding="utf-8")
+        print(f"report: {report_path}")
 except ImportError as e:  # the plots need matplotlib (in every Databricks runtime)
     displayHTML(f"<p>{html.escape(str(e))}</p><pre>{html.escape(format_summary(result))}</pre>")
 labels = read_table(spark, result.labels_path, version=result.labels_version)
