@@ -97,6 +97,7 @@ def test_cli_main_runs_and_prints_summary(tmp_path, capsys, spark):
     assert rc == 0
     out = capsys.readouterr().out
     assert "300 rows" in out and "labels table" in out and "majority vote" in out
+    assert "report: " in out and (tmp_path / "report.html").exists()
 
 
 def test_label_job_entry_point(tmp_path, capsys, spark):

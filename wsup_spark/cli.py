@@ -68,16 +68,19 @@ def configure_logging(verbose: bool = False) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """``wsup run``: the pipeline, then the summary."""
+    """``wsup run``: the pipeline, the HTML report next to the labels table, then the summary."""
+    from wsup_spark.analysis.report import write_report
     from wsup_spark.core.config import load_config
     from wsup_spark.pipeline import format_summary, run_pipeline, summary_dict
 
     cfg = load_config(args.config, args.overrides)
     result = run_pipeline(cfg)
+    report = write_report(result)  # uses the pipeline's active session
     if args.json:
-        print(json.dumps(summary_dict(result), indent=2))
+        print(json.dumps({**summary_dict(result), "report": report}, indent=2))
     else:
         print(format_summary(result))
+        print(f"  report: {report}")
     return 0
 
 
