@@ -3,16 +3,15 @@
     spark-submit jobs/label.py --config conf/demo.yaml [--set key.path=value ...]
 
 Uses the session spark-submit created (its master and conf); in plain ``python jobs/label.py``
-it starts a local one. Thin by design: parse args → pipeline.
+it starts a local one. Thin by design: parse args → pipeline (+ the HTML report).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
-from wsup_spark.cli import add_config_args, cmd_run, configure_logging
+from wsup_spark.cli import add_config_args, cmd_run, run_job
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,15 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the pipeline; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    configure_logging(args.verbose)
-    from wsup_spark.core.errors import WsupError
-
-    try:
-        return cmd_run(args)
-    except WsupError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_job(build_parser(), cmd_run, argv)
 
 
 if __name__ == "__main__":

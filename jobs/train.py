@@ -7,10 +7,9 @@ torchrun --nproc_per_node=2 jobs/train.py --config conf/demo.yaml   # DDP (gloo 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
-from wsup_spark.cli import add_config_args, configure_logging
+from wsup_spark.cli import add_config_args, cmd_train, run_job
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,16 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Train; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    configure_logging(args.verbose)
-    from wsup_spark.core.errors import WsupError
-    from wsup_spark.endmodel.cli import cmd_train
-
-    try:
-        return cmd_train(args)
-    except WsupError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_job(build_parser(), cmd_train, argv)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from wsup_spark.core.errors import WsupError
 
@@ -111,16 +111,26 @@ def cmd_train(args: argparse.Namespace) -> int:
 COMMANDS = {"run": cmd_run, "analyze": cmd_analyze, "train": cmd_train}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``wsup`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    configure_logging(args.verbose)
+def run_job(
+    parser: argparse.ArgumentParser,
+    handler: Callable[[argparse.Namespace], int],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Shared ``main`` of the spark-submit/torchrun jobs: parse, configure logging, run, and turn
+    a :class:`WsupError` into a message and exit status 2."""
+    args = parser.parse_args(argv)
+    configure_logging(getattr(args, "verbose", False))
     try:
-        return COMMANDS[args.command](args)
+        return handler(args)
     except WsupError as e:
         logging.getLogger("wsup").error("%s: %s", type(e).__name__, e)
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``wsup`` console script; returns the exit status."""
+    return run_job(build_parser(), lambda args: COMMANDS[args.command](args), argv)
 
 
 if __name__ == "__main__":

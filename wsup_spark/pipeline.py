@@ -122,10 +122,10 @@ def run_pipeline(
     lfs : list of LabelingFunction, optional
         Overrides ``cfg.lfs.modules`` (notebooks pass LF objects directly).
     """
+    from wsup_spark.analysis.diagnostics import gold_diagnostics
     from wsup_spark.io.delta import read_table, write_table
     from wsup_spark.labelmodel import MajorityVote
     from wsup_spark.spark.apply import LFErrorCounter, apply_lfs
-    from wsup_spark.spark.evaluate import evaluate_gold
     from wsup_spark.spark.predict import predict_labels
     from wsup_spark.spark.session import get_or_create_session
     from wsup_spark.spark.sources import GOLD_COL, load_source
@@ -205,12 +205,15 @@ def run_pipeline(
     metrics: dict[str, Any] = {}
     if has_gold:
         with _stage(spark, "evaluate against gold", timings):
-            ev = evaluate_gold(votes_tbl, {"label_model": model, "majority_vote": mv}, m, k)
+            ev = gold_diagnostics(votes_tbl, {"label_model": model, "majority_vote": mv}, m, k)
         metrics = {
             "n_gold": ev.n_gold,
             "accuracy": {nm: ev.accuracy(nm) for nm in ev.models},
             "f1": {nm: ev.f1(nm) for nm in ev.models} if k == 2 else {},
-            "lf_accuracy_gold": _nan_to_none(ev.lf_accuracy),
+            "lf_accuracy_gold": _nan_to_none(
+                np.trace(ev.lfs, axis1=1, axis2=2)
+                / np.where(ev.lfs.sum((1, 2)) > 0, ev.lfs.sum((1, 2)), np.nan)
+            ),
             "lf_confusion": ev.lfs.tolist(),
         }
     metrics["model_warnings"] = list(getattr(model, "warnings", []))

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from pyspark import cloudpickle
 
+from wsup_spark.analysis.diagnostics import gold_diagnostics
 from wsup_spark.core.apply import apply_lfs_local
 from wsup_spark.core.errors import DataError, LFError
 from wsup_spark.core.lf import ABSTAIN, labeling_function, vectorized_lf
 from wsup_spark.labelmodel.stats import LFStats
 from wsup_spark.spark.apply import LFErrorCounter, apply_lfs
-from wsup_spark.spark.evaluate import evaluate_gold
 from wsup_spark.spark.predict import predict_labels
 from wsup_spark.spark.stats import compute_stats
 
@@ -106,7 +106,7 @@ def test_predict_and_evaluate(spark):
     np.testing.assert_allclose(np.stack(labels["probs"].to_numpy()), P)
     assert labels["label"].tolist() == P.argmax(1).tolist()
     assert labels["n_votes"].tolist() == (L >= 0).sum(1).tolist()
-    ev = evaluate_gold(votes, {"m": model}, len(LFS), K)
+    ev = gold_diagnostics(votes, {"m": model}, len(LFS), K)
     assert ev.n_gold == 1500
     want = np.zeros((K, K), int)
     np.add.at(want, (pdf["gold"].to_numpy(), P.argmax(1)), 1)
