@@ -1,5 +1,49 @@
-"""End model: train on probabilistic labels with a noise-aware loss (torch; extra ``train``).
+"""End model: train on the probabilistic labels with a noise-aware loss (torch; extra ``train``).
 
-Importing this package does not import torch; the submodules that need it import it lazily or at
-their top (``loss``, ``models``, ``trainer``).
+Importing this package does not import torch; the names below are loaded on first use::
+
+    from wsup_spark.endmodel import (TrainConfig, train, train_from_config, DeltaIterableDataset,
+                                     FeatureSpec, soft_cross_entropy, build_model, load_checkpoint)
+
+Modules: ``config`` (TrainConfig, no torch), ``table`` (Delta version → files, exact sharding),
+``hashing`` (vectorised fastText-style n-gram hashing, no torch), ``dataset`` (the
+IterableDataset), ``loss``, ``models``, ``trainer``, ``evaluate``, ``checkpoint``.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "TrainConfig": "wsup_spark.endmodel.config",
+    "resolve_table": "wsup_spark.endmodel.table",
+    "TableFiles": "wsup_spark.endmodel.table",
+    "hash_ngrams": "wsup_spark.endmodel.hashing",
+    "DeltaIterableDataset": "wsup_spark.endmodel.dataset",
+    "FeatureSpec": "wsup_spark.endmodel.dataset",
+    "soft_cross_entropy": "wsup_spark.endmodel.loss",
+    "SoftCrossEntropyLoss": "wsup_spark.endmodel.loss",
+    "HashedTextEncoder": "wsup_spark.endmodel.models",
+    "FastTextClassifier": "wsup_spark.endmodel.models",
+    "NumericMLP": "wsup_spark.endmodel.models",
+    "TextNumericModel": "wsup_spark.endmodel.models",
+    "build_model": "wsup_spark.endmodel.models",
+    "train": "wsup_spark.endmodel.trainer",
+    "train_from_config": "wsup_spark.endmodel.trainer",
+    "TrainResult": "wsup_spark.endmodel.trainer",
+    "pick_device": "wsup_spark.endmodel.trainer",
+    "evaluate": "wsup_spark.endmodel.evaluate",
+    "predict": "wsup_spark.endmodel.evaluate",
+    "save_checkpoint": "wsup_spark.endmodel.checkpoint",
+    "load_checkpoint": "wsup_spark.endmodel.checkpoint",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines ``name`` on first use."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'wsup_spark.endmodel' has no attribute {name!r}")

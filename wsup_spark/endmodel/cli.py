@@ -1,21 +1,27 @@
-"""``wsup train`` / jobs/train.py: train the end model named by a config's ``train:`` section."""
+"""``wsup train`` and ``jobs/train.py``: train the end model of a config's ``train:`` section."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from typing import Any
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Load the config, train, print the metrics as JSON."""
-    import os
+    """Load the config (``--config``, ``--set`` overrides), train, print the metrics as JSON.
+
+    Under torchrun only rank 0 prints. ``train.table`` defaults to ``<output.path>/train``.
+    """
+    import logging
 
     from wsup_spark.core.config import load_config
     from wsup_spark.endmodel.trainer import train_from_config
 
+    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: one rank logs progress
+        logging.getLogger("wsup_spark").setLevel(logging.WARNING)
     cfg = load_config(args.config, args.overrides)
-    metrics: dict[str, Any] = train_from_config(cfg.train, default_table=f"{cfg.output.path}/train")
+    metrics: dict[str, Any] = train_from_config(cfg)
     if int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps(metrics, indent=2))
+        print(json.dumps(metrics, indent=2, default=str))
     return 0

@@ -1,280 +1,392 @@
-"""Stream a Delta training table into batched tensors (torch IterableDataset).
+"""Stream a Delta training table into ready batches of tensors (a torch ``IterableDataset``).
 
-The table's file list is resolved once, in the parent process, at a pinned Delta version
-(deltalake cannot run in forked DataLoader workers). The unit of work is one Parquet **row group**;
-units are assigned round-robin over ``world_size × num_workers`` shards after a per-epoch seeded
-permutation that every rank computes identically, so each row is read by exactly one (rank, worker)
-per epoch. Batches are built from Arrow columns with numpy — no per-row Python — and rows are
-shuffled within a buffer of ``shuffle_buffer`` rows.
+The table is resolved once, in the constructor (parent process), to a pinned version's file list
+(:func:`~.table.resolve_table`); iteration reads Parquet with pyarrow only, so it is safe in forked
+DataLoader workers. Rows are sharded exactly across DDP ranks × DataLoader workers
+(:func:`~.table.shard_pieces`: every row once per epoch, shards balanced to one row). Shuffling:
+a per-epoch seeded file order, a seeded row-group order inside each file, and a shuffle buffer of
+``shuffle_buffer`` rows. Batches are assembled with numpy and Arrow kernels — no Python per row.
 
-Text features become hashed n-gram ids (fastText-style) with :func:`hash_ngrams`: lower-cased
-whitespace tokens via pyarrow.compute, token hashes via pandas' vectorised siphash, bigram hashes
-by combining adjacent token hashes with integer arithmetic.
+Batch layout (every value a tensor; ``n`` rows, ``k`` classes, ``f`` numeric features)::
+
+    id         (n,) int64    the row id (string ids: a stable 63-bit hash of the id)
+    probs      (n, k) float32  label-model P(Y | votes)
+    gold       (n,) int64    gold label, -1 where unknown
+    n_votes    (n,) int64    non-abstaining LFs on the row (0 when the table has no n_votes)
+    numeric    (n, f) float32  numeric features, NaN where null          [numeric_cols]
+    tokens     (w,) int64    word + word n-gram ids of all rows           [text_col]
+    offsets    (n,) int64    start of each row's bag in ``tokens`` (EmbeddingBag layout)
+    char_tokens  (c,) int64  char n-gram ids of the batch's distinct tokens  [char_ngrams]
+    char_offsets (u,) int64  start of each distinct token's bag in ``char_tokens``
+    token_word   (t,) int64  distinct-token index of every token occurrence
+    token_row    (t,) int64  row of every token occurrence
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from wsup_spark.core.errors import DataError
+from wsup_spark.endmodel.hashing import hash_ints, hash_ngrams, hash_strings
+from wsup_spark.endmodel.table import (
+    TableFiles,
+    epoch_order,
+    read_piece,
+    resolve_table,
+    shard_pieces,
+)
 
 logger = logging.getLogger(__name__)
 
-_P = np.uint64(0x9E3779B97F4A7C15)
-
-
-def resolve_files(path: str, version: int | None = None) -> tuple[list[str], int]:
-    """Data files of a Delta table at ``version`` (latest when None) → (file URIs, version)."""
-    from deltalake import DeltaTable
-
-    try:
-        dt = DeltaTable(path, version=version)
-    except Exception as e:
-        raise DataError(f"cannot open Delta table {path!r} (version {version}): {e}") from e
-    return list(dt.file_uris()), int(dt.version())
-
-
-def _local(uri: str) -> str:
-    return uri[len("file://") :] if uri.startswith("file://") else uri
-
-
-def row_group_units(files: Sequence[str]) -> list[tuple[str, int, int]]:
-    """(file, row group index, rows) for every row group of every file (reads footers only)."""
-    import pyarrow.parquet as pq
-
-    units = []
-    for f in files:
-        md = pq.ParquetFile(_local(f)).metadata
-        units += [(f, i, md.row_group(i).num_rows) for i in range(md.num_row_groups)]
-    return units
-
-
-def hash_ngrams(texts: Any, buckets: int, bigrams: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Hashed word (and word-bigram) ids for an Arrow/pandas string column.
-
-    Returns
-    -------
-    ids : (t,) int64 in ``1..buckets-1`` (0 is the padding id of empty texts)
-    offsets : (n,) int64, start of each row's ids (EmbeddingBag layout)
-    """
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.string())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    toks = pc.utf8_split_whitespace(pc.utf8_lower(pc.fill_null(arr, "")))
-    offs = toks.offsets.to_numpy().astype(np.int64)
-    flat = toks.flatten().to_numpy(zero_copy_only=False)
-    h = pd.util.hash_array(flat.astype(object)).astype(np.uint64)
-    n = len(arr)
-    counts = np.diff(offs)
-    row_of = np.repeat(np.arange(n), counts)
-    pieces, rows = [h], [row_of]
-    if bigrams and len(h) > 1:
-        same = row_of[1:] == row_of[:-1]
-        with np.errstate(over="ignore"):
-            bg = (h[:-1] * _P) ^ (h[1:] + np.uint64(0x632BE59BD9B4E019))
-        pieces.append(bg[same])
-        rows.append(row_of[1:][same])
-    allh = np.concatenate(pieces)
-    allr = np.concatenate(rows)
-    order = np.argsort(allr, kind="stable")
-    ids = (allh[order] % np.uint64(buckets - 1)).astype(np.int64) + 1
-    per_row = np.bincount(allr, minlength=n)
-    empty = per_row == 0
-    if empty.any():  # give empty rows one padding id so every bag is non-empty
-        starts = np.cumsum(per_row) - per_row
-        ids = np.insert(ids, starts[empty], 0)
-        per_row = np.where(empty, 1, per_row)
-    offsets = np.concatenate([[0], np.cumsum(per_row)[:-1]]).astype(np.int64)
-    return ids, offsets
+SPLITS = ("all", "train", "eval")
+_MASK63 = np.uint64(0x7FFFFFFFFFFFFFFF)
 
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """Which columns feed the model."""
+    """Which columns feed the model and how text is hashed.
+
+    Attributes
+    ----------
+    text_col : string column hashed into n-gram ids, or None
+    numeric_cols : numeric columns stacked into ``numeric`` (f,)
+    buckets : id space of the hashed n-grams (rows of the embedding table)
+    word_ngrams : longest word n-gram (fastText's -wordNgrams)
+    char_ngrams : (minn, maxn) character n-grams, (0, 0) = off (fastText's -minn/-maxn)
+    lowercase, strip_punct : text normalisation (see :func:`~.hashing.normalise`)
+    """
 
     text_col: str | None = "text"
     numeric_cols: tuple[str, ...] = ()
-    buckets: int = 2**16
-    bigrams: bool = True
+    buckets: int = 2**18
+    word_ngrams: int = 2
+    char_ngrams: tuple[int, int] = (0, 0)
+    lowercase: bool = True
+    strip_punct: bool = True
 
 
-class DeltaIterableDataset:
-    """A torch ``IterableDataset`` over a Delta training table (built lazily to keep torch
-    optional at import). See the module docstring for sharding and shuffling.
+def dist_rank_world() -> tuple[int, int]:
+    """(rank, world size): torch.distributed when initialised, else ``RANK``/``WORLD_SIZE``."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[type-arg]
+    """Batches of a Delta training table, sharded over DDP ranks and DataLoader workers.
+
+    Use with ``DataLoader(ds, batch_size=None, num_workers=...)`` (the dataset batches) and call
+    :meth:`set_epoch` before each epoch; do not use ``persistent_workers`` (workers would keep the
+    old epoch).
 
     Parameters
     ----------
-    path, version : Delta table location and version (latest when None; pinned at construction).
+    path : the table's location (or pass ``table``, an already resolved :class:`TableFiles`)
+    version : Delta version to pin (latest when None)
     features : FeatureSpec
-    batch_size : rows per yielded batch.
-    shuffle, seed : per-epoch seeded permutation of row groups and a shuffle buffer of rows.
-    drop_unlabeled : skip rows no LF voted on (``n_votes == 0``).
-    holdout_mod : when > 0, rows with ``id_hash % holdout_mod == 0`` form the held-out split.
-    split : ``"train"`` (excludes held-out rows), ``"holdout"`` or ``"all"``.
-    rank, world_size : DDP shard; default from torch.distributed or RANK/WORLD_SIZE.
+    batch_size : rows per batch; each shard's last batch of an epoch may be smaller
+    shuffle, seed : seeded per-epoch file, row-group and buffer shuffling
+    drop_unlabeled : skip rows with ``n_votes == 0``
+    split, holdout_mod : ``"all"``; ``"eval"`` = gold rows whose id hash is 0 mod ``holdout_mod``
+        (all gold rows when ``holdout_mod`` is 0); ``"train"`` = every other row
+    shuffle_buffer : rows mixed together before batches are cut
+    rank, world_size : DDP shard (default: torch.distributed, else RANK/WORLD_SIZE)
+    read_rows : Parquet rows decoded per read
+    storage_options : passed to deltalake for object stores
+
+    Raises
+    ------
+    DataError
+        when the table lacks a needed column or a column has the wrong type.
     """
 
-    def __init__(self, path: str, version: int | None = None,
-                 features: FeatureSpec | None = None, batch_size: int = 512,
-                 shuffle: bool = True, seed: int = 0, drop_unlabeled: bool = False,
-                 holdout_mod: int = 0, split: str = "all", shuffle_buffer: int = 8192,
-                 rank: int | None = None, world_size: int | None = None) -> None:  # fmt: skip
-        if split not in ("train", "holdout", "all"):
-            raise DataError(f"split must be train, holdout or all, got {split!r}")
-        self.files, self.version = resolve_files(path, version)
-        self.units = row_group_units(self.files)
-        self.path, self.features = path, features or FeatureSpec()
-        self.batch_size, self.shuffle, self.seed = int(batch_size), shuffle, int(seed)
-        self.drop_unlabeled, self.holdout_mod, self.split = drop_unlabeled, holdout_mod, split
-        self.shuffle_buffer = int(shuffle_buffer)
-        r, w = _dist_rank_world()
+    def __init__(
+        self,
+        path: str | None = None,
+        version: int | None = None,
+        features: FeatureSpec | None = None,
+        batch_size: int = 512,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_unlabeled: bool = False,
+        split: str = "all",
+        holdout_mod: int = 0,
+        shuffle_buffer: int = 16384,
+        rank: int | None = None,
+        world_size: int | None = None,
+        read_rows: int = 65536,
+        storage_options: Mapping[str, str] | None = None,
+        table: TableFiles | None = None,
+    ) -> None:
+        super().__init__()
+        if split not in SPLITS:
+            raise DataError(f"split must be one of {SPLITS}, got {split!r}")
+        if batch_size < 1:
+            raise DataError(f"batch_size must be >= 1, got {batch_size}")
+        if table is None:
+            if path is None:
+                raise DataError("DeltaIterableDataset needs a table path (or a resolved table)")
+            table = resolve_table(path, version, storage_options)
+        self.table = table
+        self.features = features or FeatureSpec()
+        self.batch_size, self.shuffle, self.seed = int(batch_size), bool(shuffle), int(seed)
+        self.drop_unlabeled, self.split, self.holdout_mod = drop_unlabeled, split, int(holdout_mod)
+        self.shuffle_buffer, self.read_rows = int(shuffle_buffer), int(read_rows)
+        r, w = dist_rank_world()
         self.rank = r if rank is None else int(rank)
         self.world_size = w if world_size is None else int(world_size)
+        if not 0 <= self.rank < self.world_size:
+            raise DataError(f"rank {self.rank} is not in [0, world_size={self.world_size})")
         self.epoch = 0
-        self.num_rows = sum(u[2] for u in self.units)
+        self.columns = self._check_schema()
+        self.k = self._cardinality()
 
+    # -- planning -------------------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
-        """Change the shuffling permutation (call before each epoch, as with DistributedSampler)."""
+        """Select the epoch's shuffle (call before iterating, like DistributedSampler)."""
         self.epoch = int(epoch)
 
-    def my_units(self, worker_id: int = 0, num_workers: int = 1) -> list[tuple[str, int, int]]:
-        """Row groups this (rank, worker) reads this epoch."""
-        order = np.arange(len(self.units))
-        if self.shuffle:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.units))
-        shards = self.world_size * num_workers
-        me = self.rank * num_workers + worker_id
-        return [self.units[i] for i in order[me::shards]]
+    @property
+    def num_rows(self) -> int:
+        """Rows of the table version (before filtering)."""
+        return self.table.num_rows
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        import torch
+    def pieces(self, worker: int = 0, num_workers: int = 1) -> list[tuple[int, int, int]]:
+        """(file index, start, stop) row ranges this rank's ``worker`` reads this epoch."""
+        order = epoch_order(len(self.table.files), self.seed, self.epoch, self.shuffle)
+        shard = self.rank * num_workers + worker
+        return shard_pieces(self.table.rows, order, shard, self.world_size * num_workers)
 
+    def _check_schema(self) -> list[str]:
+        import pyarrow as pa
+
+        schema, spec = self.table.schema, self.features
+        names = set(schema.names)
+        need = ["id", "probs", *spec.numeric_cols]
+        if spec.text_col:
+            need.append(spec.text_col)
+        if self.drop_unlabeled:
+            need.append("n_votes")
+        if self.split == "eval":
+            need.append("gold")
+        missing = [c for c in need if c not in names]
+        if missing:
+            raise DataError(
+                f"training table {self.table.path!r} lacks column(s) {missing}; it has "
+                f"{sorted(names)}. Fix train.text_col / train.numeric_cols or the pipeline's "
+                "output.features."
+            )
+        t = schema.field("probs").type
+        if not (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)):
+            raise DataError(f"column 'probs' must be an array of floats, got {t}")
+        for c in spec.numeric_cols:
+            ct = schema.field(c).type
+            if not (pa.types.is_integer(ct) or pa.types.is_floating(ct) or pa.types.is_boolean(ct)):
+                raise DataError(f"numeric feature column {c!r} has type {ct}; expected a number")
+        if spec.text_col and not (
+            pa.types.is_string(schema.field(spec.text_col).type)
+            or pa.types.is_large_string(schema.field(spec.text_col).type)
+        ):
+            raise DataError(f"text column {spec.text_col!r} must be a string column")
+        optional = [c for c in ("gold", "n_votes") if c in names]
+        return list(dict.fromkeys([*need, *optional]))
+
+    def _cardinality(self) -> int:
+        for i, n in enumerate(self.table.rows):
+            if n:
+                rb = next(read_piece(self.table.files[i], 0, 1, ["probs"], batch_rows=1))
+                k = len(rb.column(0)[0])
+                if k < 2:
+                    raise DataError(f"probs of {self.table.path!r} has length {k}; need >= 2")
+                return k
+        raise DataError(
+            f"training table {self.table.path!r} (version {self.table.version}) is empty"
+        )
+
+    # -- iteration ------------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         info = torch.utils.data.get_worker_info()
-        wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
-        rng = np.random.default_rng([self.seed, self.epoch, self.rank, wid])
-        buf: list[dict[str, np.ndarray]] = []
+        worker, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        shard = self.rank * num_workers + worker
+        rng = np.random.default_rng([self.seed, self.epoch, shard, 1])
+        target = max(self.shuffle_buffer, self.batch_size) if self.shuffle else self.batch_size
+        buf: list[dict[str, Any]] = []
         buffered = 0
-        for unit in self.my_units(wid, nw):
-            cols = self._read_unit(unit)
-            if cols is None:
-                continue
-            buf.append(cols)
-            buffered += len(cols["id_hash"])
-            if buffered >= max(self.shuffle_buffer, self.batch_size):
-                yield from self._drain(buf, rng, keep_tail=True)
-                buffered = sum(len(b["id_hash"]) for b in buf)
-        yield from self._drain(buf, rng, keep_tail=False)
+        for fi, start, stop in self.pieces(worker, num_workers):
+            file_rng = (
+                np.random.default_rng([self.seed, self.epoch, fi, 2]) if self.shuffle else None
+            )
+            for rb in read_piece(self.table.files[fi], start, stop, self.columns, self.read_rows,
+                                 file_rng):  # fmt: skip
+                chunk = self._prepare(rb)
+                if chunk is None:
+                    continue
+                buf.append(chunk)
+                buffered += len(chunk["id"])
+                if buffered >= target:
+                    yield from self._emit(buf, rng, final=False)
+                    buffered = sum(len(c["id"]) for c in buf)
+        yield from self._emit(buf, rng, final=True)
 
-    def _drain(self, buf: list[dict[str, np.ndarray]], rng: np.random.Generator,
-               keep_tail: bool) -> Iterator[dict[str, Any]]:  # fmt: skip
+    def _emit(
+        self, buf: list[dict[str, Any]], rng: np.random.Generator, final: bool
+    ) -> Iterator[dict[str, torch.Tensor]]:
         if not buf:
             return
-        cat = {k: np.concatenate([b[k] for b in buf]) for k in buf[0]}
-        n = len(cat["id_hash"])
-        perm = rng.permutation(n) if self.shuffle else np.arange(n)
-        full = (n // self.batch_size) * self.batch_size
-        stop = full if keep_tail else n
+        cat = _concat(buf)
         buf.clear()
-        for s in range(0, stop, self.batch_size):
-            idx = perm[s : s + self.batch_size]
-            yield self._to_batch({k: _take(v, idx) for k, v in cat.items()})
-        if keep_tail and full < n:
-            idx = perm[full:]
-            buf.append({k: _take(v, idx) for k, v in cat.items()})
+        n = len(cat["id"])
+        perm = rng.permutation(n) if self.shuffle else np.arange(n)
+        full = n - n % self.batch_size
+        for s in range(0, full, self.batch_size):
+            yield self._to_batch(_take(cat, perm[s : s + self.batch_size]))
+        if full < n:
+            rest = _take(cat, perm[full:])
+            if final:
+                yield self._to_batch(rest)
+            else:
+                buf.append(rest)
 
-    def _read_unit(self, unit: tuple[str, int, int]) -> dict[str, np.ndarray] | None:
-        import pandas as pd
-        import pyarrow.parquet as pq
+    def _prepare(self, rb: Any) -> dict[str, Any] | None:
+        """Filter one record batch and turn its columns into numpy (text stays Arrow)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
-        f, rg, _ = unit
-        spec = self.features
-        want = ["id", "probs", "n_votes", *spec.numeric_cols]
-        if spec.text_col:
-            want.append(spec.text_col)
-        pf = pq.ParquetFile(_local(f))
-        names = pf.schema_arrow.names
-        if "gold" in names:
-            want.append("gold")
-        missing = [c for c in want if c not in names]
-        if missing:
-            raise DataError(f"training table {self.path!r} lacks column(s) {missing}; has {names}")
-        t = pf.read_row_group(rg, columns=want)
-        idh = pd.util.hash_array(t.column("id").to_numpy(zero_copy_only=False).astype(object))
-        keep = np.ones(t.num_rows, bool)
-        if self.holdout_mod > 0 and self.split != "all":
-            held = (idh % np.uint64(self.holdout_mod)) == 0
-            keep &= held if self.split == "holdout" else ~held
+        names = rb.schema.names
+        ids, key = _row_ids(rb.column(names.index("id")), self.table.path)
+        n = len(ids)
+        keep = np.ones(n, bool)
+        n_votes = (
+            np.asarray(pc.fill_null(rb.column(names.index("n_votes")), 0)).astype(np.int64)
+            if "n_votes" in names
+            else np.zeros(n, np.int64)
+        )
         if self.drop_unlabeled:
-            keep &= t.column("n_votes").to_numpy(zero_copy_only=False) > 0
+            keep &= n_votes > 0
+        if "gold" in names:
+            gcol = rb.column(names.index("gold"))
+            gold = np.asarray(pc.fill_null(gcol, -1)).astype(np.int64)
+        else:
+            gold = np.full(n, -1, np.int64)
+        if self.split != "all":
+            held = gold >= 0
+            if self.holdout_mod > 0:
+                held &= key % np.uint64(self.holdout_mod) == 0
+            keep &= held if self.split == "eval" else ~held
         if not keep.any():
             return None
-        probs = t.column("probs").combine_chunks()
-        k = len(probs[0]) if len(probs) else 0
-        P = probs.flatten().to_numpy(zero_copy_only=False).reshape(-1, k).astype(np.float32)
-        out: dict[str, Any] = {"id_hash": idh.astype(np.int64)[keep], "probs": P[keep]}
-        gold = t.column("gold").to_numpy(zero_copy_only=False) if "gold" in names else None
-        g = np.full(t.num_rows, -1.0) if gold is None else np.nan_to_num(gold.astype(float), nan=-1)
-        out["gold"] = g.astype(np.int64)[keep]
+        probs_col = rb.column(names.index("probs"))
+        if probs_col.null_count:
+            raise DataError(f"{probs_col.null_count} row(s) of {self.table.path!r} have null probs")
+        lengths = np.asarray(pc.list_value_length(probs_col))
+        if (lengths != self.k).any():
+            raise DataError(
+                f"probs of {self.table.path!r} must all have length k={self.k}; found "
+                f"{sorted(set(lengths.tolist()))}"
+            )
+        flat = probs_col.flatten() if not pa.types.is_fixed_size_list(probs_col.type) else (
+            probs_col.values.slice(probs_col.offset * self.k, n * self.k))  # fmt: skip
+        probs = np.asarray(flat.to_numpy(zero_copy_only=False), np.float32).reshape(n, self.k)
+        out: dict[str, Any] = {"id": ids, "probs": probs, "gold": gold, "n_votes": n_votes}
+        spec = self.features
         if spec.numeric_cols:
-            X = np.stack([np.nan_to_num(t.column(c).to_numpy(zero_copy_only=False).astype(
-                np.float32)) for c in spec.numeric_cols], axis=1)  # fmt: skip
-            out["numeric"] = X[keep]
+            out["numeric"] = np.stack(
+                [
+                    np.asarray(
+                        rb.column(names.index(c)).cast(pa.float64()).to_numpy(zero_copy_only=False),
+                        np.float32,
+                    )
+                    for c in spec.numeric_cols
+                ],
+                axis=1,
+            )
         if spec.text_col:
-            out["text"] = np.asarray(t.column(spec.text_col).to_numpy(zero_copy_only=False),
-                                     dtype=object)[keep]  # fmt: skip
-        return out
+            out["text"] = rb.column(names.index(spec.text_col))
+        if keep.all():
+            return out
+        return _take(out, np.flatnonzero(keep))
 
-    def _to_batch(self, cols: dict[str, Any]) -> dict[str, Any]:
-        import torch
-
-        batch: dict[str, Any] = {
-            "id_hash": torch.from_numpy(cols["id_hash"]),
-            "probs": torch.from_numpy(cols["probs"]),
-            "gold": torch.from_numpy(cols["gold"]),
-        }
-        if "numeric" in cols:
-            batch["numeric"] = torch.from_numpy(cols["numeric"])
-        if "text" in cols:
-            ids, offs = hash_ngrams(list(cols["text"]), self.features.buckets,
-                                    self.features.bigrams)  # fmt: skip
-            batch["tokens"], batch["offsets"] = torch.from_numpy(ids), torch.from_numpy(offs)
+    def _to_batch(self, c: dict[str, Any]) -> dict[str, torch.Tensor]:
+        batch = {k: torch.from_numpy(np.ascontiguousarray(c[k])) for k in
+                 ("id", "probs", "gold", "n_votes")}  # fmt: skip
+        if "numeric" in c:
+            batch["numeric"] = torch.from_numpy(np.ascontiguousarray(c["numeric"]))
+        if "text" in c:
+            spec = self.features
+            h = hash_ngrams(c["text"], spec.buckets, spec.word_ngrams, spec.char_ngrams,
+                            spec.lowercase, spec.strip_punct)  # fmt: skip
+            batch["tokens"] = torch.from_numpy(h.ids)
+            batch["offsets"] = torch.from_numpy(h.offsets[:-1].copy())
+            if spec.char_ngrams[1] > 0:
+                batch["char_tokens"] = torch.from_numpy(h.char_ids)
+                batch["char_offsets"] = torch.from_numpy(h.char_offsets[:-1].copy())
+                batch["token_word"] = torch.from_numpy(h.token_word)
+                batch["token_row"] = torch.from_numpy(h.token_row)
         return batch
 
+    def sample_numeric(self, max_rows: int = 100_000) -> np.ndarray:
+        """The first ``max_rows`` numeric feature rows of this split, in table order.
 
-def _take(v: Any, idx: np.ndarray) -> Any:
-    return v[idx]
+        Identical on every rank and worker (used to fit feature standardisation).
+
+        Returns
+        -------
+        (m, f) float32, NaN where null
+        """
+        if not self.features.numeric_cols:
+            return np.zeros((0, 0), np.float32)
+        got: list[np.ndarray] = []
+        rows = 0
+        for fi, n in enumerate(self.table.rows):
+            for rb in read_piece(self.table.files[fi], 0, n, self.columns, self.read_rows):
+                c = self._prepare(rb)
+                if c is not None:
+                    got.append(c["numeric"])
+                    rows += len(c["numeric"])
+                if rows >= max_rows:
+                    return np.concatenate(got)[:max_rows]
+        if not got:
+            return np.zeros((0, len(self.features.numeric_cols)), np.float32)
+        return np.concatenate(got)
 
 
-def _dist_rank_world() -> tuple[int, int]:
-    try:
-        import torch.distributed as dist
+def _row_ids(col: Any, path: str) -> tuple[np.ndarray, np.ndarray]:
+    """(ids (n,) int64, split key (n,) uint64) of an id column (integers or strings)."""
+    import pyarrow as pa
 
-        if dist.is_available() and dist.is_initialized():
-            return dist.get_rank(), dist.get_world_size()
-    except ImportError:  # pragma: no cover
-        pass
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    if col.null_count:
+        raise DataError(f"column 'id' of {path!r} has {col.null_count} null(s); ids must be set")
+    if pa.types.is_integer(col.type):
+        ids = np.asarray(col.to_numpy(zero_copy_only=False), np.int64)
+        return ids, hash_ints(ids)
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        h = hash_strings(col)
+        return (h & _MASK63).astype(np.int64), h
+    raise DataError(f"column 'id' of {path!r} has type {col.type}; expected integers or strings")
 
 
-def as_torch_dataset(ds: DeltaIterableDataset) -> Any:
-    """Wrap in a real ``torch.utils.data.IterableDataset`` (for DataLoader workers)."""
-    import torch
+def _concat(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    import pyarrow as pa
 
-    class _DS(torch.utils.data.IterableDataset):  # type: ignore[type-arg,misc]
-        def __init__(self, inner: DeltaIterableDataset) -> None:
-            self.inner = inner
+    if len(chunks) == 1:
+        return chunks[0]
+    out: dict[str, Any] = {}
+    for k in chunks[0]:
+        vals = [c[k] for c in chunks]
+        out[k] = pa.concat_arrays(vals) if k == "text" else np.concatenate(vals)
+    return out
 
-        def __iter__(self) -> Iterator[dict[str, Any]]:
-            return iter(self.inner)
 
-    return _DS(ds)
+def _take(c: dict[str, Any], idx: np.ndarray) -> dict[str, Any]:
+    import pyarrow as pa
+
+    return {k: (v.take(pa.array(idx)) if k == "text" else v[idx]) for k, v in c.items()}

@@ -1,29 +1,86 @@
-"""Noise-aware loss: expected cross-entropy under the label model's P(Y | votes)."""
+"""Noise-aware loss: the expected cross-entropy under the label model's P(Y | votes)."""
 
 from __future__ import annotations
 
 import torch
 
+from wsup_spark.core.errors import ModelError
+
 
 def soft_cross_entropy(
     logits: torch.Tensor, probs: torch.Tensor, weights: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """``mean_r w_r · Σ_y -probs[r, y] log softmax(logits)[r, y]``.
+    """Expected cross-entropy ``Σ_r w_r Σ_y -probs[r, y] log softmax(logits)[r, y] / Σ_r w_r``.
+
+    With one-hot ``probs`` this is the ordinary (hard-label) cross-entropy; its gradient with
+    respect to the logits is ``(softmax(logits) - probs) · w_r / Σ w``. Computed in float32 even
+    under autocast.
 
     Parameters
     ----------
     logits : (n, k) float
-    probs : (n, k) float, rows sum to 1 (soft labels)
-    weights : (n,) float, optional per-row weights (e.g. label-model confidence)
+    probs : (n, k) float, soft labels (rows sum to 1)
+    weights : (n,) float, optional non-negative per-row weights (e.g. label-model confidence);
+        None weighs every row 1
+
+    Returns
+    -------
+    () float32 scalar (0 for an empty batch)
+
+    Raises
+    ------
+    ModelError
+        when the shapes disagree (a model built for another number of classes).
 
     Examples
     --------
-    >>> x = torch.tensor([[2.0, 0.0]])
-    >>> hard = torch.nn.functional.cross_entropy(x, torch.tensor([0]))
-    >>> bool(torch.isclose(soft_cross_entropy(x, torch.tensor([[1.0, 0.0]])), hard))
+    >>> x = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    >>> hard = torch.nn.functional.cross_entropy(x, torch.tensor([0, 1]))
+    >>> bool(torch.isclose(soft_cross_entropy(x, torch.tensor([[1.0, 0.0], [0.0, 1.0]])), hard))
     True
     """
-    per_row = -(probs * torch.log_softmax(logits.float(), dim=1)).sum(dim=1)
+    if logits.dim() != 2 or logits.shape != probs.shape:
+        raise ModelError(
+            f"logits have shape {tuple(logits.shape)} but probs have {tuple(probs.shape)}: the "
+            "model must output (n, k) logits for the table's k classes"
+        )
+    if logits.shape[0] == 0:
+        return logits.float().sum() * 0.0
+    per_row = -(probs.float() * torch.log_softmax(logits.float(), dim=1)).sum(dim=1)
     if weights is None:
         return per_row.mean()
-    return (per_row * weights).sum() / weights.sum().clamp_min(1e-12)
+    if weights.shape != per_row.shape:
+        raise ModelError(f"weights have shape {tuple(weights.shape)}; expected ({len(per_row)},)")
+    w = weights.float()
+    return (per_row * w).sum() / w.sum().clamp_min(1e-12)
+
+
+def confidence_weights(probs: torch.Tensor) -> torch.Tensor:
+    """Per-row weight ``(max_y probs - 1/k) / (1 - 1/k)`` in [0, 1]: 0 for a uniform row, 1 for a
+    certain one.
+
+    Parameters
+    ----------
+    probs : (n, k)
+
+    Returns
+    -------
+    (n,) float32
+
+    Examples
+    --------
+    >>> confidence_weights(torch.tensor([[0.5, 0.5], [1.0, 0.0], [0.75, 0.25]])).tolist()
+    [0.0, 1.0, 0.5]
+    """
+    k = probs.shape[1]
+    return ((probs.float().max(dim=1).values - 1.0 / k) / (1.0 - 1.0 / k)).clamp(0.0, 1.0)
+
+
+class SoftCrossEntropyLoss(torch.nn.Module):
+    """Module form of :func:`soft_cross_entropy` (``loss(logits, probs, weights=None)``)."""
+
+    def forward(
+        self, logits: torch.Tensor, probs: torch.Tensor, weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """See :func:`soft_cross_entropy`."""
+        return soft_cross_entropy(logits, probs, weights)

@@ -1,85 +1,206 @@
-"""End models: fastText-style hashed n-gram text model, numeric MLP, and both combined."""
+"""End models: a fastText-style hashed n-gram text classifier, a numeric MLP, and both combined.
+
+Every model maps a batch dict (the layout of :mod:`~.dataset`) to ``(n, k)`` logits. A user's own
+``nn.Module`` with the same ``forward(batch) -> logits`` contract can be passed to the trainer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from wsup_spark.core.errors import ConfigError
 
-class HashedTextModel(nn.Module):
-    """EmbeddingBag(mean) over hashed word/bigram ids → linear layer. Input: tokens, offsets."""
+MODEL_KINDS = ("text", "numeric", "text_numeric")
 
-    def __init__(self, buckets: int, k: int, dim: int = 64, sparse: bool = True) -> None:
+
+class HashedTextEncoder(nn.Module):
+    """Mean of the embeddings of a text's hashed word, word n-gram and char n-gram ids.
+
+    Word and word n-gram ids come as one bag per row (``tokens``, ``offsets``). Char n-grams come
+    factored (``char_tokens``/``char_offsets`` per distinct token, ``token_word``/``token_row`` per
+    token occurrence): each distinct token's char n-gram vectors are summed once and added to every
+    row it occurs in. The result equals the mean over the flat bag of all ids (fastText's hidden
+    layer) at the cost of the distinct tokens only. Empty texts encode to zeros.
+
+    Parameters
+    ----------
+    buckets : rows of the embedding table (the hashing id space)
+    dim : embedding width
+    sparse : sparse gradients (only touched rows are updated; use SparseAdam). NCCL cannot
+        all-reduce sparse gradients, so the trainer turns this off for multi-GPU DDP.
+    """
+
+    def __init__(self, buckets: int, dim: int = 64, sparse: bool = True) -> None:
         super().__init__()
-        self.emb = nn.EmbeddingBag(buckets, dim, mode="mean", padding_idx=0, sparse=sparse)
+        self.bag = nn.EmbeddingBag(buckets, dim, mode="sum", sparse=sparse)
+        nn.init.uniform_(self.bag.weight, -1.0 / dim, 1.0 / dim)  # fastText's initialisation
+        self.dim = dim
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Batch → (n, dim) float32."""
+        tokens, offsets = batch["tokens"], batch["offsets"]
+        total = self.bag(tokens, offsets)
+        count = torch.diff(offsets, append=offsets.new_tensor([tokens.shape[0]])).to(total.dtype)
+        if "char_tokens" in batch:
+            ct, co = batch["char_tokens"], batch["char_offsets"]
+            per_word = F.embedding_bag(ct, self.bag.weight, co, mode="sum", sparse=self.bag.sparse)
+            per_word_n = torch.diff(co, append=co.new_tensor([ct.shape[0]])).to(total.dtype)
+            rows, words = batch["token_row"], batch["token_word"]
+            total = total.index_add(0, rows, per_word[words])
+            count = count.index_add(0, rows, per_word_n[words])
+        return total / count.clamp_min(1.0).unsqueeze(1)
+
+
+class Standardize(nn.Module):
+    """``(x - mean) / std`` per feature; NaN (null) inputs become 0 (the mean).
+
+    ``mean`` and ``std`` are buffers (saved in the state_dict), set by :meth:`fit` from a sample.
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, n_features: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("std", torch.ones(n_features))
+
+    def fit(self, sample: np.ndarray) -> None:
+        """Set the statistics from ``sample`` : (m, f), NaN-aware; constant features get std 1."""
+        if sample.size == 0:
+            return
+        with np.errstate(all="ignore"):
+            mean = np.nan_to_num(np.nanmean(sample.astype(np.float64), axis=0))
+            std = np.nan_to_num(np.nanstd(sample.astype(np.float64), axis=0))
+        std[std < 1e-12] = 1.0
+        self.mean.copy_(torch.from_numpy(mean))
+        self.std.copy_(torch.from_numpy(std))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(n, f) → (n, f)."""
+        z = (x - self.mean) / self.std
+        return torch.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _mlp(d_in: int, hidden: Sequence[int], k: int, dropout: float) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(d_in, h), nn.ReLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        d_in = h
+    layers.append(nn.Linear(d_in, k))
+    return nn.Sequential(*layers)
+
+
+class FastTextClassifier(nn.Module):
+    """:class:`HashedTextEncoder` → dropout → linear (fastText's supervised model)."""
+
+    def __init__(self, buckets: int, k: int, dim: int = 64, sparse: bool = True,
+                 dropout: float = 0.0) -> None:  # fmt: skip
+        super().__init__()
+        self.encoder = HashedTextEncoder(buckets, dim, sparse)
+        self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(dim, k)
 
-    def forward(self, batch: dict[str, Any]) -> torch.Tensor:
-        return self.out(self.emb(batch["tokens"], batch["offsets"]))  # type: ignore[no-any-return]
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Batch with text ids → (n, k) logits."""
+        return self.out(self.dropout(self.encoder(batch)))  # type: ignore[no-any-return]
 
 
 class NumericMLP(nn.Module):
-    """Standardised numeric features → MLP. Input: numeric (n, f)."""
+    """Standardised numeric features → MLP (``hidden`` ReLU layers) → (n, k) logits."""
 
-    def __init__(self, n_features: int, k: int, hidden: int = 64) -> None:
+    def __init__(self, n_features: int, k: int, hidden: Sequence[int] = (64,),
+                 dropout: float = 0.0) -> None:  # fmt: skip
         super().__init__()
-        self.norm = nn.BatchNorm1d(n_features)
-        self.net = nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU(), nn.Linear(hidden, k))
+        self.standardize = Standardize(n_features)
+        self.net = _mlp(n_features, hidden, k, dropout)
 
-    def forward(self, batch: dict[str, Any]) -> torch.Tensor:
-        return self.net(self.norm(batch["numeric"]))  # type: ignore[no-any-return]
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Batch with ``numeric`` (n, f) → (n, k) logits."""
+        return self.net(self.standardize(batch["numeric"]))  # type: ignore[no-any-return]
 
 
 class TextNumericModel(nn.Module):
-    """Text bag embedding concatenated with normalised numeric features → MLP head."""
+    """[text encoding (dim) ‖ standardised numeric features (f)] → MLP → (n, k) logits."""
 
     def __init__(self, buckets: int, n_features: int, k: int, dim: int = 64,
-                 hidden: int = 64, sparse: bool = True) -> None:  # fmt: skip
+                 hidden: Sequence[int] = (64,), sparse: bool = True,
+                 dropout: float = 0.0) -> None:  # fmt: skip
         super().__init__()
-        self.emb = nn.EmbeddingBag(buckets, dim, mode="mean", padding_idx=0, sparse=sparse)
-        self.norm = nn.BatchNorm1d(n_features)
-        self.head = nn.Sequential(nn.Linear(dim + n_features, hidden), nn.ReLU(),
-                                  nn.Linear(hidden, k))  # fmt: skip
+        self.encoder = HashedTextEncoder(buckets, dim, sparse)
+        self.standardize = Standardize(n_features)
+        self.head = _mlp(dim + n_features, hidden, k, dropout)
 
-    def forward(self, batch: dict[str, Any]) -> torch.Tensor:
-        z = torch.cat([self.emb(batch["tokens"], batch["offsets"]),
-                       self.norm(batch["numeric"])], dim=1)  # fmt: skip
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Batch with text ids and ``numeric`` → (n, k) logits."""
+        z = torch.cat([self.encoder(batch), self.standardize(batch["numeric"])], dim=1)
         return self.head(z)  # type: ignore[no-any-return]
 
 
-def build_model(kind: str, k: int, buckets: int, n_numeric: int, dim: int = 64,
-                sparse: bool = True) -> nn.Module:  # fmt: skip
-    """Model by name: ``text``, ``numeric`` or ``text_numeric``.
+def build_model(
+    kind: str,
+    k: int,
+    buckets: int,
+    n_numeric: int,
+    dim: int = 64,
+    hidden: Sequence[int] = (64,),
+    sparse: bool = True,
+    dropout: float = 0.0,
+) -> nn.Module:
+    """A built-in model by name: ``text``, ``numeric`` or ``text_numeric``.
 
-    ``sparse`` embeddings (the default) update only the rows a batch touches (SparseAdam); the
-    trainer turns it off under DDP, which reduces dense gradients.
+    Raises
+    ------
+    ConfigError
+        for an unknown kind or a kind whose features are not configured.
     """
-    from wsup_spark.core.errors import ConfigError
-
     if kind == "text":
-        return HashedTextModel(buckets, k, dim, sparse)
+        return FastTextClassifier(buckets, k, dim, sparse, dropout)
+    if kind in ("numeric", "text_numeric") and not n_numeric:
+        raise ConfigError(f"train.model={kind} needs train.numeric_cols (a list of columns)")
     if kind == "numeric":
-        if not n_numeric:
-            raise ConfigError("train.model=numeric needs train.numeric_cols")
-        return NumericMLP(n_numeric, k)
+        return NumericMLP(n_numeric, k, hidden, dropout)
     if kind == "text_numeric":
-        if not n_numeric:
-            raise ConfigError("train.model=text_numeric needs train.numeric_cols")
-        return TextNumericModel(buckets, n_numeric, k, dim, sparse=sparse)
-    raise ConfigError(f"train.model must be text, numeric or text_numeric, got {kind!r}")
+        return TextNumericModel(buckets, n_numeric, k, dim, hidden, sparse, dropout)
+    raise ConfigError(f"train.model must be one of {MODEL_KINDS}, got {kind!r}")
 
 
-def make_optimizers(model: nn.Module, lr: float) -> list[torch.optim.Optimizer]:
-    """SparseAdam for sparse embedding tables, Adam for everything else."""
-    sparse, dense = [], []
+def fit_standardizers(model: nn.Module, sample: np.ndarray) -> None:
+    """Fit every :class:`Standardize` in ``model`` on ``sample`` : (m, f) numeric rows."""
     for mod in model.modules():
+        if isinstance(mod, Standardize) and sample.size and mod.mean.shape[0] == sample.shape[1]:
+            mod.fit(sample)
+
+
+def make_optimizers(
+    model: nn.Module, lr: float, weight_decay: float = 0.0
+) -> list[torch.optim.Optimizer]:
+    """SparseAdam for sparse embedding tables, AdamW for every other parameter."""
+    sparse: list[Any] = []
+    dense: list[Any] = []
+    for mod in model.modules():
+        is_sparse = isinstance(mod, (nn.EmbeddingBag, nn.Embedding)) and bool(mod.sparse)
         for p in mod.parameters(recurse=False):
-            (sparse if isinstance(mod, nn.EmbeddingBag) and mod.sparse else dense).append(p)
+            if p.requires_grad:
+                (sparse if is_sparse else dense).append(p)
     opts: list[torch.optim.Optimizer] = []
     if sparse:
         opts.append(torch.optim.SparseAdam(sparse, lr=lr))
     if dense:
-        opts.append(torch.optim.Adam(dense, lr=lr))
+        opts.append(torch.optim.AdamW(dense, lr=lr, weight_decay=weight_decay))
     return opts
+
+
+def set_sparse(model: nn.Module, sparse: bool) -> None:
+    """Switch the gradients of every embedding table of ``model`` to sparse or dense."""
+    for mod in model.modules():
+        if isinstance(mod, (nn.EmbeddingBag, nn.Embedding)):
+            mod.sparse = sparse

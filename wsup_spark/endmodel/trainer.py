@@ -1,268 +1,320 @@
 """Train an end model on a Delta training table with the noise-aware loss.
 
-Device: CUDA when available (mixed precision there), CPU otherwise. Distributed: launched with
-``torchrun`` (``WORLD_SIZE > 1``) it initialises a process group (NCCL on GPU, gloo on CPU), shards
-the table across ranks and wraps the model in DDP; ranks step in lockstep (see ``_lockstep``).
-Evaluation: accuracy/F1 on held-out gold rows (``id_hash % holdout_mod == 0`` never trains),
-next to the label model's own accuracy (argmax of ``probs``) on the same rows.
+- Device: ``auto`` picks CUDA when available, else CPU. Mixed precision (bf16, or fp16 with loss
+  scaling) on CUDA only.
+- Distributed: launched by ``torchrun`` (``WORLD_SIZE > 1``) it joins the process group (NCCL on
+  GPU, gloo on CPU), pins the table version chosen by rank 0, shards rows across ranks and
+  DataLoader workers (every row once per epoch) and wraps the model in DDP. Shards differ by a few
+  rows after filtering, so ranks step in lockstep: a rank that has run out takes zero-weight steps
+  until every rank is done, which keeps DDP's collectives matched without dropping rows.
+- Evaluation: accuracy/F1 of the end model and of the label model on held-out gold rows.
+- Checkpoints: after every epoch (rank 0), see :mod:`~.checkpoint`; ``resume`` continues from one.
+- Reproducible: ``seed`` fixes initialisation and every shuffle.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
+from torch import nn
 
 from wsup_spark.core.errors import ConfigError
-from wsup_spark.endmodel.dataset import DeltaIterableDataset, FeatureSpec, as_torch_dataset
-from wsup_spark.endmodel.loss import soft_cross_entropy
-from wsup_spark.endmodel.models import build_model, make_optimizers
+from wsup_spark.endmodel.checkpoint import load_checkpoint, load_optimizers, save_checkpoint
+from wsup_spark.endmodel.config import TrainConfig
+from wsup_spark.endmodel.dataset import DeltaIterableDataset, FeatureSpec
+from wsup_spark.endmodel.evaluate import evaluate, to_device
+from wsup_spark.endmodel.loss import confidence_weights, soft_cross_entropy
+from wsup_spark.endmodel.models import build_model, fit_standardizers, make_optimizers, set_sparse
+from wsup_spark.endmodel.table import resolve_table
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The ``train:`` section of a config."""
-
-    table: str = ""
-    version: int | None = None
-    text_col: str | None = "text"
-    numeric_cols: tuple[str, ...] = ()
-    model: str = "text"
-    epochs: int = 3
-    lr: float = 0.05
-    batch_size: int = 512
-    buckets: int = 2**16
-    dim: int = 32
-    device: str = "auto"
-    checkpoint_dir: str | None = None
-    seed: int = 0
-    holdout_mod: int = 5
-    drop_unlabeled: bool = True
-    confidence_weighting: bool = False
-    num_workers: int = 0
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> TrainConfig:
-        """Validate a mapping (unknown keys are errors)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - names)
-        if unknown:
-            raise ConfigError(f"unknown key(s) {unknown} in config section 'train'; "
-                              f"allowed: {sorted(names)}")  # fmt: skip
-        raw = dict(raw)
-        if "numeric_cols" in raw:
-            raw["numeric_cols"] = tuple(raw["numeric_cols"] or ())
-        cfg = cls(**raw)
-        if not cfg.table:
-            raise ConfigError("train.table is empty: point it at a training table (Delta)")
-        if cfg.text_col is None and not cfg.numeric_cols:
-            raise ConfigError("train needs text_col and/or numeric_cols")
-        return cfg
+BatchHook = Callable[[int, dict[str, torch.Tensor]], None]
 
 
 @dataclass
 class TrainResult:
-    """Metrics of a training run."""
+    """What :func:`train` returns: metrics, the checkpoint directory (rank 0) and the model."""
 
     metrics: dict[str, Any] = field(default_factory=dict)
     checkpoint: str | None = None
+    model: nn.Module | None = None
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` → cuda when available, else cpu."""
+    """``auto`` → cuda when available, else cpu; under torchrun ``cuda`` is LOCAL_RANK's GPU.
+
+    Raises
+    ------
+    ConfigError
+        when CUDA is asked for but not available.
+    """
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"train.device={name!r} but CUDA is not available; use auto or cpu")
+        if name == "cuda" and "LOCAL_RANK" in os.environ:
+            name = f"cuda:{int(os.environ['LOCAL_RANK'])}"
     return torch.device(name)
 
 
-def _to(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-
-
-def _init_distributed(device: torch.device) -> bool:
+def _init_distributed(device: torch.device) -> tuple[bool, bool]:
+    """(distributed, whether this call created the process group)."""
     import torch.distributed as dist
 
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
-        return dist.is_initialized()
+    if not dist.is_available():
+        return False, False
+    if dist.is_initialized():
+        return dist.get_world_size() > 1, False
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False, False
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return True
+    return True, True
 
 
-def train(cfg: TrainConfig) -> TrainResult:
-    """Train and evaluate; returns metrics (and the checkpoint path on rank 0)."""
+def _pin_version(cfg: TrainConfig, distributed: bool, device: torch.device) -> int | None:
+    """Rank 0's resolution of ``version: null`` (latest), shared so every rank reads the same."""
+    if not distributed or cfg.version is not None:
+        return cfg.version
+    import torch.distributed as dist
+
+    box: list[Any] = [None]
+    if dist.get_rank() == 0:
+        box[0] = resolve_table(cfg.table, None, cfg.storage_options).version
+    dist.broadcast_object_list(box, src=0, device=device if device.type == "cuda" else None)
+    return int(box[0])
+
+
+def _lockstep(
+    batches: Any, distributed: bool, dummy: dict[str, torch.Tensor], device: torch.device
+) -> Iterator[tuple[dict[str, torch.Tensor], bool]]:
+    """(batch, real) while any rank still has a batch; exhausted ranks get (dummy, False)."""
+    it = iter(batches)
+    while True:
+        batch = next(it, None)
+        if not distributed:
+            if batch is None:
+                return
+            yield batch, True
+            continue
+        import torch.distributed as dist
+
+        flag = torch.tensor([0 if batch is None else 1], device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        if int(flag.item()) == 0:
+            return
+        yield (batch, True) if batch is not None else (dummy, False)
+
+
+def _progress(cfg: TrainConfig, rank: int) -> bool:
+    if rank != 0:
+        return False
+    if cfg.progress == "bar":
+        return True
+    return cfg.progress == "auto" and sys.stderr.isatty()
+
+
+def train(
+    cfg: TrainConfig, model: nn.Module | None = None, on_batch: BatchHook | None = None
+) -> TrainResult:
+    """Train (and evaluate) the end model described by ``cfg``.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+    model : your own ``nn.Module`` mapping a batch dict to (n, k) logits (see
+        :mod:`~.dataset` for the batch layout); None builds ``cfg.model``
+    on_batch : called as ``on_batch(epoch, batch)`` with every real training batch (CPU tensors)
+
+    Returns
+    -------
+    TrainResult (checkpoint set on rank 0 when ``cfg.checkpoint_dir`` is)
+    """
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     device = pick_device(cfg.device)
-    if device.type == "cuda" and "LOCAL_RANK" in os.environ:
-        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-        torch.cuda.set_device(device)
-    distributed = _init_distributed(device)
-    rank = dist.get_rank() if distributed else 0
-    torch.manual_seed(cfg.seed)
-    spec = FeatureSpec(cfg.text_col, tuple(cfg.numeric_cols), cfg.buckets)
-    common = dict(path=cfg.table, version=cfg.version, features=spec, batch_size=cfg.batch_size,
-                  seed=cfg.seed, holdout_mod=cfg.holdout_mod)  # fmt: skip
-    train_ds = DeltaIterableDataset(**common, shuffle=True, split="train",  # type: ignore[arg-type]
-                                    drop_unlabeled=cfg.drop_unlabeled)  # fmt: skip
-    eval_ds = DeltaIterableDataset(**common, shuffle=False, split="holdout")  # type: ignore[arg-type]
-    k = _cardinality(train_ds)
-    sparse = not distributed  # DDP reduces dense gradients only (NCCL: never sparse)
-    model = build_model(cfg.model, k, cfg.buckets, len(cfg.numeric_cols), cfg.dim, sparse)
-    model = model.to(device)
-    opts = make_optimizers(model, cfg.lr)
-    if distributed:
-        model = DDP(
-            model,
-            device_ids=[device.index] if device.type == "cuda" else None,
-            broadcast_buffers=False,
-        )  # BatchNorm statistics stay per rank
-    amp = device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    loader = torch.utils.data.DataLoader(as_torch_dataset(train_ds), batch_size=None,
-                                         num_workers=cfg.num_workers)  # fmt: skip
-    show_bar = rank == 0 and sys.stderr.isatty()
-    t0, seen = time.perf_counter(), 0
-    for epoch in range(cfg.epochs):
-        train_ds.set_epoch(epoch)
-        model.train()
-        total, steps = 0.0, 0
-        it = loader
-        if show_bar:
-            from tqdm import tqdm
-
-            it = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch")
-        for batch in _lockstep(it, distributed):
-            b = _to(batch, device)
-            with torch.autocast(device.type, enabled=amp):
-                logits = model(b)
-            w = b["probs"].max(dim=1).values if cfg.confidence_weighting else None
-            loss = soft_cross_entropy(logits, b["probs"], w)
-            for opt in opts:
-                opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            for opt in opts:
-                scaler.step(opt)
-            scaler.update()
-            total += float(loss.detach())
-            steps += 1
-            seen += len(b["probs"])
-        if rank == 0:
-            logger.info("epoch %d/%d: mean loss %.4f over %d steps", epoch + 1, cfg.epochs,
-                        total / max(steps, 1), steps)  # fmt: skip
-    elapsed = time.perf_counter() - t0
-    metrics = evaluate(model, eval_ds, device, k, distributed)
-    metrics.update({"epochs": cfg.epochs, "train_rows_per_s": seen / max(elapsed, 1e-9),
-                    "device": str(device), "world_size": dist.get_world_size() if distributed
-                    else 1})  # fmt: skip
-    ckpt = None
-    if rank == 0 and cfg.checkpoint_dir:
-        ckpt = save_checkpoint(model, cfg, metrics, k)
-    if distributed:
-        dist.barrier()
-    return TrainResult(metrics, ckpt)
-
-
-def _lockstep(batches: Any, distributed: bool) -> Any:
-    """Yield batches while EVERY rank still has one (DDP needs equal step counts per rank).
-
-    Shards differ by a few rows, so under DDP an epoch ends when the first rank runs out — the
-    ``drop_last`` behaviour of ``DistributedSampler``; the rows each rank skips change with the
-    per-epoch shuffle. Single-process training sees every row.
-    """
-    import torch.distributed as dist
-
-    it = iter(batches)
-    while True:
-        batch = next(it, None)
+    distributed, owns_group = _init_distributed(device)
+    try:
+        rank = dist.get_rank() if distributed else 0
+        world = dist.get_world_size() if distributed else 1
+        torch.manual_seed(cfg.seed)
+        table = resolve_table(cfg.table, _pin_version(cfg, distributed, device),
+                              cfg.storage_options)  # fmt: skip
+        custom = model is not None
+        text_col = cfg.text_col if custom or cfg.model != "numeric" else None
+        spec = FeatureSpec(text_col, cfg.numeric_cols, cfg.buckets, cfg.word_ngrams,
+                           cfg.char_ngrams)  # fmt: skip
+        common: dict[str, Any] = dict(table=table, features=spec, batch_size=cfg.batch_size,
+                                      seed=cfg.seed, holdout_mod=cfg.holdout_mod,
+                                      shuffle_buffer=cfg.shuffle_buffer)  # fmt: skip
+        train_ds = DeltaIterableDataset(**common, shuffle=True, split="train",
+                                        drop_unlabeled=cfg.drop_unlabeled)  # fmt: skip
+        has_gold = "gold" in table.schema.names
+        eval_ds = DeltaIterableDataset(**common, shuffle=False, split="eval") if has_gold else None
+        k = train_ds.k
+        if model is None:
+            model = build_model(cfg.model, k, cfg.buckets, len(cfg.numeric_cols), cfg.dim,
+                                cfg.hidden, dropout=cfg.dropout)  # fmt: skip
+        fit_standardizers(model, train_ds.sample_numeric())
+        if distributed and device.type == "cuda":
+            set_sparse(model, False)  # NCCL all-reduces dense gradients only
+        start_epoch = 0
+        ckpt_dir = cfg.checkpoint_dir
+        resume_from = ckpt_dir if cfg.resume and ckpt_dir and (
+            Path(ckpt_dir) / "config.json").exists() else None  # fmt: skip
+        if resume_from:
+            model, _, meta = load_checkpoint(resume_from, model)
+            start_epoch = int(meta["epoch"])
+            if meta.get("table_version") != table.version:
+                logger.warning("resuming a checkpoint trained on table version %s with version %s",
+                               meta.get("table_version"), table.version)  # fmt: skip
+        model = model.to(device)
+        opts = make_optimizers(model, cfg.lr, cfg.weight_decay)
+        if resume_from:
+            load_optimizers(resume_from, opts)
+            logger.info("resumed from %s after epoch %d", resume_from, start_epoch)
+        net: nn.Module = model
         if distributed:
-            flag = torch.tensor([0 if batch is None else 1])
-            dist.all_reduce(flag, op=dist.ReduceOp.MIN)
-            if int(flag) == 0:
-                return
-        elif batch is None:
-            return
-        yield batch
+            net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+        amp_dtype = None
+        if cfg.amp and device.type == "cuda":
+            amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+        loader = torch.utils.data.DataLoader(train_ds, batch_size=None,
+                                             num_workers=cfg.num_workers,
+                                             pin_memory=device.type == "cuda")  # fmt: skip
+        head = DeltaIterableDataset(table=table, features=spec, batch_size=2, shuffle=False,
+                                    read_rows=2, rank=0, world_size=1)  # fmt: skip
+        dummy = to_device(next(iter(head)), device)
+        logger.info(
+            "training %s (k=%d) on %s version %d (%d rows) on %s, world size %d, %d epoch(s)",
+            type(model).__name__, k, cfg.table, table.version, table.num_rows, device, world,
+            cfg.epochs,
+        )  # fmt: skip
+        bar = _progress(cfg, rank)
+        t0 = time.perf_counter()
+        rows_per_epoch: list[int] = []
+        mean_loss = float("nan")
+        ckpt: str | None = None
+        for epoch in range(start_epoch, cfg.epochs):
+            train_ds.set_epoch(epoch)
+            net.train()
+            total_loss, steps, rows, te = 0.0, 0, 0, time.perf_counter()
+            batches: Any = _lockstep(loader, distributed, dummy, device)
+            if bar:
+                from tqdm import tqdm
+
+                batches = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+                               file=sys.stderr)  # fmt: skip
+            for batch, real in batches:
+                if real and on_batch is not None:
+                    on_batch(epoch, batch)
+                b = to_device(batch, device) if real else batch
+                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                    logits = net(b)
+                w = confidence_weights(b["probs"]) if cfg.confidence_weighting else None
+                loss = soft_cross_entropy(logits, b["probs"], w)
+                if not real:
+                    loss = loss * 0.0
+                for opt in opts:
+                    opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                for opt in opts:
+                    scaler.step(opt)
+                scaler.update()
+                if real:
+                    n = int(b["probs"].shape[0])
+                    total_loss += float(loss.detach()) * n
+                    rows += n
+                    steps += 1
+                if not bar and rank == 0 and steps and steps % cfg.log_every == 0 and real:
+                    logger.info("epoch %d/%d step %d: loss %.4f, %.0f rows/s (rank 0)",
+                                epoch + 1, cfg.epochs, steps, total_loss / max(rows, 1),
+                                rows / max(time.perf_counter() - te, 1e-9))  # fmt: skip
+            stats = torch.tensor([rows, total_loss], dtype=torch.float64)
+            if distributed:
+                stats = stats.to(device)
+                dist.all_reduce(stats)
+                stats = stats.cpu()
+            rows_all, mean_loss = int(stats[0]), float(stats[1] / max(stats[0], 1))
+            rows_per_epoch.append(rows_all)
+            if rank == 0:
+                logger.info("epoch %d/%d: loss %.4f over %d rows, %.0f rows/s", epoch + 1,
+                            cfg.epochs, mean_loss, rows_all,
+                            rows_all / max(time.perf_counter() - te, 1e-9))  # fmt: skip
+                if ckpt_dir:
+                    ckpt = save_checkpoint(ckpt_dir, model, cfg, k, epoch + 1,
+                                           {"train_loss": mean_loss}, table.version, opts,
+                                           custom)  # fmt: skip
+        elapsed = time.perf_counter() - t0
+        metrics: dict[str, Any] = {}
+        if eval_ds is not None:
+            metrics.update(evaluate(model, eval_ds, device, k, distributed))
+        else:
+            logger.warning("training table %s has no gold column: no evaluation", cfg.table)
+        metrics.update({
+            "k": k, "epochs": cfg.epochs, "train_loss": mean_loss,
+            "train_rows_per_epoch": rows_per_epoch[-1] if rows_per_epoch else 0,
+            "train_rows_per_s": sum(rows_per_epoch) / max(elapsed, 1e-9),
+            "train_seconds": elapsed, "device": str(device), "world_size": world,
+            "table": cfg.table, "table_version": table.version,
+        })  # fmt: skip
+        if rank == 0 and ckpt_dir:
+            ckpt = save_checkpoint(ckpt_dir, model, cfg, k, cfg.epochs, metrics, table.version,
+                                   opts, custom)  # fmt: skip
+        metrics["checkpoint"] = ckpt
+        if distributed:
+            dist.barrier()
+        return TrainResult(metrics, ckpt, model)
+    finally:
+        if owns_group and dist.is_initialized():
+            dist.destroy_process_group()
 
 
-def _cardinality(ds: DeltaIterableDataset) -> int:
-    import pyarrow.parquet as pq
+def train_from_config(cfg: Any, default_table: str | None = None) -> dict[str, Any]:
+    """Train from a config and return the metrics (``wsup train`` and ``jobs/train.py`` call this).
 
-    for f, rg, n in ds.units:
-        if n:
-            t = pq.ParquetFile(f[7:] if f.startswith("file://") else f).read_row_group(
-                rg, columns=["probs"])  # fmt: skip
-            return len(t.column("probs")[0])
-    raise ConfigError(f"training table {ds.path!r} has no rows")
+    Parameters
+    ----------
+    cfg : the ``train:`` mapping, a whole config mapping with a ``train:`` key, or a
+        :class:`~wsup_spark.core.config.PipelineConfig`. With a whole config, ``train.table``
+        defaults to ``<output.path>/train`` (the pipeline's training table).
+    default_table : the table when the mapping names none
 
+    Returns
+    -------
+    dict of metrics (JSON-able): accuracies/F1 of the end model and the label model on held-out
+    gold rows, throughput, the pinned table version, the checkpoint directory
 
-@torch.no_grad()
-def evaluate(model: Any, ds: DeltaIterableDataset, device: torch.device, k: int,
-             distributed: bool = False) -> dict[str, Any]:  # fmt: skip
-    """Confusion counts of the end model and of the label model (argmax probs) on gold rows."""
-    import torch.distributed as dist
-
-    model.eval()
-    conf = torch.zeros(2, k, k, dtype=torch.int64)
-    for batch in ds:
-        gold = batch["gold"]
-        keep = gold >= 0
-        if not keep.any():
-            continue
-        pred = model(_to(batch, device)).argmax(dim=1).cpu()
-        lm = batch["probs"].argmax(dim=1)
-        for j, p in enumerate((pred, lm)):
-            conf[j] += torch.bincount(gold[keep] * k + p[keep], minlength=k * k).reshape(k, k)
-    if distributed:
-        dist.all_reduce(conf)
-    out: dict[str, Any] = {"n_eval_gold": int(conf[0].sum())}
-    for j, name in enumerate(("end_model", "label_model")):
-        c = conf[j].numpy()
-        out[f"{name}_accuracy"] = float(np.trace(c) / max(c.sum(), 1))
-        if k == 2:
-            tp, fp, fn = c[1, 1], c[0, 1], c[1, 0]
-            out[f"{name}_f1"] = float(2 * tp / max(2 * tp + fp + fn, 1))
-    return out
-
-
-def save_checkpoint(model: Any, cfg: TrainConfig, metrics: dict[str, Any], k: int) -> str:
-    """``model.pt`` (state_dict only) + ``config.json`` under ``cfg.checkpoint_dir``."""
-    assert cfg.checkpoint_dir is not None
-    d = Path(cfg.checkpoint_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    inner = getattr(model, "module", model)
-    torch.save(inner.state_dict(), d / "model.pt")
-    (d / "config.json").write_text(json.dumps({"train": dataclasses.asdict(cfg), "k": k,
-                                               "metrics": metrics}, indent=2))  # fmt: skip
-    return str(d)
-
-
-def load_checkpoint(path: str) -> tuple[Any, TrainConfig]:
-    """Rebuild the model from ``config.json`` and load ``model.pt`` (weights only)."""
-    d = Path(path)
-    meta = json.loads((d / "config.json").read_text())
-    cfg = TrainConfig.from_dict(meta["train"])
-    model = build_model(cfg.model, meta["k"], cfg.buckets, len(cfg.numeric_cols), cfg.dim)
-    model.load_state_dict(torch.load(d / "model.pt", weights_only=True))
-    return model, cfg
-
-
-def train_from_config(raw: Mapping[str, Any], default_table: str | None = None) -> dict[str, Any]:
-    """Entry used by ``wsup train`` and jobs/train.py: the ``train:`` mapping → metrics."""
-    raw = dict(raw)
+    Raises
+    ------
+    ConfigError
+        when the configuration is invalid or names no table.
+    """
+    if hasattr(cfg, "train") and hasattr(cfg, "output"):  # PipelineConfig
+        raw: dict[str, Any] = dict(cfg.train)
+        default_table = default_table or f"{str(cfg.output.path).rstrip('/')}/train"
+    elif isinstance(cfg, Mapping) and "train" in cfg and isinstance(cfg["train"], Mapping):
+        raw = dict(cfg["train"])
+        out = cfg.get("output")
+        if isinstance(out, Mapping) and out.get("path"):
+            default_table = default_table or f"{str(out['path']).rstrip('/')}/train"
+    elif isinstance(cfg, Mapping):
+        raw = dict(cfg)
+    else:
+        raise ConfigError(f"train_from_config needs a mapping or a PipelineConfig, got {cfg!r}")
     if not raw.get("table") and default_table:
         raw["table"] = default_table
-    res = train(TrainConfig.from_dict(raw))
-    return {**res.metrics, "checkpoint": res.checkpoint}
+    return train(TrainConfig.from_dict(raw)).metrics

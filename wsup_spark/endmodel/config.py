@@ -1,0 +1,167 @@
+"""``TrainConfig``: the ``train:`` section of a config, validated.
+
+This module imports neither torch nor pyarrow, so configs can be checked anywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from wsup_spark.core.errors import ConfigError
+
+MODEL_KINDS = ("text", "numeric", "text_numeric")
+PROGRESS = ("auto", "bar", "log")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train the end model (YAML ``train:`` section; ``TrainConfig.from_dict``).
+
+    Attributes
+    ----------
+    table : Delta training table (id, features, probs, n_votes, gold); ``wsup train`` defaults it
+        to ``<output.path>/train``
+    version : Delta version to pin (None = latest at start; recorded in the checkpoint)
+    text_col, numeric_cols : feature columns (text hashed fastText-style; numbers standardised)
+    model : ``text`` (hashed n-gram EmbeddingBag + linear), ``numeric`` (MLP) or ``text_numeric``
+    epochs, lr, batch_size, weight_decay, dropout : optimisation (Adam/SparseAdam)
+    buckets, dim, hidden : hashing id space, embedding width, hidden layer widths of MLP heads
+    word_ngrams, char_ngrams : longest word n-gram; (minn, maxn) char n-grams, (0, 0) = off
+    device : ``auto`` (cuda if available, else cpu), ``cpu``, ``cuda`` or ``cuda:N``
+    amp : mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling); never on CPU
+    checkpoint_dir : where ``model.pt`` + ``config.json`` go after every epoch (None = nowhere)
+    resume : continue from the checkpoint in ``checkpoint_dir`` when there is one
+    seed : seeds the model initialisation and every shuffle (runs are reproducible)
+    holdout_mod : gold rows with ``hash(id) % holdout_mod == 0`` never train and form the
+        evaluation set (0: evaluate on all gold rows, which then also train)
+    drop_unlabeled : skip rows no LF voted on (their probs are only the class prior)
+    confidence_weighting : weigh each row's loss by the label model's confidence
+    num_workers : DataLoader worker processes per rank (0 = read in the training process)
+    shuffle_buffer : rows shuffled together before batches are cut
+    progress : ``auto`` (a tqdm bar when stderr is a terminal, else log lines), ``bar``, ``log``
+    log_every : steps between progress log lines (``log`` mode)
+    storage_options : passed to deltalake for object stores
+    """
+
+    table: str = ""
+    version: int | None = None
+    text_col: str | None = "text"
+    numeric_cols: tuple[str, ...] = ()
+    model: str = "text"
+    epochs: int = 3
+    lr: float = 0.01
+    batch_size: int = 512
+    weight_decay: float = 0.0
+    dropout: float = 0.0
+    buckets: int = 2**18
+    dim: int = 64
+    hidden: tuple[int, ...] = (64,)
+    word_ngrams: int = 2
+    char_ngrams: tuple[int, int] = (0, 0)
+    device: str = "auto"
+    amp: bool = True
+    checkpoint_dir: str | None = None
+    resume: bool = False
+    seed: int = 0
+    holdout_mod: int = 5
+    drop_unlabeled: bool = True
+    confidence_weighting: bool = False
+    num_workers: int = 0
+    shuffle_buffer: int = 16384
+    progress: str = "auto"
+    log_every: int = 100
+    storage_options: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> TrainConfig:
+        """Validate a mapping (e.g. the YAML ``train:`` section); unknown keys are errors.
+
+        Raises
+        ------
+        ConfigError
+            naming the key, the value and what is allowed.
+
+        Examples
+        --------
+        >>> cfg = TrainConfig.from_dict({"table": "/t", "numeric_cols": ["a"], "model": "numeric"})
+        >>> cfg.numeric_cols, TrainConfig.from_dict(cfg.to_dict()) == cfg
+        (('a',), True)
+        """
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"config section 'train' must be a mapping, got {type(raw).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - names)
+        if unknown:
+            raise ConfigError(
+                f"unknown key(s) {unknown} in config section 'train'; allowed: {sorted(names)}"
+            )
+        d = dict(raw)
+        for key in ("numeric_cols", "hidden", "char_ngrams"):
+            if key in d:
+                v = d[key]
+                if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
+                    if key == "numeric_cols" and isinstance(v, str):
+                        v = [v]
+                    elif v is None:
+                        v = []
+                    else:
+                        raise ConfigError(f"train.{key} must be a list, got {v!r}")
+                d[key] = tuple(v)
+        for key in ("storage_options",):
+            d[key] = dict(d.get(key) or {})
+        try:
+            cfg = cls(**d)
+        except TypeError as e:  # pragma: no cover - from_dict filters names
+            raise ConfigError(f"bad train config: {e}") from e
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Cross-field checks; raises :class:`ConfigError` with the fix."""
+        if not self.table:
+            raise ConfigError("train.table is empty: set it to the Delta training table's path")
+        if self.model not in MODEL_KINDS:
+            raise ConfigError(f"train.model must be one of {MODEL_KINDS}, got {self.model!r}")
+        if self.model in ("text", "text_numeric") and not self.text_col:
+            raise ConfigError(f"train.model={self.model} needs train.text_col")
+        if self.model in ("numeric", "text_numeric") and not self.numeric_cols:
+            raise ConfigError(f"train.model={self.model} needs train.numeric_cols")
+        for key in ("epochs", "batch_size", "buckets", "dim", "word_ngrams", "log_every",
+                    "shuffle_buffer"):  # fmt: skip
+            v = getattr(self, key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"train.{key} must be a positive integer, got {v!r}")
+        for key in ("num_workers", "holdout_mod", "seed"):
+            v = getattr(self, key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ConfigError(f"train.{key} must be an integer >= 0, got {v!r}")
+        if self.version is not None and (not isinstance(self.version, int) or self.version < 0):
+            raise ConfigError(f"train.version must be null or a version >= 0, got {self.version!r}")
+        if not isinstance(self.lr, (int, float)) or not self.lr > 0:
+            raise ConfigError(f"train.lr must be > 0, got {self.lr!r}")
+        if not 0 <= self.dropout < 1 or self.weight_decay < 0:
+            raise ConfigError("train.dropout must be in [0, 1) and train.weight_decay >= 0")
+        if any(not isinstance(h, int) or h < 1 for h in self.hidden):
+            raise ConfigError(f"train.hidden must be a list of positive widths, got {self.hidden}")
+        c = self.char_ngrams
+        if len(c) != 2 or not (c == (0, 0) or 1 <= c[0] <= c[1] <= 16):
+            raise ConfigError(
+                f"train.char_ngrams must be [minn, maxn] with 1 <= minn <= maxn <= 16, or [0, 0] "
+                f"(off); got {list(c)}"
+            )
+        if self.progress not in PROGRESS:
+            raise ConfigError(f"train.progress must be one of {PROGRESS}, got {self.progress!r}")
+        dev = self.device
+        if not (dev in ("auto", "cpu", "cuda") or dev.startswith("cuda:")):
+            raise ConfigError(f"train.device must be auto, cpu, cuda or cuda:N; got {dev!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able mapping that :meth:`from_dict` reads back to an equal config."""
+        d = dataclasses.asdict(self)
+        for key in ("numeric_cols", "hidden", "char_ngrams"):
+            d[key] = list(d[key])
+        d["storage_options"] = dict(self.storage_options)
+        return d
