@@ -7,8 +7,8 @@ Each size runs in its own process (so peak memory is per size) with the local jo
 apply LFs + write votes (statistics fused as a tap), fit, predict + write labels. No gold
 evaluation and no training table (they are optional stages). Reported per size: wall time per
 stage, label-model fit time, the driver's peak Python RSS, the JVM heap in use after the run
-(in local mode executors share the driver JVM), and predict+write vs a plain Spark Parquet write of
-the same predicted rows.
+and a full GC (in local mode executors share the driver JVM), and predict+write vs a plain Spark
+Parquet write of the same predicted rows.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def one(n: int, out: str) -> dict[str, object]:
     )
     t_plain = time.perf_counter() - t1
     jvm = spark.sparkContext._jvm
+    jvm.java.lang.System.gc()  # heap in use after a full GC: what the run keeps, not garbage
     heap = jvm.java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage()
     rec = {
         "rows": n,
