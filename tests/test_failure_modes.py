@@ -173,3 +173,20 @@ def test_config_is_data_not_code(tmp_path):
     p.write_text("run_id: !!python/object/apply:os.getcwd []\nlfs: {modules: [x]}\n")
     with pytest.raises(Exception, match="constructor"):
         load_config(p)
+
+
+def test_slow_lf_guard_names_the_lf(spark, tmp_path):
+    import time
+
+    @labeling_function()
+    def lf_sleepy(x):
+        time.sleep(0.002)
+        return ABSTAIN
+
+    _write_corpus(spark, tmp_path / "c", TEXTS * 5)  # batches of >= 100 rows are checked
+    cfg = _cfg(tmp_path, tmp_path / "c", lfs__max_ms_per_row=0.5)
+    with pytest.raises(Exception, match=r"lf_sleepy.*ms/row.*max_ms_per_row=0.5"):
+        run_pipeline(cfg, spark, lfs=[lf_has_a, lf_sleepy])
+    assert _no_files(tmp_path / "out")
+    res = run_pipeline(_cfg(tmp_path, tmp_path / "c"), spark, lfs=[lf_has_a, lf_has_e])
+    assert len(res.metrics["lf_seconds"]) == 2 and all(s >= 0 for s in res.metrics["lf_seconds"])

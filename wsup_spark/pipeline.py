@@ -153,9 +153,10 @@ def run_pipeline(
                     "nothing was written. Check source.path / filters"
                 )
 
-    counter = LFErrorCounter(spark)
+    counter, lf_timer = LFErrorCounter(spark), LFErrorCounter(spark)
     votes_df = apply_lfs(corpus, lfs, cfg.source.id_col, k, on_error=cfg.lfs.on_error,
-                         error_counter=counter, carry=[GOLD_COL] if has_gold else [])  # fmt: skip
+                         error_counter=counter, carry=[GOLD_COL] if has_gold else [],
+                         time_counter=lf_timer, max_ms_per_row=cfg.lfs.max_ms_per_row)  # fmt: skip
     from pyspark.sql import functions as F
 
     set_hash = lf_set_hash(lfs)
@@ -216,6 +217,7 @@ def run_pipeline(
             ),
             "lf_confusion": ev.lfs.tolist(),
         }
+    metrics["lf_seconds"] = [round(lf_timer.value.get(nm, 0.0), 3) for nm in names]
     metrics["model_warnings"] = list(getattr(model, "warnings", []))
     metrics["lf_accuracy_learned"] = _nan_to_none(getattr(model, "accuracies", None))
     metrics["coverage"] = stats.coverage.tolist()
@@ -325,8 +327,10 @@ def format_summary(r: PipelineResult) -> str:
     conf = r.metrics.get("lf_confusion")
     rows = lf_summary_rows(r.stats, r.metrics.get("lf_accuracy_learned"),
                            np.asarray(conf) if conf is not None else None)  # fmt: skip
-    for row in rows:
+    secs = r.metrics.get("lf_seconds") or [None] * len(rows)
+    for row, sec in zip(rows, secs, strict=True):
         row["errors"] = r.lf_errors.get(row["lf"], 0)
+        row["task_s"] = sec
     lines += ["  " + line for line in format_lf_table(rows).splitlines()]
     lines.append(f"  rows with >=1 vote: {r.stats.n_covered / max(r.n_rows, 1):.3f}")
     acc = r.metrics.get("accuracy")

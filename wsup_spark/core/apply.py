@@ -13,6 +13,7 @@ Error policy (``on_error``):
 
 from __future__ import annotations
 
+import time
 from collections.abc import MutableMapping, Sequence
 from typing import Any, Literal
 
@@ -61,6 +62,8 @@ def apply_lfs_to_batch(
     id_col: str,
     on_error: OnError = "raise",
     errors: MutableMapping[str, int] | None = None,
+    seconds: MutableMapping[str, float] | None = None,
+    max_ms_per_row: float | None = None,
 ) -> np.ndarray:
     """Run every LF over one batch.
 
@@ -78,6 +81,11 @@ def apply_lfs_to_batch(
         See the module docstring.
     errors : dict, optional
         Per-LF failure counts, incremented in place under ``on_error="abstain"``.
+    seconds : dict, optional
+        Per-LF wall time, accumulated in place.
+    max_ms_per_row : float, optional
+        A slow-LF guard: an LF whose mean time on this batch exceeds it raises :class:`LFError`
+        (whatever ``on_error`` says: a slow LF is a code problem, not a data problem).
 
     Returns
     -------
@@ -97,18 +105,35 @@ def apply_lfs_to_batch(
             "every row needs a stable non-null id (filter them out or fix source.id_col)"
         )
     ids = id_array.to_pylist()
-    records: list[Record] | None = None
+    # Build the shared inputs first, so each LF's timing is its own work.
+    records: list[Record] = []
+    row_lfs = [f for f in lfs if f.kind == "row"]
+    if row_lfs:
+        cols = required_columns(row_lfs)
+        src = batch if cols is None else batch.select(sorted(cols | {id_col}))
+        records = [Record.wrap(r) for r in src.to_pylist()]
     pandas_cache: dict[tuple[str, ...] | None, Any] = {}
+    for lf in lfs:
+        if lf.kind == "batch" and lf.batch_format == "pandas":
+            key = tuple(lf.columns) if lf.columns is not None else None
+            if key not in pandas_cache:
+                pandas_cache[key] = (batch if key is None else batch.select(list(key))).to_pandas()
     for j, lf in enumerate(lfs):
+        t0 = time.perf_counter()
         if lf.kind == "row":
-            if records is None:
-                cols = required_columns([f for f in lfs if f.kind == "row"])
-                src = batch if cols is None else batch.select(sorted(cols | {id_col}))
-                records = [Record.wrap(r) for r in src.to_pylist()]
             votes = _run_row_lf(lf, records, ids, cardinality, on_error, errors)
         else:
             votes = _run_batch_lf(lf, batch, ids, cardinality, on_error, errors, pandas_cache)
         out[:, j] = votes
+        dt = time.perf_counter() - t0
+        if seconds is not None:
+            seconds[lf.name] = seconds.get(lf.name, 0.0) + dt
+        if max_ms_per_row is not None and n >= 100 and 1000 * dt / n > max_ms_per_row:
+            raise LFError(
+                f"LF {lf.name!r} took {1000 * dt / n:.3f} ms/row on a batch of {n} rows (first row "
+                f"id {ids[0]!r}), over lfs.max_ms_per_row={max_ms_per_row}: vectorize it "
+                "(@vectorized_lf / templates), cache its resources, or raise the limit"
+            )
     return out
 
 

@@ -65,6 +65,7 @@ class LFConfig:
     cardinality: int = 2
     on_error: str = "raise"
     exclude: Sequence[str] = ()
+    max_ms_per_row: float | None = None
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ VOTES_COL = "votes"
 
 
 class LFErrorCounter:
-    """A Spark accumulator of per-LF failure counts (used with ``on_error="abstain"``).
+    """A Spark accumulator of per-LF counts: failures under ``on_error="abstain"``, or seconds.
 
     Counts reach the driver once the action that runs the tasks has finished. As with every
     accumulator updated inside a transformation, a retried task can count its failures twice; the
@@ -101,6 +101,8 @@ def apply_lfs(
     on_error: OnError = "raise",
     error_counter: LFErrorCounter | None = None,
     carry: Sequence[str] = (),
+    time_counter: LFErrorCounter | None = None,
+    max_ms_per_row: float | None = None,
 ) -> Any:
     """Apply LFs to every row of ``df``.
 
@@ -118,6 +120,10 @@ def apply_lfs(
         LF failure policy (see :mod:`wsup_spark.core.apply`).
     error_counter : LFErrorCounter, optional
         Receives per-LF failure counts under ``on_error="abstain"``.
+    time_counter : LFErrorCounter, optional
+        Receives per-LF wall seconds (same dict-sum accumulator).
+    max_ms_per_row : float, optional
+        Slow-LF guard (see :func:`wsup_spark.core.apply.apply_lfs_to_batch`).
     carry : sequence of str
         Corpus columns passed through unchanged after ``votes`` (e.g. a gold-label column).
 
@@ -146,16 +152,21 @@ def apply_lfs(
     carry = list(carry)
     lf_list = list(lfs)
     acc = error_counter.accumulator if error_counter is not None else None
+    tacc = time_counter.accumulator if time_counter is not None else None
 
     def apply_partition(batches: Iterator[Any]) -> Iterator[Any]:
         errors: dict[str, int] = {}
+        seconds: dict[str, float] = {}
         for batch in batches:
-            L = apply_lfs_to_batch(batch, lf_list, cardinality, id_col, on_error, errors)
+            L = apply_lfs_to_batch(batch, lf_list, cardinality, id_col, on_error, errors,
+                                   seconds, max_ms_per_row)  # fmt: skip
             out = votes_to_arrow(batch.column(id_col), L)
             for c in carry:
                 out = out.append_column(c, batch.column(c))
             yield out
         if acc is not None and errors:
             acc.add(errors)
+        if tacc is not None and seconds:
+            tacc.add(seconds)
 
     return src.mapInArrow(apply_partition, schema)
