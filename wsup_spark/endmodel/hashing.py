@@ -264,12 +264,15 @@ def normalise(arr: Any, lowercase: bool = True, strip_punct: bool = True) -> Any
     if not strip_punct:
         return arr
     data, offs = string_buffers(arr)
-    out = _PUNCT_LUT[data]  # ASCII bytes only: UTF-8 continuation bytes are >= 0x80
-    if pa.types.is_large_string(arr.type):
-        return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(offs), pa.py_buffer(out))
-    return pa.StringArray.from_buffers(
-        len(arr), pa.py_buffer(offs.astype(np.int32)), pa.py_buffer(out)
-    )
+    # ASCII bytes only (UTF-8 continuation bytes are >= 0x80). Arrow kernels may read whole
+    # 64-byte words, so the new data buffer gets Arrow's zeroed padding.
+    out = np.zeros(len(data) + 64, np.uint8)
+    np.take(_PUNCT_LUT, data, out=out[: len(data)])
+    large = pa.types.is_large_string(arr.type)
+    offsets = np.zeros(len(offs) + 16, np.int64 if large else np.int32)
+    offsets[: len(offs)] = offs
+    cls = pa.LargeStringArray if large else pa.StringArray
+    return cls.from_buffers(len(arr), pa.py_buffer(offsets), pa.py_buffer(out))
 
 
 def hash_ngrams(

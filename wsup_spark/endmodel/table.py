@@ -79,7 +79,7 @@ def resolve_table(
             f"cannot open Delta table {path!r} at version {version}: {e}. Check the path "
             "(train.table) and that the version exists (train.version: null = latest)."
         ) from e
-    files = list(dt.file_uris())
+    files = sorted(dt.file_uris())  # one order on every rank, whatever the log replay's order
     if not files:
         raise DataError(f"Delta table {path!r} (version {dt.version()}) has no data files")
     counts: dict[str, int] = {}

@@ -33,7 +33,7 @@ from wsup_spark.endmodel.dataset import DeltaIterableDataset, FeatureSpec
 from wsup_spark.endmodel.evaluate import evaluate, to_device
 from wsup_spark.endmodel.loss import confidence_weights, soft_cross_entropy
 from wsup_spark.endmodel.models import build_model, fit_standardizers, make_optimizers, set_sparse
-from wsup_spark.endmodel.table import resolve_table
+from wsup_spark.endmodel.table import TableFiles, resolve_table
 
 logger = logging.getLogger(__name__)
 
@@ -83,17 +83,23 @@ def _init_distributed(device: torch.device) -> tuple[bool, bool]:
     return True, True
 
 
-def _pin_version(cfg: TrainConfig, distributed: bool, device: torch.device) -> int | None:
-    """Rank 0's resolution of ``version: null`` (latest), shared so every rank reads the same."""
-    if not distributed or cfg.version is not None:
-        return cfg.version
+def _resolve_shared(cfg: TrainConfig, distributed: bool, device: torch.device) -> TableFiles:
+    """Resolve the table once (rank 0) and share the file list, so every rank reads the same
+    version and only one process per job touches deltalake."""
+    if not distributed:
+        return resolve_table(cfg.table, cfg.version, cfg.storage_options)
     import torch.distributed as dist
 
     box: list[Any] = [None]
     if dist.get_rank() == 0:
-        box[0] = resolve_table(cfg.table, None, cfg.storage_options).version
+        try:
+            box[0] = resolve_table(cfg.table, cfg.version, cfg.storage_options)
+        except Exception as e:  # every rank must leave the collective
+            box[0] = e
     dist.broadcast_object_list(box, src=0, device=device if device.type == "cuda" else None)
-    return int(box[0])
+    if isinstance(box[0], Exception):
+        raise box[0]
+    return box[0]  # type: ignore[no-any-return]
 
 
 def _lockstep(
@@ -150,8 +156,7 @@ def train(
         rank = dist.get_rank() if distributed else 0
         world = dist.get_world_size() if distributed else 1
         torch.manual_seed(cfg.seed)
-        table = resolve_table(cfg.table, _pin_version(cfg, distributed, device),
-                              cfg.storage_options)  # fmt: skip
+        table = _resolve_shared(cfg, distributed, device)
         custom = model is not None
         text_col = cfg.text_col if custom or cfg.model != "numeric" else None
         spec = FeatureSpec(text_col, cfg.numeric_cols, cfg.buckets, cfg.word_ngrams,
