@@ -130,3 +130,11 @@ def test_train_from_config_and_the_job(text_table, tmp_path, capsys):
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["end_model_accuracy"] > 0.8 and metrics["checkpoint"] == str(tmp_path / "ck")
     assert job.main(["--config", str(conf), "--set", "train.model=bert"]) == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none)")
+def test_cuda_mixed_precision(text_table):
+    """The GPU path: device auto-selection picks CUDA, autocast (bf16/fp16) trains as well."""
+    res = train(small(text_table, model="text_numeric", numeric_cols=("score",), amp=True))
+    assert res.metrics["device"].startswith("cuda") and res.metrics["end_model_accuracy"] > 0.9
+    assert next(res.model.parameters()).is_cuda

@@ -15,8 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from wsup_spark.core.errors import ConfigError
-
-MODEL_KINDS = ("text", "numeric", "text_numeric")
+from wsup_spark.endmodel.config import MODEL_KINDS
 
 
 class HashedTextEncoder(nn.Module):
