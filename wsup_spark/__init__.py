@@ -11,8 +11,6 @@ Public API::
 
 from __future__ import annotations
 
-from typing import Any
-
 from wsup_spark.core.config import PipelineConfig, load_config
 from wsup_spark.core.errors import (
     ConfigError,
@@ -23,6 +21,7 @@ from wsup_spark.core.errors import (
     WriteError,
     WsupError,
 )
+from wsup_spark.core.lazy import lazy_getattr
 from wsup_spark.core.lf import (
     ABSTAIN,
     LabelingFunction,
@@ -41,13 +40,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Label models and the pipeline are imported on first use."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'wsup_spark' has no attribute {name!r}")
+__getattr__ = lazy_getattr("wsup_spark", _LAZY)
 
 
 __all__ = [

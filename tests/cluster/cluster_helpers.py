@@ -18,6 +18,16 @@ REPO = Path(__file__).resolve().parents[2]
 CLUSTER = REPO / "scripts" / "cluster" / "cluster.py"
 
 
+def cluster_script() -> Any:
+    """``scripts/cluster/cluster.py`` imported as a module (its process helpers)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("wsup_cluster_script", CLUSTER)
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
     """The environment for Spark subprocesses: this Python everywhere, loopback networking."""
     env = dict(os.environ)

@@ -18,6 +18,7 @@ import pytest
 from cluster_helpers import (
     REPO,
     cluster_logs,
+    cluster_script,
     commit_metadata,
     last_json,
     read_delta,
@@ -187,19 +188,7 @@ def test_executor_killed_mid_job_gives_exact_rows(
 
 
 def _descendants(pid: int) -> set[int]:
-    kids: dict[int, list[int]] = {}
-    for p in Path("/proc").glob("[0-9]*"):
-        try:
-            ppid = int(p.joinpath("stat").read_text().rsplit(") ", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        kids.setdefault(ppid, []).append(int(p.name))
-    out, todo = set(), [pid]
-    while todo:
-        q = todo.pop()
-        out.add(q)
-        todo.extend(kids.get(q, []))
-    return out
+    return set(cluster_script().process_tree(pid))
 
 
 @pytest.mark.slow

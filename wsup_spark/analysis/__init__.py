@@ -11,7 +11,7 @@ that draw plots or run a distributed reduction.
 
 from __future__ import annotations
 
-from typing import Any
+from wsup_spark.core.lazy import lazy_getattr
 
 _LAZY = {
     "lf_summary": "wsup_spark.analysis.summary",
@@ -28,10 +28,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    """Public functions, imported on first use."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'wsup_spark.analysis' has no attribute {name!r}")
+__getattr__ = lazy_getattr("wsup_spark.analysis", _LAZY)

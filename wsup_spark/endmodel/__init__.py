@@ -12,8 +12,7 @@ IterableDataset), ``loss``, ``models``, ``trainer``, ``evaluate``, ``checkpoint`
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from wsup_spark.core.lazy import lazy_getattr
 
 _LAZY = {
     "TrainConfig": "wsup_spark.endmodel.config",
@@ -42,8 +41,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    """Import the submodule that defines ``name`` on first use."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'wsup_spark.endmodel' has no attribute {name!r}")
+__getattr__ = lazy_getattr("wsup_spark.endmodel", _LAZY)

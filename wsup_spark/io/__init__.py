@@ -8,7 +8,7 @@ Public API (imported lazily, so ``import wsup_spark.io`` pulls in neither pyarro
 
 from __future__ import annotations
 
-from typing import Any
+from wsup_spark.core.lazy import lazy_getattr
 
 _LAZY = {
     "Tap": "wsup_spark.io.base",
@@ -22,13 +22,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the Delta API on first use."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'wsup_spark.io' has no attribute {name!r}")
+__getattr__ = lazy_getattr("wsup_spark.io", _LAZY)
 
 
 __all__ = sorted(_LAZY)
