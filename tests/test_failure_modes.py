@@ -185,8 +185,22 @@ def test_slow_lf_guard_names_the_lf(spark, tmp_path):
 
     _write_corpus(spark, tmp_path / "c", TEXTS * 5)  # batches of >= 100 rows are checked
     cfg = _cfg(tmp_path, tmp_path / "c", lfs__max_ms_per_row=0.5)
-    with pytest.raises(Exception, match=r"lf_sleepy.*ms/row.*max_ms_per_row=0.5"):
+    with pytest.raises(Exception, match=r"lf_sleepy.*max_ms_per_row=0.5"):
         run_pipeline(cfg, spark, lfs=[lf_has_a, lf_sleepy])
     assert _no_files(tmp_path / "out")
+
+    @labeling_function()
+    def lf_hangs(x):
+        while True:  # a bug: never returns
+            try:
+                time.sleep(0.01)
+            except Exception:  # and swallows what it can
+                pass
+
+    t0 = time.monotonic()
+    with pytest.raises(Exception, match=r"lf_hangs.*was stopped after .*max_ms_per_row=2"):
+        run_pipeline(_cfg(tmp_path, tmp_path / "c", lfs__max_ms_per_row=2, lfs__on_error="abstain"),
+                     spark, lfs=[lf_has_a, lf_hangs])  # fmt: skip
+    assert time.monotonic() - t0 < 60 and _no_files(tmp_path / "out")
     res = run_pipeline(_cfg(tmp_path, tmp_path / "c"), spark, lfs=[lf_has_a, lf_has_e])
     assert len(res.metrics["lf_seconds"]) == 2 and all(s >= 0 for s in res.metrics["lf_seconds"])

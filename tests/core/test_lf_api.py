@@ -152,3 +152,31 @@ def test_config_parsing_and_overrides(tmp_path):
     bad.write_text("lfs: !!python/object/apply:os.system ['echo hi']\n")
     with pytest.raises(Exception, match="could not determine a constructor"):
         load_config(bad)
+
+
+def test_slow_lf_is_interrupted_and_the_alarm_restored():
+    import signal
+    import time
+
+    @labeling_function()
+    def spins(x):
+        while True:
+            try:
+                time.sleep(0.001)
+            except Exception:
+                pass
+
+    @labeling_function()
+    def quick(x):
+        return 1
+
+    batch = pa.RecordBatch.from_pydict({"id": list(range(50)), "text": ["a"] * 50})
+    before = signal.getsignal(signal.SIGALRM)
+    t0 = time.monotonic()
+    with pytest.raises(LFError, match=r"'spins' was stopped .*batch of 50 rows.*budget 0.10 s"):
+        apply_lfs_to_batch(batch, [quick, spins], 2, "id", on_error="abstain", max_ms_per_row=1)
+    assert time.monotonic() - t0 < 5
+    assert signal.getsignal(signal.SIGALRM) is before
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+    L = apply_lfs_to_batch(batch, [quick], 2, "id", max_ms_per_row=1)  # a fast LF passes
+    assert (L == 1).all()

@@ -13,8 +13,11 @@ Error policy (``on_error``):
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -31,6 +34,47 @@ from wsup_spark.core.lf import (
 )
 
 OnError = Literal["raise", "abstain"]
+
+#: A batch's time budget under the slow-LF guard is ``max(n, MIN_BUDGET_ROWS) * max_ms_per_row``.
+MIN_BUDGET_ROWS = 100
+
+
+class _Deadline(BaseException):
+    """Raised inside a running LF when its batch's time budget is spent.
+
+    A BaseException, so an LF's own ``except Exception`` and the ``on_error="abstain"`` policy
+    cannot swallow it.
+    """
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None) -> Iterator[None]:
+    """Interrupt the block with :class:`_Deadline` after ``seconds`` (SIGALRM timer).
+
+    Only where a real-time interval timer is available (POSIX) and in the main thread (Spark's
+    Python workers run UDFs there); elsewhere the block runs uninterrupted and the guard acts
+    after it. Pure-Python loops and ``re`` matching are interrupted; a C call that never checks
+    signals is interrupted when it returns.
+    """
+    usable = (
+        seconds is not None
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise _Deadline
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, max(float(seconds), 1e-3))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def required_columns(lfs: Sequence[LabelingFunction]) -> set[str] | None:
@@ -85,7 +129,9 @@ def apply_lfs_to_batch(
         Per-LF wall time, accumulated in place.
     max_ms_per_row : float, optional
         A slow-LF guard: an LF whose mean time on this batch exceeds it raises :class:`LFError`
-        (whatever ``on_error`` says: a slow LF is a code problem, not a data problem).
+        (whatever ``on_error`` says: a slow LF is a code problem, not a data problem). A running
+        LF is interrupted once it has spent ``max(n, 100) * max_ms_per_row`` ms on the batch (an
+        LF that hangs fails the run instead of stalling it; see :func:`_deadline`).
 
     Returns
     -------
@@ -118,17 +164,28 @@ def apply_lfs_to_batch(
             key = tuple(lf.columns) if lf.columns is not None else None
             if key not in pandas_cache:
                 pandas_cache[key] = (batch if key is None else batch.select(list(key))).to_pandas()
+    budget = None if max_ms_per_row is None else max(n, MIN_BUDGET_ROWS) * max_ms_per_row / 1000
     for j, lf in enumerate(lfs):
         t0 = time.perf_counter()
-        if lf.kind == "row":
-            votes = _run_row_lf(lf, records, ids, cardinality, on_error, errors)
-        else:
-            votes = _run_batch_lf(lf, batch, ids, cardinality, on_error, errors, pandas_cache)
+        try:
+            with _deadline(budget):
+                if lf.kind == "row":
+                    votes = _run_row_lf(lf, records, ids, cardinality, on_error, errors)
+                else:
+                    votes = _run_batch_lf(lf, batch, ids, cardinality, on_error, errors,
+                                          pandas_cache)  # fmt: skip
+        except _Deadline:
+            raise LFError(
+                f"LF {lf.name!r} was stopped after {time.perf_counter() - t0:.2f} s on a batch of "
+                f"{n} rows (first row id {ids[0]!r}): over lfs.max_ms_per_row={max_ms_per_row} "
+                f"(budget {budget:.2f} s for this batch). Vectorize it (@vectorized_lf / "
+                "templates), cache its resources, fix a loop that never ends, or raise the limit"
+            ) from None
         out[:, j] = votes
         dt = time.perf_counter() - t0
         if seconds is not None:
             seconds[lf.name] = seconds.get(lf.name, 0.0) + dt
-        if max_ms_per_row is not None and n >= 100 and 1000 * dt / n > max_ms_per_row:
+        if max_ms_per_row is not None and n >= MIN_BUDGET_ROWS and 1000 * dt / n > max_ms_per_row:
             raise LFError(
                 f"LF {lf.name!r} took {1000 * dt / n:.3f} ms/row on a batch of {n} rows (first row "
                 f"id {ids[0]!r}), over lfs.max_ms_per_row={max_ms_per_row}: vectorize it "
