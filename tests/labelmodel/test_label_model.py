@@ -50,9 +50,47 @@ def test_beats_majority_vote(binary):
 def test_multiclass_recovery():
     accs = [0.9, 0.8, 0.7, 0.6, 0.75]
     L, y = synth(60_000, accs, [0.5, 0.6, 0.7, 0.8, 0.5], [0.5, 0.3, 0.2], k=3, seed=1)
-    model = LabelModel(3).fit(LFStats.from_matrix(L, 3))
-    np.testing.assert_allclose(model.accuracies, accs, atol=0.04)
-    assert (model.predict(L) == y).mean() > 0.8
+    stats = LFStats.from_matrix(L, 3)
+    mv = (MajorityVote(3).fit(stats).predict(L) == y).mean()
+    auto = LabelModel(3).fit(stats)
+    assert auto.fit_info["balance"] == "estimated"  # imbalance detected from the moments
+    for model in (auto, LabelModel(3).fit(stats, class_balance=[0.5, 0.3, 0.2])):
+        np.testing.assert_allclose(model.accuracies, accs, atol=0.03)
+        assert (model.predict(L) == y).mean() > mv + 0.01
+    # a wrong (uniform) balance biases the fit, and the overdispersion says so
+    forced = LabelModel(3, balance="uniform").fit(stats)
+    assert forced.fit_info["overdispersion"] > 1.5 > auto.fit_info["overdispersion"]
+
+
+def unipolar(n, prec, cls, cov, p, seed=0):
+    """Unipolar LFs (vote their class or abstain) with precision ``prec`` = P(Y = cls | vote)."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice(len(p), size=n, p=p)
+    L = np.full((n, len(prec)), -1)
+    for j, (a, c, cv) in enumerate(zip(prec, cls, cov, strict=True)):
+        rate = np.where(y == c, a / p[c], (1 - a) / (1 - p[c])) * cv
+        L[rng.random(n) < rate, j] = c
+    return L, y
+
+
+def test_class_balance_recovery_with_unipolar_lfs():
+    prec = [0.85, 0.8, 0.75, 0.9, 0.7, 0.8]
+    L, y = unipolar(50_000, prec, [0, 0, 0, 1, 1, 1], [0.4, 0.3, 0.3, 0.15, 0.2, 0.1], [0.75, 0.25])
+    stats = LFStats.from_matrix(L, 2)
+    model = LabelModel(2).fit(stats)
+    assert model.fit_info["balance"] == "estimated"
+    np.testing.assert_allclose(model.class_balance, [0.75, 0.25], atol=0.06)
+    np.testing.assert_allclose(model.accuracies, prec, atol=0.1)
+    mv = (MajorityVote(2).fit(stats).predict(L) == y).mean()
+    assert (model.predict(L) == y).mean() > mv + 0.02
+
+
+def test_balanced_classes_keep_the_uniform_prior(binary):
+    # classes close to balanced: the estimate does not pay for its extra parameter
+    L, _ = synth(50_000, [0.85, 0.8, 0.75, 0.7], [0.6, 0.7, 0.5, 0.8], [0.5, 0.5], seed=4)
+    model = LabelModel(2).fit(LFStats.from_matrix(L, 2))
+    assert model.fit_info["balance"] == "uniform"
+    np.testing.assert_array_equal(model.class_balance, [0.5, 0.5])
 
 
 def test_given_class_balance_is_used(binary):
@@ -66,10 +104,23 @@ def test_given_class_balance_is_used(binary):
 def test_deterministic_and_fit_independent_of_n_scaling(binary):
     _L, _, stats = binary
     a, b = LabelModel(2).fit(stats, seed=0), LabelModel(2).fit(stats, seed=0)
-    assert np.array_equal(a.mu, b.mu) and np.array_equal(a.class_balance, b.class_balance)
-    # doubling every row leaves O unchanged, hence the parameters
-    c = LabelModel(2).fit(stats.merge(stats))
-    np.testing.assert_allclose(c.mu, a.mu, atol=1e-5)
+    assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())  # bit-identical parameters
+    # 1000 copies of every row: O is the same to the last bit, so is the moment fit and its cost
+    big = scaled(stats, 1000)
+    c = LabelModel(2).fit(big)
+    assert np.array_equal(c.mu, a.mu)
+    assert c.fit_info["iterations"] == a.fit_info["iterations"]
+    np.testing.assert_allclose(c.accuracies, a.accuracies, atol=0.01)
+
+
+def scaled(stats, f):
+    from dataclasses import replace
+
+    return replace(
+        stats, n=stats.n * f, counts=stats.counts * f, overlaps=stats.overlaps * f,
+        conflicts=stats.conflicts * f, n_covered=stats.n_covered * f,
+        n_overlap=stats.n_overlap * f, n_conflict=stats.n_conflict * f,
+    )  # fmt: skip
 
 
 def test_predictions_are_batch_invariant(binary):
@@ -90,6 +141,11 @@ def test_save_load_roundtrip_json(binary, tmp_path):
     assert json.loads(path.read_text())["kind"] == "label_model"
     loaded = LabelModel.load(str(path))
     assert np.array_equal(loaded.predict_proba(L[:100]), model.predict_proba(L[:100]))
+    assert np.array_equal(loaded.accuracies, model.accuracies)
+    # parameters saved by version 1 (μ and p only) still load: accuracies derived from μ
+    old = {k: v for k, v in model.to_dict().items() if k not in ("accuracies", "vote_scale")}
+    v1 = LabelModel.from_dict(old)
+    np.testing.assert_allclose(v1.accuracies, model.raw_accuracies)
 
 
 def test_never_voting_lf_and_empty_rows_give_no_nan():
@@ -111,9 +167,78 @@ def test_errors():
         LabelModel(1)
     with pytest.raises(ModelError, match="zero rows"):
         LabelModel(2).fit(LFStats.empty(3, 2))
+    stats = LFStats.from_matrix(np.array([[0, 1, 0], [1, 1, -1]]), 2)
+    with pytest.raises(ModelError, match="outside 0..2"):
+        LabelModel(2).fit(stats, dependencies=[(0, 7)])
+    with pytest.raises(ModelError, match="two different LFs"):
+        LabelModel(2).fit(stats, dependencies=[(1, 1)])
+    with pytest.raises(ModelError, match="balance must be"):
+        LabelModel(2, balance="guess")
 
 
 def test_majority_vote_ties_and_prior():
     mv = MajorityVote(3).fit(LFStats.empty(2, 3), class_balance=[0.2, 0.3, 0.5])
     P = mv.predict_proba(np.array([[0, 1], [-1, -1], [2, 2]]))
     np.testing.assert_allclose(P, [[0.5, 0.5, 0], [0.2, 0.3, 0.5], [0, 0, 1]])
+
+
+def test_equal_accuracies_reproduce_majority_vote_exactly(binary):
+    # what the shrinkage yields when the LFs cannot be told apart (τ² = 0): majority vote, ties
+    # included (the same rows tie, so WRENCH's tie-break picks the same class)
+    L, _, stats = binary
+    params = LabelModel(2).fit(stats).to_dict()
+    params["accuracies"] = [0.77] * stats.m
+    params["class_balance"] = [0.5, 0.5]
+    model = LabelModel.from_dict(params)
+    P, Pmv = model.predict_proba(L[:5000]), MajorityVote(2).predict_proba(L[:5000])
+    ties, ties_mv = P[:, 0] == P[:, 1], Pmv[:, 0] == Pmv[:, 1]
+    np.testing.assert_array_equal(ties, ties_mv)
+    np.testing.assert_array_equal(P[~ties].argmax(1), Pmv[~ties].argmax(1))
+
+
+def test_duplicated_lf_declared_as_dependency_counts_once():
+    accs = [0.9, 0.85, 0.8, 0.6, 0.7]
+    L, y = synth(60_000, accs, [0.6, 0.6, 0.6, 0.9, 0.7], [0.5, 0.5], seed=6)
+    Ld = np.hstack([L, L[:, [3, 3]]])  # the weakest LF, three times
+    base = LabelModel(2).fit(LFStats.from_matrix(L, 2))
+    stats = LFStats.from_matrix(Ld, 2)
+    naive = LabelModel(2).fit(stats)
+    assert any("vote identically" in w for w in naive.warnings)
+    dep = LabelModel(2).fit(stats, dependencies=[(3, 5), (5, 6)])
+    assert dep.dependencies == [(3, 5), (5, 6)]
+    w = dep.weights
+    np.testing.assert_allclose(w[[3, 5, 6]].sum(), base.weights[3], rtol=0.15)
+    np.testing.assert_allclose(w[:3], base.weights[:3], rtol=0.15)
+    agree = (dep.predict(Ld) == base.predict(L)).mean()
+    assert agree > 0.99
+    # undeclared, the copies outvote the good LFs more often
+    assert (naive.predict(Ld) == y).mean() < (dep.predict(Ld) == y).mean()
+
+
+def test_dependencies_by_lf_name():
+    L, _ = synth(5_000, [0.9, 0.8, 0.7], [0.6, 0.6, 0.6], [0.5, 0.5], seed=7)
+    stats = LFStats.from_matrix(np.hstack([L, L[:, [0]]]), 2, lf_names=["a", "b", "c", "a2"])
+    model = LabelModel(2).fit(stats, dependencies=[("a", "a2")])
+    assert model.dependencies == [(0, 3)]
+    with pytest.raises(ModelError, match="not in the stats"):
+        LabelModel(2).fit(stats, dependencies=[("a", "zz")])
+
+
+def test_semeval_sized_fit_is_fast_and_deterministic():
+    import importlib.util
+    import time
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "bench_fit.py"
+    spec = importlib.util.spec_from_file_location("bench_fit", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    L, y, _ = bench.synthetic_votes(8_000, 164, 9, 0.1)
+    stats = LFStats.from_matrix(L, 9)
+    t0 = time.perf_counter()
+    a = LabelModel(9).fit(stats)
+    elapsed = time.perf_counter() - t0
+    b = LabelModel(9).fit(scaled(stats, 100))
+    assert np.array_equal(a.mu, b.mu) and a.fit_info["iterations"] == b.fit_info["iterations"]
+    assert elapsed < 10.0  # ≤ 2 s unloaded (scripts/bench_fit.py); generous for shared CI
+    assert (a.predict(L) == y).mean() > 0.5

@@ -1,0 +1,108 @@
+"""Label-model fit time on a SemEval-sized synthetic problem (m = 164 LFs, k = 9, d = 1476).
+
+    python scripts/bench_fit.py [--m 164] [--k 9] [--n 20000] [--repeat 5] [--multipolar 0.1]
+
+Builds LFStats once from a synthetic vote matrix (conditionally independent LFs, mostly unipolar
+like WRENCH's, a fraction voting several classes), then times ``LabelModel(k).fit(stats)``
+``--repeat`` times and reports the minimum (the machine is shared; the minimum is the least noisy).
+It then scales the statistics to 10×, 100× and 1000× the rows (the statistics of that many copies
+of every row: same O, larger n) and times the fit again: the cost depends on d, never on n.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from wsup_spark import LabelModel, LFStats
+
+
+def synthetic_votes(
+    n: int, m: int, k: int, multipolar: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(L, y, accuracies) with LFs that fire at random (coverage 0.2%–5%) and are right with
+    probability ``acc`` (0.5–0.95) when they fire; unipolar LFs vote their class or abstain."""
+    rng = np.random.default_rng(seed)
+    p = rng.dirichlet(np.full(k, 3.0))
+    y = rng.choice(k, size=n, p=p)
+    L = np.full((n, m), -1, np.int16)
+    acc = rng.uniform(0.5, 0.95, m)
+    cov = rng.uniform(0.002, 0.05, m)
+    for j in range(m):
+        if rng.random() < multipolar:  # votes any class
+            fire = rng.random(n) < cov[j]
+            wrong = (y + rng.integers(1, k, n)) % k
+            L[fire, j] = np.where(rng.random(n) < acc[j], y, wrong)[fire]
+        else:  # unipolar: fires on its class with prob ∝ acc, elsewhere ∝ (1 - acc)
+            c = rng.integers(k)
+            rate = np.where(y == c, acc[j] / p[c], (1.0 - acc[j]) / (1.0 - p[c])) * cov[j]
+            L[rng.random(n) < rate, j] = c
+    return L, y, acc
+
+
+def scaled(stats: LFStats, factor: int) -> LFStats:
+    """Statistics of ``factor`` copies of every row (exact: every field is a sum over rows)."""
+    f = int(factor)
+    return replace(
+        stats, n=stats.n * f, counts=stats.counts * f, overlaps=stats.overlaps * f,
+        conflicts=stats.conflicts * f, n_covered=stats.n_covered * f,
+        n_overlap=stats.n_overlap * f, n_conflict=stats.n_conflict * f,
+    )  # fmt: skip
+
+
+def time_fit(stats: LFStats, k: int, repeat: int) -> tuple[float, LabelModel]:
+    best, model = float("inf"), LabelModel(k)
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        model = LabelModel(k).fit(stats)
+        best = min(best, time.perf_counter() - t0)
+    return best, model
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--m", type=int, default=164)
+    ap.add_argument("--k", type=int, default=9)
+    ap.add_argument("--n", type=int, default=20000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--multipolar", type=float, default=0.1)
+    ap.add_argument("--out", default=None, help="write the timings as JSON here")
+    args = ap.parse_args(argv)
+    L, y, acc = synthetic_votes(args.n, args.m, args.k, args.multipolar)
+    t0 = time.perf_counter()
+    stats = LFStats.from_matrix(L, args.k)
+    stats_s = time.perf_counter() - t0
+    print(f"m={args.m} k={args.k} d={stats.d} n={args.n}: LFStats.from_matrix {stats_s:.2f} s")
+    rows = []
+    base_model = None
+    for factor in (1, 10, 100, 1000):
+        s = scaled(stats, factor)
+        fit_s, model = time_fit(s, args.k, args.repeat)
+        if base_model is None:
+            base_model = model
+        same = bool(np.array_equal(model.accuracies, base_model.accuracies, equal_nan=True))
+        rows.append({"n": s.n, "fit_s_min": fit_s, "same_params_as_1x": same})
+        print(f"  n={s.n:>11,}  fit {fit_s:.3f} s (min of {args.repeat})  "
+              f"iterations {model.fit_info['iterations']}  κ={model.fit_info['overdispersion']:.2f}"
+              f"  params identical to 1x: {same}")  # fmt: skip
+    assert base_model is not None
+    got = base_model.accuracies
+    ok = np.isfinite(got)
+    err = float(np.abs(got[ok] - acc[ok]).mean())
+    lm = float((base_model.predict(L) == y).mean())
+    covered = (L >= 0).any(axis=1)
+    print(f"  mean |accuracy error| {err:.3f}; label-model accuracy on covered rows "
+          f"{(base_model.predict(L) == y)[covered].mean():.3f}")  # fmt: skip
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"m": args.m, "k": args.k, "d": stats.d, "fits": rows,
+                       "mean_abs_acc_error": err, "accuracy": lm}, f, indent=2)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
