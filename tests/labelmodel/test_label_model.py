@@ -196,23 +196,38 @@ def test_equal_accuracies_reproduce_majority_vote_exactly(binary):
     np.testing.assert_array_equal(P[~ties].argmax(1), Pmv[~ties].argmax(1))
 
 
-def test_duplicated_lf_declared_as_dependency_counts_once():
+def test_duplicated_lf_counts_once():
     accs = [0.9, 0.85, 0.8, 0.6, 0.7]
     L, y = synth(60_000, accs, [0.6, 0.6, 0.6, 0.9, 0.7], [0.5, 0.5], seed=6)
     Ld = np.hstack([L, L[:, [3, 3]]])  # the weakest LF, three times
     base = LabelModel(2).fit(LFStats.from_matrix(L, 2))
     stats = LFStats.from_matrix(Ld, 2)
+    declared = LabelModel(2).fit(stats, dependencies=[(3, 5), (5, 6)])
+    auto = LabelModel(2).fit(stats)  # exact copies are detected from the statistics
+    assert declared.dependencies == auto.dependencies == [(3, 5), (3, 6), (5, 6)]
+    assert any("counts them as one" in w for w in auto.warnings)
+    for model in (declared, auto):
+        w = model.weights
+        np.testing.assert_allclose(w[[3, 5, 6]].sum(), base.weights[3], rtol=0.15)
+        np.testing.assert_allclose(w[:3], base.weights[:3], rtol=0.15)
+        assert (model.predict(Ld) == base.predict(L)).mean() > 0.99
+    # without the dependency the copies get triple weight and outvote the good LFs
+    naive = LabelModel(2, merge_identical=False).fit(stats)
+    assert (naive.predict(Ld) == y).mean() < (auto.predict(Ld) == y).mean() - 0.005
+
+
+def test_near_duplicate_declared_as_dependency():
+    accs = [0.9, 0.85, 0.8, 0.6]
+    L, y = synth(60_000, accs, [0.6, 0.6, 0.6, 0.9], [0.5, 0.5], seed=8)
+    copy = L[:, 3].copy()
+    copy[::50] = -1  # abstains on 2% of rows: no longer an exact copy
+    Ld = np.hstack([L, copy[:, None]])
+    stats = LFStats.from_matrix(Ld, 2)
     naive = LabelModel(2).fit(stats)
-    assert any("vote identically" in w for w in naive.warnings)
-    dep = LabelModel(2).fit(stats, dependencies=[(3, 5), (5, 6)])
-    assert dep.dependencies == [(3, 5), (5, 6)]
-    w = dep.weights
-    np.testing.assert_allclose(w[[3, 5, 6]].sum(), base.weights[3], rtol=0.15)
-    np.testing.assert_allclose(w[:3], base.weights[:3], rtol=0.15)
-    agree = (dep.predict(Ld) == base.predict(L)).mean()
-    assert agree > 0.99
-    # undeclared, the copies outvote the good LFs more often
-    assert (naive.predict(Ld) == y).mean() < (dep.predict(Ld) == y).mean()
+    assert naive.dependencies == []
+    dep = LabelModel(2).fit(stats, dependencies=[(3, 4)])
+    assert dep.weights[3] + dep.weights[4] < naive.weights[3] + naive.weights[4]
+    assert (dep.predict(Ld) == y).mean() > (naive.predict(Ld) == y).mean()
 
 
 def test_dependencies_by_lf_name():

@@ -12,11 +12,12 @@ Fit (driver, numpy/scipy, cost independent of n):
    and declared dependencies.
 2. **LF accuracies** ``a_i = P(λ_i = Y | λ_i ≠ abstain)`` from μ and p.
 3. **Empirical-Bayes shrinkage** (:mod:`wsup_spark.labelmodel.shrinkage`): each ``a_i`` rests on
-   the LF's overlap rows; its variance is inflated by the Pearson overdispersion κ of the moment
-   fit (how badly conditional independence explains the co-occurrence counts), and the
-   DerSimonian–Laird random-effects estimate pulls it toward the common mean. When the data cannot
-   distinguish the LFs, all accuracies are equal and prediction *is* majority vote; when overlaps
-   are plentiful and the model fits, the estimates stand.
+   the LF's overlap rows; its binomial variance is inflated by the Pearson overdispersion of the
+   moment fit — the larger of the overall κ and the κ of the cells involving LF i (how badly
+   conditional independence explains those co-occurrence counts) — and the DerSimonian–Laird
+   random-effects estimate pulls it toward the common mean. When the data cannot distinguish the
+   LFs, all accuracies are equal and prediction *is* majority vote (ties included); when overlaps
+   are plentiful and the model fits (κ ≈ 1), the estimates stand. No constant is tuned.
 
 Prediction (per row, table look-ups in a fixed LF order, so bit-identical however rows are
 batched): the accuracy model ("one coin" per LF, abstain independent of Y)
@@ -29,10 +30,14 @@ the class-conditional abstain factors of the full model are where LF dependencie
 TREC even the *true* class-conditional parameters give 50.4% accuracy vs 66.4% for the true
 accuracies in the model above, and 60.8% for majority vote).
 
-Class balance ``p``: uniform unless given (``fit(stats, class_balance=[...])``) — the Snorkel
-default; rows without votes get ``p``. ``LabelModel(k, balance="estimate")`` estimates it jointly
-with μ from the second moments instead (identifiable for ≥ 3 conditionally independent,
-informative LFs; unreliable for sparse, dependent LFs, which is why it is not the default).
+Class balance ``p`` (also the prior of rows without votes): given (``fit(stats,
+class_balance=[...])``), or chosen from the statistics (``balance="auto"``, the default): the moment
+fit is run with the uniform balance (the Snorkel default) and with p estimated jointly (softmax
+parameterised, starting from the vote shares); the estimate is kept only if it lowers the Pearson χ²
+of the co-occurrence counts by more than its k − 1 extra parameters cost (quasi-AIC: χ² drop / κ >
+2(k − 1)). With sparse, dependent LFs (all three WRENCH sets) the estimate explains nothing and the
+balance stays uniform; with informative unipolar LFs on imbalanced classes it is estimated.
+``balance="uniform"`` / ``"estimate"`` force either.
 """
 
 from __future__ import annotations
@@ -58,11 +63,28 @@ from wsup_spark.labelmodel.moments import (
 from wsup_spark.labelmodel.shrinkage import shrink_accuracies
 from wsup_spark.labelmodel.stats import LFStats
 
-__all__ = ["LabelModel", "MajorityVote", "degenerate_stats_warnings"]
+__all__ = ["LabelModel", "MajorityVote", "degenerate_stats_warnings", "identical_lf_pairs"]
 
 logger = logging.getLogger(__name__)
 
 _EPS = 1e-6
+
+
+def identical_lf_pairs(stats: LFStats) -> list[tuple[int, int]]:
+    """Pairs (i < j) of LFs that vote identically on every row (exact, from the counts): they
+    agree on every row either votes on, and vote equally often.
+
+    Examples
+    --------
+    >>> L = np.array([[0, 0, 1], [1, 1, 1], [-1, -1, 0]])
+    >>> identical_lf_pairs(LFStats.from_matrix(L, 2))
+    [(0, 1)]
+    """
+    m, k = stats.m, stats.k
+    total = stats.vote_counts.sum(axis=1)
+    joint = np.einsum("iaja->ij", stats.counts.reshape(m, k, m, k))  # rows where i and j agree
+    same = (joint == total[:, None]) & (joint == total[None, :]) & (total[:, None] > 0)
+    return [(int(i), int(j)) for i, j in zip(*np.nonzero(np.triu(same, 1)), strict=True)]
 
 
 def degenerate_stats_warnings(stats: LFStats) -> list[str]:
@@ -71,11 +93,10 @@ def degenerate_stats_warnings(stats: LFStats) -> list[str]:
     * an LF that never votes carries no information: its parameters are zero and it is ignored;
     * fewer than 3 voting LFs: accuracies are not identifiable from second moments, the fit stays
       near the initialisation (every LF at the initial precision);
-    * two LFs that vote identically on every row are double-counted under conditional
-      independence: drop one or declare the dependency;
+    * two LFs that vote identically on every row would be double-counted under conditional
+      independence: the label model treats them as dependent (one vote's weight between them);
     * a class no LF ever votes can only be predicted through the class balance.
     """
-    k = stats.k
     names = list(stats.lf_names or [f"LF {i}" for i in range(stats.m)])
     votes = stats.vote_counts
     out = []
@@ -88,16 +109,11 @@ def degenerate_stats_warnings(stats: LFStats) -> list[str]:
             f"only {len(active)} LF(s) vote: LF accuracies are not identifiable from agreements "
             "with fewer than 3 LFs; the label model keeps its prior (majority-vote-like) weights"
         )
-    m = stats.m
-    joint = np.einsum("iaja->ij", stats.counts.reshape(m, k, m, k))  # rows where i and j agree
-    total = votes.sum(axis=1)
-    same = (joint == total[:, None]) & (joint == total[None, :]) & (total[:, None] > 0)
-    for i, j in zip(*np.nonzero(np.triu(same, 1)), strict=True):
-        if np.array_equal(votes[i], votes[j]):
-            out.append(
-                f"LFs {names[i]!r} and {names[j]!r} vote identically on every row: they are "
-                "double-counted; drop one or pass it as a dependency"
-            )
+    for i, j in identical_lf_pairs(stats):
+        out.append(
+            f"LFs {names[i]!r} and {names[j]!r} vote identically on every row: the label model "
+            "counts them as one (drop one to silence this)"
+        )
     silent = np.flatnonzero(votes.sum(axis=0) == 0)
     if len(silent):
         out.append(f"no LF ever votes class(es) {silent.tolist()}: predicted only via the prior")
@@ -158,6 +174,9 @@ class LabelModel:
     shrinkage : bool
         Empirical-Bayes shrinkage of the accuracies (default). ``False`` gives the weighted
         majority vote with the raw moment estimates.
+    merge_identical : bool
+        Treat LFs that vote identically on every row as dependent (default), so copies share one
+        vote's weight.
 
     Examples
     --------
@@ -180,6 +199,7 @@ class LabelModel:
         better_than_random: float = 10.0,
         balance: str = "auto",
         shrinkage: bool = True,
+        merge_identical: bool = True,
     ) -> None:
         self.cardinality = _check_cardinality(cardinality)
         if not 1.0 / self.cardinality < init_precision < 1.0:
@@ -192,6 +212,7 @@ class LabelModel:
         self.better_than_random = float(better_than_random)
         self.balance = balance
         self.shrinkage = bool(shrinkage)
+        self.merge_identical = bool(merge_identical)
         self._mu: np.ndarray | None = None
         self._p: np.ndarray | None = None
         self._acc: np.ndarray | None = None
@@ -243,8 +264,9 @@ class LabelModel:
         seed : int
             Accepted for API stability; the fit is deterministic (no randomness at all).
         dependencies : iterable of (i, j), optional
-            Pairs of dependent LFs (indices or names). Their co-occurrences are left out of the
-            moment fit, and the LFs of each connected group share one vote's weight.
+            Pairs of dependent LFs (indices or names). The co-occurrences within each connected
+            group are left out of the moment fit, and its LFs share one vote's weight. LFs that
+            vote identically on every row are added automatically (``merge_identical``).
         """
         k = self.cardinality
         if stats.k != k:
@@ -262,6 +284,8 @@ class LabelModel:
                 raise ModelError(f"class_balance must be {k} positive numbers, got {p_fixed}")
             p_fixed = p_fixed / p_fixed.sum()
         deps = self._dependency_pairs(stats, dependencies)
+        if self.merge_identical:  # exact copies carry no extra evidence: always one vote
+            deps = sorted(set(deps) | set(identical_lf_pairs(stats)))
         self.warnings = degenerate_stats_warnings(stats)
         for w in self.warnings:
             logger.warning(w)
@@ -457,6 +481,7 @@ class LabelModel:
             "better_than_random": self.better_than_random,
             "balance": self.balance,
             "shrinkage": self.shrinkage,
+            "merge_identical": self.merge_identical,
             "mu": mu.tolist(),
             "class_balance": p.tolist(),
             "accuracies": _nan_to_none(self._acc),
@@ -475,7 +500,7 @@ class LabelModel:
         model = cls(
             d["cardinality"], d["init_precision"], d["l2"], d["max_iter"],
             d.get("better_than_random", 10.0), d.get("balance", "auto"),
-            d.get("shrinkage", True),
+            d.get("shrinkage", True), d.get("merge_identical", True),
         )  # fmt: skip
         model._mu = np.asarray(d["mu"], float)
         model._p = np.asarray(d["class_balance"], float)
