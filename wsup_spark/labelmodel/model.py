@@ -161,7 +161,10 @@ class LabelModel:
     init_precision : float
         Initial ``P(Y = a | λ_i = a)`` of every LF in the moment fit (must be in (1/k, 1)).
     l2 : float
-        Ridge strength γ toward the initialisation in the moment fit.
+        Ridge strength γ toward the initialisation in the moment fit (default 0: an absolute
+        ridge is not weak on sparse LFs, whose O entries are tiny — 1e-4 biased the class-balance
+        estimate on a 9-class synthetic problem from 0.6% to 5% error; uncertainty is handled by
+        the shrinkage instead).
     max_iter : int
         L-BFGS-B iteration cap.
     better_than_random : float
@@ -194,7 +197,7 @@ class LabelModel:
         self,
         cardinality: int,
         init_precision: float = 0.7,
-        l2: float = 1e-4,
+        l2: float = 0.0,
         max_iter: int = 500,
         better_than_random: float = 10.0,
         balance: str = "auto",
@@ -366,15 +369,16 @@ class LabelModel:
         )  # fmt: skip
 
     def _estimate_balance(
-        self, Oa: np.ndarray, lf_of: np.ndarray, cls: np.ndarray, mask: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, int]:
+        self, Oa: np.ndarray, lf_of: np.ndarray, cls: np.ndarray, mask: np.ndarray,
+        start: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, int]:  # fmt: skip
         """Joint fit of μ and p (softmax-parameterised), starting from the vote shares."""
         k = self.cardinality
         shares = np.bincount(cls, weights=np.diag(Oa), minlength=k) + 1e-3
         p0 = np.clip(shares / shares.sum(), 0.05, None)
         res = fit_moments(
             Oa, lf_of, cls, k, None, p0 / p0.sum(), self.init_precision, mask, self.l2,
-            self.better_than_random, self.max_iter,
+            self.better_than_random, self.max_iter, start,
         )  # fmt: skip
         return res.mu, res.p, res.iterations
 

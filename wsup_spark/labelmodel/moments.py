@@ -89,7 +89,7 @@ def fit_moments(
     p_init: np.ndarray,
     init_precision: float,
     mask: np.ndarray,
-    l2: float = 1e-4,
+    l2: float = 0.0,
     better_than_random: float = 10.0,
     max_iter: int = 500,
     start: np.ndarray | None = None,
@@ -153,7 +153,7 @@ def fit_moments(
         g_mu += 2.0 * over[lf_of]
         grad = [g_mu.ravel()]
         if p_fixed is None:
-            g_p = -2.0 * np.einsum("ay,ab,by->y", mu, R, mu) + 2.0 * (mu.T @ r2)
+            g_p = -2.0 * (mu * (R @ mu)).sum(axis=0) + 2.0 * (mu.T @ r2)
             g_p += 2.0 * rho * (mu.T @ v) / k
             g_p -= 2.0 * rho * np.bincount(cls, weights=v * mu[rows, cls], minlength=k)
             grad.append(p * (g_p - p @ g_p))  # through the softmax
