@@ -257,3 +257,14 @@ def test_semeval_sized_fit_is_fast_and_deterministic():
     assert np.array_equal(a.mu, b.mu) and a.fit_info["iterations"] == b.fit_info["iterations"]
     assert elapsed < 10.0  # ≤ 2 s unloaded (scripts/bench_fit.py); generous for shared CI
     assert (a.predict(L) == y).mean() > 0.5
+
+
+def test_class_balance_not_estimated_when_not_identifiable():
+    # class 1 is voted by only two LFs: p is not identifiable from second moments, keep uniform
+    prec = [0.85, 0.8, 0.75, 0.9, 0.7]
+    L, _ = unipolar(50_000, prec, [0, 0, 0, 1, 1], [0.4, 0.3, 0.3, 0.15, 0.2], [0.75, 0.25])
+    model = LabelModel(2).fit(LFStats.from_matrix(L, 2))
+    assert model.fit_info["min_independent_lfs_per_class"] == 2
+    assert model.fit_info["balance"] == "uniform"
+    forced = LabelModel(2, balance="estimate").fit(LFStats.from_matrix(L, 2))
+    assert forced.fit_info["balance"] == "estimated"

@@ -32,7 +32,8 @@ accuracies in the model above, and 60.8% for majority vote).
 
 Class balance ``p`` (also the prior of rows without votes): given (``fit(stats,
 class_balance=[...])``), or chosen from the statistics (``balance="auto"``, the default): the moment
-fit is run with the uniform balance (the Snorkel default) and with p estimated jointly (softmax
+fit is run with the uniform balance (the Snorkel default) and — when p is identifiable, i.e. every
+class is voted by ≥ 3 LFs from different dependency groups — with p estimated jointly (softmax
 parameterised, starting from the vote shares); the estimate is kept only if it lowers the Pearson χ²
 of the co-occurrence counts by more than its k − 1 extra parameters cost (quasi-AIC: χ² drop / κ >
 2(k − 1)). With sparse, dependent LFs (all three WRENCH sets) the estimate explains nothing and the
@@ -170,8 +171,9 @@ class LabelModel:
     better_than_random : float
         Penalty weight ρ of the "every LF is better than random" constraint.
     balance : {"auto", "uniform", "estimate"}
-        Class balance when ``fit`` gets none. ``"auto"`` (default) fits both the uniform balance
-        and the moment estimate and keeps the estimate only when it explains the co-occurrence
+        Class balance when ``fit`` gets none. ``"auto"`` (default) fits the uniform balance and,
+        when every class is voted by ≥ 3 independent LFs, the moment estimate, and keeps the
+        estimate only when it explains the co-occurrence
         counts better by more than its k − 1 extra parameters cost (quasi-AIC: the Pearson χ² drop
         divided by the overdispersion exceeds 2(k − 1)).
     shrinkage : bool
@@ -316,7 +318,14 @@ class LabelModel:
             info = {"iterations": res.iterations, "loss": res.loss, "converged": res.converged,
                     "message": res.message}  # fmt: skip
             use = chi2_cells(Ca, stats.n, mu_a, p, mask)
-            if p_fixed is None and self.balance != "uniform":
+            # p is identifiable from second moments only with >= 3 conditionally independent LFs
+            # voting each class (LFs of one dependency component count once)
+            per_class = np.array([len(set(comp[lf_of[cls == c]])) for c in range(k)])
+            info["min_independent_lfs_per_class"] = int(per_class.min())
+            identifiable = bool(per_class.min() >= 3)
+            if p_fixed is None and (
+                self.balance == "estimate" or (self.balance == "auto" and identifiable)
+            ):
                 mu_e, p_e, its = self._estimate_balance(Oa, lf_of, cls, mask)
                 use = use | chi2_cells(Ca, stats.n, mu_e, p_e, mask)
                 chi_u = pearson_chi2(Ca, stats.n, mu_a, p, use)
