@@ -156,6 +156,12 @@ def test_never_voting_lf_and_empty_rows_give_no_nan():
     assert np.isfinite(P).all()
     np.testing.assert_allclose(P.sum(1), 1.0)
     assert np.isnan(model.accuracies[3])
+    json.dumps(model.to_dict(), allow_nan=False)  # strict JSON (NaN written as null)
+    # no LF overlaps another: nothing identifiable, every voting LF keeps the prior precision
+    L = np.array([[0, -1, -1], [-1, 1, -1], [-1, -1, 0], [1, -1, -1]] * 10)
+    lonely = LabelModel(2).fit(LFStats.from_matrix(L, 2))
+    np.testing.assert_array_equal(lonely.accuracies, [0.7, 0.7, 0.7])
+    json.dumps(lonely.to_dict(), allow_nan=False)
 
 
 def test_errors():

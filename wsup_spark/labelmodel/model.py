@@ -349,7 +349,10 @@ class LabelModel:
         if self.shrinkage:
             shr = shrink_accuracies(raw, stats.overlaps, kappa_lf)
             acc = shr.accuracies
-            info.update(shrink_mean=shr.mean, shrink_tau2=shr.tau2)
+            info.update(
+                shrink_mean=shr.mean if np.isfinite(shr.mean) else None,
+                shrink_tau2=float(shr.tau2),
+            )
         else:
             acc = raw.copy()
         n_overlap_lfs = int(((stats.overlaps > 0) & np.isfinite(raw)).sum())
