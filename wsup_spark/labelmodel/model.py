@@ -272,7 +272,23 @@ class LabelModel:
             Pairs of dependent LFs (indices or names). The co-occurrences within each connected
             group are left out of the moment fit, and its LFs share one vote's weight. LFs that
             vote identically on every row are added automatically (``merge_identical``).
+
+        BLAS runs single-threaded during the fit (threadpoolctl): the matrices are at most
+        (d, d) with d = m·k, where threads cost more than they save (SemEval-sized fit: 0.22 s
+        single-threaded vs 1.85 s with OpenBLAS's default threads, ``scripts/bench_fit.py``), and
+        one thread count makes the parameters identical wherever the driver runs.
         """
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(stats, class_balance, dependencies)
+
+    def _fit(
+        self,
+        stats: LFStats,
+        class_balance: Sequence[float] | np.ndarray | None,
+        dependencies: Iterable[tuple[int | str, int | str]] | None,
+    ) -> LabelModel:
         k = self.cardinality
         if stats.k != k:
             raise StatsError(
