@@ -33,7 +33,8 @@ def one(n: int, out: str, warm_rounds: int = 2) -> dict[str, object]:
     from wsup_spark.core.config import parse_config
     from wsup_spark.io.delta import read_table, write_table
     from wsup_spark.pipeline import run_pipeline
-    from wsup_spark.spark.predict import predict_labels
+    from wsup_spark.spark.apply import VOTES_COL
+    from wsup_spark.spark.predict import predict_labels, predict_transform
     from wsup_spark.spark.session import get_or_create_session
 
     cfg = parse_config({
@@ -57,8 +58,9 @@ def one(n: int, out: str, warm_rounds: int = 2) -> dict[str, object]:
 
     def ours(i: int) -> float:
         t = time.perf_counter()
-        write_table(predict_labels(votes, res.model, len(res.lf_names)), out + "/labels_again",
-                    run_id=f"warm-{i}", mode="overwrite")  # fmt: skip
+        write_table(votes.select("id", VOTES_COL), out + "/labels_again", run_id=f"warm-{i}",
+                    mode="overwrite",
+                    transform=predict_transform(votes, res.model, len(res.lf_names)))  # fmt: skip
         return time.perf_counter() - t
 
     t_plain = plain()

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from wsup_spark import LabelModel, LFStats, MajorityVote
+from wsup_spark.labelmodel import DawidSkene
 
 SETS = {"youtube": (2, "acc"), "sms": (2, "f1"), "trec": (6, "acc")}
 PUBLISHED = {
@@ -35,6 +36,7 @@ MODELS: dict[str, Callable[[int], Any]] = {
     "majority vote (ours)": MajorityVote,
     "weighted MV (ours)": lambda k: LabelModel(k, shrinkage=False, balance="uniform"),
     "LabelModel balance=est.": lambda k: LabelModel(k, balance="estimate"),
+    "Dawid-Skene (ours)": DawidSkene,
     "LabelModel (ours)": LabelModel,
 }
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "wrench"
@@ -70,7 +72,7 @@ def evaluate(data: Path, repeat: int = 1) -> dict[str, dict[str, dict[str, Any]]
             continue
         Ltr, _ = load_split(data / ds / "train.json")
         Lte, yte = load_split(data / ds / "test.json")
-        stats = LFStats.from_matrix(Ltr, k)
+        stats = LFStats.from_matrix(Ltr, k, patterns=True)  # Dawid-Skene needs the patterns
         results[ds] = {}
         for name, make in MODELS.items():
             best = float("inf")

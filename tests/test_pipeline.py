@@ -89,6 +89,24 @@ def test_rerun_same_run_id_overwrites_not_duplicates(spark, tmp_path):
     np.testing.assert_array_equal(np.stack(pa_["probs"]), np.stack(pb["probs"]))
 
 
+def test_dawid_skene_from_the_distributed_pattern_histogram(spark, tmp_path):
+    """label_model.kind: dawid_skene makes the votes write's stats tap collect vote patterns."""
+    cfg = load_config(CONF, ["source.n_rows=2000", f"output.path={tmp_path}", "run_id=ds",
+                             "source.num_partitions=3", "label_model.kind=dawid_skene",
+                             "output.training_table=false"])  # fmt: skip
+    res = run_pipeline(cfg, spark)
+    votes = _read(res.votes_path)
+    L = np.stack(votes["votes"].to_numpy()).astype(np.int64)
+    from wsup_spark.labelmodel import DawidSkene, LFStats
+
+    local = LFStats.from_matrix(L, 2, patterns=True)
+    assert res.stats.patterns == local.patterns and res.stats.patterns.n == 2000
+    labels = _read(res.labels_path).set_index("id").loc[votes["id"]]
+    expect = DawidSkene(2).fit(local).predict_proba(L)
+    np.testing.assert_allclose(np.stack(labels["probs"].to_numpy()), expect, rtol=0, atol=1e-12)
+    assert res.metrics["accuracy"]["label_model"] > 0.8
+
+
 def test_cli_main_runs_and_prints_summary(tmp_path, capsys, spark):
     from wsup_spark.cli import main
 

@@ -89,6 +89,10 @@ def build_label_model(cfg: PipelineConfig) -> Any:
     k = int(cfg.lfs.cardinality)
     if cfg.label_model.kind == "majority_vote":
         return MajorityVote(k)
+    if cfg.label_model.kind == "dawid_skene":
+        from wsup_spark.labelmodel import DawidSkene
+
+        return DawidSkene(k, **dict(cfg.label_model.params))
     return LabelModel(k, **dict(cfg.label_model.params))
 
 
@@ -125,8 +129,8 @@ def run_pipeline(
     from wsup_spark.analysis.diagnostics import gold_diagnostics
     from wsup_spark.io.delta import read_table, write_table
     from wsup_spark.labelmodel import MajorityVote
-    from wsup_spark.spark.apply import LFErrorCounter, apply_lfs
-    from wsup_spark.spark.predict import predict_labels
+    from wsup_spark.spark.apply import VOTES_COL, LFErrorCounter, apply_lfs
+    from wsup_spark.spark.predict import predict_transform
     from wsup_spark.spark.session import get_or_create_session
     from wsup_spark.spark.sources import GOLD_COL, load_source
     from wsup_spark.spark.stats import StatsTap, compute_stats, merge_partials
@@ -164,6 +168,7 @@ def run_pipeline(
         "run_id", F.lit(run_id)
     )
     use_tap = _stats_via_tap(m, k, corpus.rdd.getNumPartitions())
+    patterns = cfg.label_model.kind == "dawid_skene"  # row-level EM needs the vote patterns
     common_meta = {
         "run_id": run_id,
         "lf_names": names,
@@ -175,7 +180,9 @@ def run_pipeline(
         votes_res = write_table(
             votes_df, votes_path, run_id=run_id, mode=cfg.output.mode,
             metadata={**common_meta, "stage": "votes"}, writer=cfg.output.writer,
-            tap_factory=functools.partial(StatsTap, m, k, names) if use_tap else None,
+            tap_factory=(
+                functools.partial(StatsTap, m, k, names, patterns=patterns) if use_tap else None
+            ),
             description="apply LFs + write votes",
         )  # fmt: skip
     lf_errors = counter.value
@@ -183,10 +190,11 @@ def run_pipeline(
         logger.warning("LF failures counted as abstains: %s", lf_errors)
     with _stage(spark, "LF statistics", timings):
         if votes_res.taps is not None:
-            stats = merge_partials(votes_res.taps, m, k, names)
+            stats = merge_partials(votes_res.taps, m, k, names, patterns=patterns)
         else:
             votes_tbl = read_table(spark, votes_path, version=votes_res.version)
-            stats = compute_stats(votes_tbl.where(F.col("run_id") == run_id), m, k, names)
+            stats = compute_stats(votes_tbl.where(F.col("run_id") == run_id), m, k, names,
+                                  patterns=patterns)  # fmt: skip
     if stats.n == 0:
         raise DataError("the LFs produced no votes rows: the corpus is empty")
 
@@ -235,10 +243,12 @@ def run_pipeline(
         "lf_errors": lf_errors,
     }
     with _stage(spark, "predict + write labels", timings):
-        labels_df = predict_labels(votes_tbl, model, m).withColumn("run_id", F.lit(run_id))
-        labels_res = write_table(labels_df, labels_path, run_id=run_id, mode=cfg.output.mode,
-                                 metadata=labels_meta, writer=cfg.output.writer,
-                                 description="predict + write labels")  # fmt: skip
+        # prediction runs inside the write tasks (one Python stage; see io.base.BatchTransform)
+        labels_res = write_table(votes_tbl.select("id", VOTES_COL), labels_path, run_id=run_id,
+                                 mode=cfg.output.mode, metadata=labels_meta,
+                                 writer=cfg.output.writer, description="predict + write labels",
+                                 transform=predict_transform(votes_tbl, model, m,
+                                                             run_id=run_id))  # fmt: skip
 
     result = PipelineResult(
         run_id=run_id, lf_names=names, cardinality=k, stats=stats, model=model,

@@ -214,6 +214,30 @@ def test_taps_one_per_non_empty_partition(spark, tmp_path):
     assert sum(s for _, s in parts) == sum(range(10, 40))
 
 
+def _double_ids(batches):
+    for b in batches:
+        ids = b.column("id")
+        yield pa.RecordBatch.from_arrays([ids, pa.compute.multiply(ids, 2)], names=["id", "twice"])
+
+
+def test_fused_transform_writes_what_mapinarrow_would(spark, tmp_path):
+    """A BatchTransform runs inside the write tasks: same rows and schema as writing
+    ``df.mapInArrow(fn, schema)``, taps see the transformed batches, one Spark stage."""
+    from wsup_spark.io.base import BatchTransform
+
+    df = labels_df(spark, 50, parts=3).select("id")
+    from pyspark.sql.types import LongType, StructField, StructType
+
+    schema = StructType([StructField("id", LongType()), StructField("twice", LongType())])
+    t = BatchTransform(_double_ids, schema)
+    fused = write_table(df, str(tmp_path / "f"), run_id="r", transform=t, tap_factory=RowSumTap)
+    plain = write_table(df.mapInArrow(t.fn, t.schema), str(tmp_path / "p"), run_id="r")
+    a, b = (read_arrow(str(tmp_path / x)).sort_by("id") for x in ("f", "p"))
+    assert a.equals(b) and a.column_names == ["id", "twice"] and fused.num_rows == 50
+    assert a.column("twice").to_pylist() == [2 * i for i in range(50)] and plain.num_files == 3
+    assert sum(json.loads(x)[0] for x in fused.taps) == 50
+
+
 def test_empty_dataframe_creates_an_empty_table(spark, tmp_path):
     path = str(tmp_path / "empty")
     res = write_table(labels_df(spark, 0, parts=2), path, run_id="r", tap_factory=RowSumTap)

@@ -37,6 +37,26 @@ def test_merge_is_associative_commutative_and_exact(Lk, data):
     assert LFStats.from_bytes(whole.to_bytes()) == whole
 
 
+@settings(max_examples=60, deadline=None)
+@given(label_matrices(), st.data())
+def test_vote_patterns_merge_exactly(Lk, data):
+    """The pattern histogram is a union with added counts: same monoid laws, sums to n."""
+    L, k = Lk
+    n = len(L)
+    i = data.draw(st.integers(0, n))
+    j = data.draw(st.integers(i, n))
+    a, b, c = (LFStats.from_matrix(part, k, patterns=True) for part in (L[:i], L[i:j], L[j:]))
+    whole = LFStats.from_matrix(L, k, patterns=True)
+    assert a.merge(b).merge(c) == a.merge(b.merge(c)) == whole == b.merge(a).merge(c)
+    assert whole.patterns.n == n and len(whole.patterns.rows) == len({tuple(r) for r in L})
+    assert LFStats.from_bytes(whole.to_bytes()) == whole
+    assert whole != LFStats.from_matrix(L, k)  # patterns are part of the value
+    assert a.merge(LFStats.from_matrix(L[i:], k)).patterns is None  # one side without: dropped
+    if len(whole.patterns.rows) > 1:  # over the cap: dropped, and stays dropped
+        capped = LFStats.from_matrix(L, k, patterns=True, max_patterns=1)
+        assert capped.patterns.capped and capped.merge(whole).patterns.capped
+
+
 @settings(max_examples=30, deadline=None)
 @given(label_matrices(max_rows=200), st.integers(1, 7))
 def test_tap_partials_equal_from_matrix(Lk, n_parts):
@@ -48,6 +68,12 @@ def test_tap_partials_equal_from_matrix(Lk, n_parts):
         tap.update(votes_to_arrow(_ids(chunk), L[chunk]))
         parts.append(tap.finish())
     assert merge_partials(parts, m, k) == LFStats.from_matrix(L, k)
+    parts = []
+    for chunk in np.array_split(np.arange(len(L)), n_parts):
+        tap = StatsTap(m, k, patterns=True)
+        tap.update(votes_to_arrow(_ids(chunk), L[chunk]))
+        parts.append(tap.finish())
+    assert merge_partials(parts, m, k, patterns=True) == LFStats.from_matrix(L, k, patterns=True)
 
 
 def _ids(idx):
@@ -68,3 +94,4 @@ def test_spark_reduction_equals_in_memory(spark, Lk, n_parts):
         return
     df = spark.createDataFrame(pdf, "id long, votes array<tinyint>").repartition(n_parts)
     assert compute_stats(df, m, k) == LFStats.from_matrix(L, k)
+    assert compute_stats(df, m, k, patterns=True) == LFStats.from_matrix(L, k, patterns=True)

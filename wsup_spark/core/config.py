@@ -190,7 +190,7 @@ def validate(cfg: PipelineConfig) -> None:
         raise ConfigError(f"output.mode must be overwrite or append, got {cfg.output.mode!r}")
 
 
-LABEL_MODEL_KINDS = ("label_model", "majority_vote")
+LABEL_MODEL_KINDS = ("label_model", "majority_vote", "dawid_skene")
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:

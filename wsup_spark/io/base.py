@@ -30,6 +30,24 @@ MODES = ("append", "overwrite")
 WRITERS = ("auto", "delta-rs", "spark")
 
 
+@dataclass(frozen=True)
+class BatchTransform:
+    """A ``mapInArrow`` step fused into the write: the rows written are
+    ``df.mapInArrow(fn, schema)``.
+
+    With the delta-rs writer ``fn`` runs inside each write task, so its output goes straight to
+    Parquet instead of crossing back into the JVM and out again (one Python stage, not two).
+
+    Attributes
+    ----------
+    fn : picklable ``Iterator[pyarrow.RecordBatch] -> Iterator[pyarrow.RecordBatch]``
+    schema : the Spark ``StructType`` of what ``fn`` yields
+    """
+
+    fn: Any
+    schema: Any
+
+
 @runtime_checkable
 class Tap(Protocol):
     """Sees every batch a write task writes and summarises them into bytes (e.g. LF statistics).

@@ -34,6 +34,7 @@ from wsup_spark.io.base import (
     MODES,
     RUN_ID_KEY,
     WRITERS,
+    BatchTransform,
     Tap,
     WriteResult,
     check_run_id,
@@ -44,6 +45,7 @@ from wsup_spark.io.base import (
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "BatchTransform",
     "Tap",
     "WriteResult",
     "commit_history",
@@ -65,6 +67,7 @@ def write_table(
     writer: str = "auto",
     tap_factory: Callable[[], Tap] | None = None,
     description: str | None = None,
+    transform: BatchTransform | None = None,
 ) -> WriteResult:
     """Write ``df`` to the Delta table at ``path`` as one commit.
 
@@ -89,6 +92,10 @@ def write_table(
         it writes. delta-rs writer only.
     description : str, optional
         Spark job description (Spark UI); defaults to ``"write Delta <path>"``.
+    transform : BatchTransform, optional
+        Write ``df.mapInArrow(transform.fn, transform.schema)`` instead of ``df``; the delta-rs
+        writer runs it inside its write tasks (fused), the Spark writer as a plain
+        ``mapInArrow``. Taps see the transformed batches.
 
     Returns
     -------
@@ -122,6 +129,8 @@ def write_table(
     if chosen == "spark":
         from wsup_spark.io.delta_spark import write_spark_delta
 
+        if transform is not None:
+            df = df.mapInArrow(transform.fn, transform.schema)
         return write_spark_delta(
             df, uri, run_id=run_id, mode=mode, user_meta=meta, description=desc
         )
@@ -129,7 +138,7 @@ def write_table(
 
     return write_delta_rs(
         df, uri, run_id=run_id, mode=mode, user_meta=meta, tap_factory=tap_factory,
-        description=desc,
+        description=desc, transform=transform,
     )  # fmt: skip
 
 

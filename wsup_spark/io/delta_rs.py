@@ -31,6 +31,7 @@ from wsup_spark.core.errors import DataError, WriteError
 from wsup_spark.io.base import (
     RUN_ID_KEY,
     WRITE_ID_KEY,
+    BatchTransform,
     Tap,
     WriteResult,
     app_id,
@@ -71,6 +72,7 @@ def write_delta_rs(
     user_meta: dict[str, Any],
     tap_factory: Callable[[], Tap] | None,
     description: str,
+    transform: BatchTransform | None = None,
 ) -> WriteResult:
     """Write ``df`` to the Delta table at ``uri`` (normalised) with the delta-rs writer.
 
@@ -78,15 +80,17 @@ def write_delta_rs(
     """
     spark = df.sparkSession
     tz = spark.conf.get("spark.sql.session.timeZone", "UTC") or "UTC"
-    check_column_names(df.schema.names, uri)
-    schema = nullable_schema(spark_to_arrow_schema(df.schema, tz))
+    out_schema = df.schema if transform is None else transform.schema
+    check_column_names(out_schema.names, uri)
+    schema = nullable_schema(spark_to_arrow_schema(out_schema, tz))
     before = _open(uri)
     start_version = None if before is None else before.version()
     if before is not None:
         _check_target(before, uri, schema, mode)
     write_id = uuid.uuid4().hex[:12]
     prefix = f"part-{run_tag(run_id)}-{write_id}"
-    spec = TaskSpec(uri, prefix, schema, tap_factory)
+    spec = TaskSpec(uri, prefix, schema, tap_factory,
+                    transform=transform.fn if transform is not None else None)  # fmt: skip
     try:
         with job_description(spark, description):
             rows = df.mapInArrow(functools.partial(write_partition, spec), FILE_META_DDL).collect()

@@ -51,6 +51,7 @@ class TaskSpec:
     schema: pa.Schema
     tap_factory: Callable[[], Tap] | None = None
     compression: str = COMPRESSION
+    transform: Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]] | None = None
 
 
 def write_partition(spec: TaskSpec, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -78,6 +79,8 @@ def write_partition(spec: TaskSpec, batches: Iterator[pa.RecordBatch]) -> Iterat
     stats = FileStats(spec.schema)
     buf: list[pa.RecordBatch] = []
     buffered = 0
+    if spec.transform is not None:  # fused mapInArrow step (see io.base.BatchTransform)
+        batches = spec.transform(batches)
     try:
         for batch in batches:
             if batch.num_rows == 0:

@@ -7,7 +7,8 @@ that the second moment is ``O = C / n``, plus per-LF overlap/conflict counts use
 
 Every field is a sum over rows, so partial statistics over disjoint row sets :meth:`merge` by
 addition — exactly (integers), associatively and commutatively. Spark computes one partial per
-partition and tree-reduces them; nothing n-sized reaches the driver.
+partition and tree-reduces them; nothing n-sized reaches the driver. Optionally the statistics
+carry the histogram of distinct vote rows (:mod:`~.patterns`), which merges exactly by union.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from wsup_spark.core.errors import StatsError
+from wsup_spark.labelmodel.patterns import DEFAULT_MAX_PATTERNS, VotePatterns
 
 _CHUNK_ELEMS = 1 << 23  # one-hot chunk size (rows * d) kept in memory at once
 
@@ -51,6 +53,9 @@ class LFStats:
         Rows with at least two different classes voted.
     lf_names : tuple of str or None
         LF names in column order, when known.
+    patterns : VotePatterns or None
+        The histogram of distinct vote rows, when requested (``from_matrix(..., patterns=True)``;
+        needed by row-level EM models such as Dawid-Skene); None when not collected.
     """
 
     n: int
@@ -64,6 +69,7 @@ class LFStats:
     n_conflict: int
     lf_names: tuple[str, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    patterns: VotePatterns | None = None
 
     def __post_init__(self) -> None:
         d = self.m * self.k
@@ -76,7 +82,9 @@ class LFStats:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def empty(cls, m: int, k: int, lf_names: Sequence[str] | None = None) -> LFStats:
+    def empty(
+        cls, m: int, k: int, lf_names: Sequence[str] | None = None, patterns: bool = False
+    ) -> LFStats:
         """Statistics of zero rows (the identity of :meth:`merge`)."""
         d = m * k
         return cls(
@@ -85,11 +93,17 @@ class LFStats:
             overlaps=np.zeros(m, np.int64), conflicts=np.zeros(m, np.int64),
             n_covered=0, n_overlap=0, n_conflict=0,
             lf_names=tuple(lf_names) if lf_names is not None else None,
+            patterns=VotePatterns.from_matrix(np.zeros((0, m), np.int16)) if patterns else None,
         )  # fmt: skip
 
     @classmethod
     def from_matrix(
-        cls, L: np.ndarray, cardinality: int, lf_names: Sequence[str] | None = None
+        cls,
+        L: np.ndarray,
+        cardinality: int,
+        lf_names: Sequence[str] | None = None,
+        patterns: bool = False,
+        max_patterns: int = DEFAULT_MAX_PATTERNS,
     ) -> LFStats:
         """Compute statistics of an in-memory label matrix.
 
@@ -99,6 +113,9 @@ class LFStats:
             Votes, -1 = abstain, otherwise ``0..cardinality-1``.
         cardinality : int
             Number of classes k.
+        patterns : bool
+            Also collect the histogram of distinct vote rows (:class:`VotePatterns`, dropped as
+            ``capped`` above ``max_patterns`` distinct rows).
 
         Examples
         --------
@@ -153,11 +170,13 @@ class LFStats:
             n=n, m=m, k=k, counts=counts, overlaps=overlaps, conflicts=conflicts,
             n_covered=n_cov, n_overlap=n_ovl, n_conflict=n_cfl,
             lf_names=tuple(lf_names) if lf_names is not None else None,
+            patterns=VotePatterns.from_matrix(L, max_patterns) if patterns else None,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ algebra
-    def merge(self, other: LFStats) -> LFStats:
-        """Statistics of the union of two disjoint row sets (exact integer addition)."""
+    def merge(self, other: LFStats, max_patterns: int = DEFAULT_MAX_PATTERNS) -> LFStats:
+        """Statistics of the union of two disjoint row sets (exact integer addition; the vote
+        patterns are kept only when both sides have them)."""
         if (self.m, self.k) != (other.m, other.k):
             raise StatsError(
                 f"cannot merge stats with (m, k) = {(self.m, self.k)} and {(other.m, other.k)}: "
@@ -179,6 +198,11 @@ class LFStats:
             n_conflict=self.n_conflict + other.n_conflict,
             lf_names=self.lf_names or other.lf_names,
             extra=extra,
+            patterns=(
+                self.patterns.merge(other.patterns, max_patterns)
+                if self.patterns is not None and other.patterns is not None
+                else None
+            ),
         )  # fmt: skip
 
     def __eq__(self, other: object) -> bool:
@@ -192,6 +216,7 @@ class LFStats:
             and np.array_equal(self.conflicts, other.conflicts)
             and self.extra.keys() == other.extra.keys()
             and all(np.array_equal(self.extra[x], other.extra[x]) for x in self.extra)
+            and self.patterns == other.patterns
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -231,8 +256,12 @@ class LFStats:
             "n_overlap": self.n_overlap, "n_conflict": self.n_conflict,
             "lf_names": list(self.lf_names) if self.lf_names is not None else None,
             "extra_keys": sorted(self.extra),
+            "patterns": None if self.patterns is None else {"capped": self.patterns.capped},
         }  # fmt: skip
         arrays = {f"extra__{k}": np.asarray(v) for k, v in self.extra.items()}
+        if self.patterns is not None:
+            arrays["patterns__rows"] = self.patterns.rows
+            arrays["patterns__counts"] = self.patterns.counts
         np.savez(
             buf,
             meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
@@ -246,6 +275,9 @@ class LFStats:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             meta = json.loads(z["meta"].tobytes().decode())
             extra = {k: z[f"extra__{k}"] for k in meta["extra_keys"]}
+            pm = meta.get("patterns")
+            patterns = None if pm is None else VotePatterns(
+                z["patterns__rows"], z["patterns__counts"], bool(pm["capped"]))  # fmt: skip
             return cls(
                 n=meta["n"], m=meta["m"], k=meta["k"],
                 counts=z["counts"], overlaps=z["overlaps"], conflicts=z["conflicts"],
@@ -253,6 +285,7 @@ class LFStats:
                 n_conflict=meta["n_conflict"],
                 lf_names=tuple(meta["lf_names"]) if meta["lf_names"] is not None else None,
                 extra=extra,
+                patterns=patterns,
             )  # fmt: skip
 
     def save(self, path: str) -> None:

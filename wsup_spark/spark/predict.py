@@ -36,25 +36,27 @@ def unbroadcast(bc: Any) -> Any:
     return pickle.loads(bc.value)  # trusted: bytes produced by this job's driver
 
 
-def labels_schema(id_type: Any) -> Any:
-    """Spark schema of the labels DataFrame."""
+def labels_schema(id_type: Any, run_id: bool = False) -> Any:
+    """Spark schema of the labels DataFrame (plus a ``run_id`` string column when asked)."""
     from pyspark.sql.types import (
         ArrayType,
         DoubleType,
         IntegerType,
+        StringType,
         StructField,
         StructType,
     )
 
-    return StructType(
-        [
-            StructField("id", id_type, nullable=False),
-            StructField("probs", ArrayType(DoubleType(), False), nullable=False),
-            StructField("label", IntegerType(), nullable=False),
-            StructField("confidence", DoubleType(), nullable=False),
-            StructField("n_votes", IntegerType(), nullable=False),
-        ]
-    )
+    fields = [
+        StructField("id", id_type, nullable=False),
+        StructField("probs", ArrayType(DoubleType(), False), nullable=False),
+        StructField("label", IntegerType(), nullable=False),
+        StructField("confidence", DoubleType(), nullable=False),
+        StructField("n_votes", IntegerType(), nullable=False),
+    ]
+    if run_id:
+        fields.append(StructField("run_id", StringType(), nullable=False))
+    return StructType(fields)
 
 
 def probs_to_arrow(ids: Any, L: np.ndarray, P: np.ndarray) -> Any:
@@ -76,6 +78,39 @@ def probs_to_arrow(ids: Any, L: np.ndarray, P: np.ndarray) -> Any:
     )
 
 
+def predict_transform(
+    votes_df: Any,
+    model: ProbabilisticModel,
+    m: int,
+    votes_col: str = VOTES_COL,
+    run_id: str | None = None,
+) -> Any:
+    """The prediction step as a :class:`~wsup_spark.io.base.BatchTransform` over
+    ``votes_df.select("id", votes_col)``: ``write_table`` fuses it into its write tasks.
+
+    The model is broadcast once; each task calls ``model.predict_proba`` on whole Arrow batches.
+    With ``run_id`` the labels carry it as a constant ``run_id`` column.
+    """
+    from wsup_spark.io.base import BatchTransform
+
+    bc = broadcast_object(votes_df.sparkSession, model)
+    schema = labels_schema(votes_df.schema["id"].dataType, run_id=run_id is not None)
+
+    def predict_partition(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        mdl = unbroadcast(bc)
+        for b in batches:
+            L = arrow_votes_matrix(b, m, votes_col)
+            P = np.asarray(mdl.predict_proba(L), dtype=np.float64).reshape(len(L), -1)
+            out = probs_to_arrow(b.column("id"), L, P)
+            if run_id is not None:
+                out = out.append_column("run_id", pa.array([run_id] * len(L), pa.string()))
+            yield out
+
+    return BatchTransform(predict_partition, schema)
+
+
 def predict_labels(
     votes_df: Any, model: ProbabilisticModel, m: int, votes_col: str = VOTES_COL
 ) -> Any:
@@ -83,15 +118,5 @@ def predict_labels(
 
     The model is broadcast once; each task calls ``model.predict_proba`` on whole Arrow batches.
     """
-    spark = votes_df.sparkSession
-    bc = broadcast_object(spark, model)
-    schema = labels_schema(votes_df.schema["id"].dataType)
-
-    def predict_partition(batches: Iterator[Any]) -> Iterator[Any]:
-        mdl = unbroadcast(bc)
-        for b in batches:
-            L = arrow_votes_matrix(b, m, votes_col)
-            P = np.asarray(mdl.predict_proba(L), dtype=np.float64).reshape(len(L), -1)
-            yield probs_to_arrow(b.column("id"), L, P)
-
-    return votes_df.select("id", votes_col).mapInArrow(predict_partition, schema)
+    t = predict_transform(votes_df, model, m, votes_col)
+    return votes_df.select("id", votes_col).mapInArrow(t.fn, t.schema)

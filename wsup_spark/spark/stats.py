@@ -34,27 +34,36 @@ class StatsTap:
     """
 
     def __init__(self, m: int, k: int, lf_names: Sequence[str] | None = None,
-                 votes_col: str = VOTES_COL) -> None:  # fmt: skip
-        self.m, self.k, self.votes_col = m, k, votes_col
+                 votes_col: str = VOTES_COL, patterns: bool = False) -> None:  # fmt: skip
+        self.m, self.k, self.votes_col, self.patterns = m, k, votes_col, patterns
         self.lf_names = tuple(lf_names) if lf_names is not None else None
-        self.stats = LFStats.empty(m, k, self.lf_names)
+        self.stats = LFStats.empty(m, k, self.lf_names, patterns=patterns)
 
     def update(self, batch: Any) -> None:
         """Add one Arrow batch's votes."""
         if batch.num_rows:
             L = arrow_votes_matrix(batch, self.m, self.votes_col)
-            self.stats = self.stats.merge(LFStats.from_matrix(L, self.k, self.lf_names))
+            self.stats = self.stats.merge(
+                LFStats.from_matrix(L, self.k, self.lf_names, patterns=self.patterns)
+            )
 
     def finish(self) -> bytes:
         """The partial, serialised."""
         return self.stats.to_bytes()
 
 
-def merge_partials(partials: Iterable[bytes], m: int, k: int,
-                   lf_names: Sequence[str] | None = None) -> LFStats:  # fmt: skip
+def merge_partials(
+    partials: Iterable[bytes],
+    m: int,
+    k: int,
+    lf_names: Sequence[str] | None = None,
+    patterns: bool = False,
+) -> LFStats:
     """Merge serialised partials on the driver (few partitions × small d)."""
     return functools.reduce(
-        LFStats.merge, (LFStats.from_bytes(p) for p in partials), LFStats.empty(m, k, lf_names)
+        LFStats.merge,
+        (LFStats.from_bytes(p) for p in partials),
+        LFStats.empty(m, k, lf_names, patterns=patterns),
     )
 
 
@@ -65,6 +74,7 @@ def compute_stats(
     lf_names: Sequence[str] | None = None,
     votes_col: str = VOTES_COL,
     depth: int = 2,
+    patterns: bool = False,
 ) -> LFStats:
     """LF statistics of a votes DataFrame by a per-partition numpy pass and a tree reduction.
 
@@ -76,6 +86,9 @@ def compute_stats(
         Number of LFs and classes.
     depth : int
         ``treeReduce`` depth.
+    patterns : bool
+        Also collect the histogram of distinct vote rows (:class:`~wsup_spark.labelmodel.
+        patterns.VotePatterns`).
     """
     from pyspark.sql.types import BinaryType, StructField, StructType
 
@@ -84,7 +97,7 @@ def compute_stats(
     def partial(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
-        tap = StatsTap(m, cardinality, names, votes_col)
+        tap = StatsTap(m, cardinality, names, votes_col, patterns)
         for b in batches:
             tap.update(b)
         yield pa.RecordBatch.from_arrays([pa.array([tap.finish()], pa.binary())], ["stats"])
@@ -99,7 +112,7 @@ def compute_stats(
             .rdd.map(lambda row: LFStats.from_bytes(bytes(row[0])))
         )
         if parts.getNumPartitions() == 0:
-            return LFStats.empty(m, cardinality, names)
+            return LFStats.empty(m, cardinality, names, patterns=patterns)
         return parts.treeReduce(LFStats.merge, depth=depth)  # type: ignore[no-any-return]
     finally:
         sc.setJobDescription(None)  # type: ignore[arg-type]
