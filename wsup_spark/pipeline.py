@@ -2,12 +2,15 @@
 
 This module is the only place that crosses layers. Stages:
 
-1. **apply LFs** on Spark (``mapInArrow``) and **write the votes table** (Delta). LF statistics are
-   computed in the same pass by a tap on the write (one partial per partition, merged on the
-   driver) when the partials are small, otherwise by a tree reduction over the votes table.
+1. **apply LFs** on Spark and **write the votes table** (Delta). With the delta-rs writer the LFs
+   run inside the write tasks (one Python stage) and a tap on the write returns, per committed
+   task, the LF statistics partial (when the partials are small; otherwise a tree reduction over
+   the votes table computes them) and the task's exact LF failure counts and timings. With
+   Spark's Delta writer: ``mapInArrow``, accumulators and a second pass for the statistics.
 2. **fit** the label model on the driver from the statistics alone (cost independent of n).
-3. **predict** on Spark from the committed votes table (broadcast model) and **write the labels
-   table** (Delta) with the model parameters, LF names and metrics in the commit metadata.
+3. **predict** on Spark from the committed votes table (broadcast model; fused into the write
+   tasks like step 1) and **write the labels table** (Delta) with the model parameters, LF names
+   and metrics in the commit metadata.
 4. **evaluate** against gold labels when the corpus has a gold column (distributed reduction).
 """
 
@@ -127,13 +130,13 @@ def run_pipeline(
         Overrides ``cfg.lfs.modules`` (notebooks pass LF objects directly).
     """
     from wsup_spark.analysis.diagnostics import gold_diagnostics
-    from wsup_spark.io.delta import read_table, write_table
+    from wsup_spark.io.delta import read_table, resolve_writer, write_table
     from wsup_spark.labelmodel import MajorityVote
-    from wsup_spark.spark.apply import VOTES_COL, LFErrorCounter, apply_lfs
+    from wsup_spark.spark.apply import VOTES_COL, LFErrorCounter, apply_transform
     from wsup_spark.spark.predict import predict_transform
     from wsup_spark.spark.session import get_or_create_session
     from wsup_spark.spark.sources import GOLD_COL, load_source
-    from wsup_spark.spark.stats import StatsTap, compute_stats, merge_partials
+    from wsup_spark.spark.stats import VotesTap, compute_stats, merge_partials
 
     if spark is None:
         spark = get_or_create_session(cfg.spark.master, cfg.spark.app_name, cfg.spark.conf)
@@ -157,18 +160,23 @@ def run_pipeline(
                     "nothing was written. Check source.path / filters"
                 )
 
-    counter, lf_timer = LFErrorCounter(spark), LFErrorCounter(spark)
-    votes_df = apply_lfs(corpus, lfs, cfg.source.id_col, k, on_error=cfg.lfs.on_error,
-                         error_counter=counter, carry=[GOLD_COL] if has_gold else [],
-                         time_counter=lf_timer, max_ms_per_row=cfg.lfs.max_ms_per_row)  # fmt: skip
-    from pyspark.sql import functions as F
-
     set_hash = lf_set_hash(lfs)
-    votes_df = votes_df.withColumn("lf_set_hash", F.lit(set_hash)).withColumn(
-        "run_id", F.lit(run_id)
-    )
     use_tap = _stats_via_tap(m, k, corpus.rdd.getNumPartitions())
     patterns = cfg.label_model.kind == "dawid_skene"  # row-level EM needs the vote patterns
+    # delta-rs writer: the LFs run inside the votes write tasks, whose taps carry the LF
+    # statistics and each committed task's exact LF failure counts and timings. Spark's Delta
+    # writer (Databricks, clusters with the Delta jars) takes no taps: a plain mapInArrow with
+    # accumulators, and statistics by a second pass over the votes table.
+    fused = resolve_writer(spark, cfg.output.writer) == "delta-rs"
+    counter, lf_timer = LFErrorCounter(spark), LFErrorCounter(spark)
+    src, apply_t = apply_transform(
+        corpus, lfs, cfg.source.id_col, k, on_error=cfg.lfs.on_error,
+        carry=[GOLD_COL] if has_gold else [], max_ms_per_row=cfg.lfs.max_ms_per_row,
+        constants={"lf_set_hash": set_hash, "run_id": run_id}, report=fused,
+        error_counter=None if fused else counter, time_counter=None if fused else lf_timer,
+    )  # fmt: skip
+    from pyspark.sql import functions as F
+
     common_meta = {
         "run_id": run_id,
         "lf_names": names,
@@ -178,19 +186,31 @@ def run_pipeline(
     }
     with _stage(spark, "apply LFs + write votes", timings):
         votes_res = write_table(
-            votes_df, votes_path, run_id=run_id, mode=cfg.output.mode,
-            metadata={**common_meta, "stage": "votes"}, writer=cfg.output.writer,
-            tap_factory=(
-                functools.partial(StatsTap, m, k, names, patterns=patterns) if use_tap else None
-            ),
-            description="apply LFs + write votes",
+            src if fused else src.mapInArrow(apply_t.fn, apply_t.schema), votes_path,
+            run_id=run_id, mode=cfg.output.mode, metadata={**common_meta, "stage": "votes"},
+            writer=cfg.output.writer, description="apply LFs + write votes",
+            transform=apply_t if fused else None,
+            tap_factory=functools.partial(VotesTap, m, k, names, stats=use_tap,
+                                          patterns=patterns) if fused else None,
         )  # fmt: skip
-    lf_errors = counter.value
+    stats_parts: list[bytes] = []
+    if fused:
+        lf_errors, lf_secs = {}, {}
+        for payload in votes_res.taps or []:
+            report, part = VotesTap.decode(payload)
+            for key, v in report["errors"].items():
+                lf_errors[key] = lf_errors.get(key, 0) + int(v)
+            for key, v in report["seconds"].items():
+                lf_secs[key] = lf_secs.get(key, 0.0) + float(v)
+            if part is not None:
+                stats_parts.append(part)
+    else:
+        lf_errors, lf_secs = counter.value, lf_timer.value
     if lf_errors:
         logger.warning("LF failures counted as abstains: %s", lf_errors)
     with _stage(spark, "LF statistics", timings):
-        if votes_res.taps is not None:
-            stats = merge_partials(votes_res.taps, m, k, names, patterns=patterns)
+        if fused and use_tap:
+            stats = merge_partials(stats_parts, m, k, names, patterns=patterns)
         else:
             votes_tbl = read_table(spark, votes_path, version=votes_res.version)
             stats = compute_stats(votes_tbl.where(F.col("run_id") == run_id), m, k, names,
@@ -225,7 +245,7 @@ def run_pipeline(
             ),
             "lf_confusion": ev.lfs.tolist(),
         }
-    metrics["lf_seconds"] = [round(lf_timer.value.get(nm, 0.0), 3) for nm in names]
+    metrics["lf_seconds"] = [round(lf_secs.get(nm, 0.0), 3) for nm in names]
     metrics["model_warnings"] = list(getattr(model, "warnings", []))
     metrics["lf_accuracy_learned"] = _nan_to_none(getattr(model, "accuracies", None))
     metrics["coverage"] = stats.coverage.tolist()

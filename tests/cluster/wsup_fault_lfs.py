@@ -3,7 +3,8 @@
 Shipped to the executors with ``--py-files`` (like a user's own LF module). ``lf_slow_probe``
 abstains on every row; per batch it writes a JSON marker (pid, Python, where ``wsup_spark`` was
 imported from) into ``$WSUP_FAULT_DIR`` and sleeps ``$WSUP_FAULT_SLEEP`` seconds, so the test can
-see the LF stage running and kill an executor in the middle of it.
+see the LF stage running and kill an executor in the middle of it. ``lf_always_fails`` checks
+that LF failure counts stay exact under task retries.
 """
 
 from __future__ import annotations
@@ -37,4 +38,11 @@ def lf_slow_probe(df: Any) -> Any:
     return np.full(len(df), ABSTAIN, dtype=np.int64)
 
 
-LFS = [*DEMO_LFS, lf_slow_probe]
+@vectorized_lf(columns=["text"])
+def lf_always_fails(df: Any) -> Any:
+    """Raises on every batch: under lfs.on_error=abstain each of its rows becomes an abstain
+    and is counted once — exactly n in all, however many task attempts ran."""
+    raise RuntimeError("this LF fails on purpose")
+
+
+LFS = [*DEMO_LFS, lf_slow_probe, lf_always_fails]

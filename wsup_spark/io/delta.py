@@ -51,6 +51,7 @@ __all__ = [
     "commit_history",
     "read_arrow",
     "read_table",
+    "resolve_writer",
     "table_files",
     "table_version",
     "write_table",
@@ -117,7 +118,7 @@ def write_table(
     if writer not in WRITERS:
         raise ConfigError(f"writer={writer!r} for Delta table {path!r}; use one of {list(WRITERS)}")
     uri = normalize_table_uri(path)
-    chosen = _choose_writer(df.sparkSession, writer)
+    chosen = resolve_writer(df.sparkSession, writer)
     if chosen == "spark" and tap_factory is not None:
         raise ConfigError(
             f"tap_factory is not supported by the Spark Delta writer (table {uri}); use "
@@ -142,7 +143,9 @@ def write_table(
     )  # fmt: skip
 
 
-def _choose_writer(spark: Any, writer: str) -> str:
+def resolve_writer(spark: Any, writer: str) -> str:
+    """The writer ``writer="auto"`` stands for on this session: ``"spark"`` when Delta is
+    configured on it (Databricks, clusters with the Delta jars), else ``"delta-rs"``."""
     if writer != "auto":
         return writer
     from wsup_spark.spark.session import delta_configured

@@ -92,6 +92,109 @@ def arrow_votes_matrix(batch: Any, m: int, votes_col: str = VOTES_COL) -> np.nda
     return values.reshape(n, m)
 
 
+#: Per-task LF report of the fused apply + write (see :func:`apply_transform`): task attempt id →
+#: {"errors": {lf: count}, "seconds": {lf: s}}. Filled by the apply step when its input ends and
+#: read (popped) by :class:`~wsup_spark.spark.stats.VotesTap` in the same task and process.
+TASK_REPORTS: dict[int, dict[str, dict[str, float]]] = {}
+
+
+def task_attempt_id() -> int:
+    """The running Spark task's attempt id (0 outside a task)."""
+    from pyspark import TaskContext
+
+    ctx = TaskContext.get()
+    return int(ctx.taskAttemptId()) if ctx is not None else 0
+
+
+def record_task_report(errors: dict[str, int], seconds: dict[str, float]) -> None:
+    """Leave this task's LF report in :data:`TASK_REPORTS`.
+
+    A module-level function, so task closures (which cloudpickle ships by value, copying the
+    globals they name) reach the worker's real registry through it.
+    """
+    TASK_REPORTS[task_attempt_id()] = {"errors": dict(errors), "seconds": dict(seconds)}
+
+
+def apply_transform(
+    df: Any,
+    lfs: Sequence[LabelingFunction],
+    id_col: str,
+    cardinality: int,
+    *,
+    on_error: OnError = "raise",
+    error_counter: LFErrorCounter | None = None,
+    carry: Sequence[str] = (),
+    time_counter: LFErrorCounter | None = None,
+    max_ms_per_row: float | None = None,
+    constants: dict[str, str] | None = None,
+    report: bool = False,
+) -> tuple[Any, Any]:
+    """Applying LFs as a :class:`~wsup_spark.io.base.BatchTransform` over ``src``.
+
+    ``src.mapInArrow(t.fn, t.schema)`` is :func:`apply_lfs`'s result; ``write_table(src, ...,
+    transform=t)`` runs the LFs inside the write tasks instead (one Python stage). Parameters as
+    :func:`apply_lfs`, plus ``constants``: string columns of one value appended after the carried
+    columns, and ``report``: each task leaves its per-LF failure counts and seconds in
+    :data:`TASK_REPORTS` for a :class:`~wsup_spark.spark.stats.VotesTap` on the same write to
+    pick up (exact per committed attempt, unlike accumulators).
+
+    Returns
+    -------
+    (src, BatchTransform)
+    """
+    from pyspark.sql.types import StringType, StructField
+
+    from wsup_spark.io.base import BatchTransform
+
+    lfs = check_unique_names(lfs)
+    if id_col not in df.columns:
+        raise DataError(
+            f"id column {id_col!r} is not in the corpus; columns are {df.columns}. Set "
+            "source.id_col to a stable unique row id column"
+        )
+    check_columns(lfs, df.columns)
+    missing = [c for c in carry if c not in df.columns]
+    if missing:
+        raise DataError(f"column(s) {missing} to carry into the votes are not in the corpus")
+    needed = required_columns(lfs)
+    cols = df.columns if needed is None else [id_col, *sorted(needed - {id_col})]
+    cols += [c for c in carry if c not in cols]
+    src = df.select(*cols)
+    schema = votes_schema(src.schema[id_col].dataType, cardinality)
+    for c in carry:
+        schema = schema.add(src.schema[c])
+    consts = dict(constants or {})
+    for c in consts:
+        schema = schema.add(StructField(c, StringType(), nullable=False))
+    carry = list(carry)
+    lf_list = list(lfs)
+    acc = error_counter.accumulator if error_counter is not None else None
+    tacc = time_counter.accumulator if time_counter is not None else None
+
+    def apply_partition(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        errors: dict[str, int] = {}
+        seconds: dict[str, float] = {}
+        for batch in batches:
+            L = apply_lfs_to_batch(batch, lf_list, cardinality, id_col, on_error, errors,
+                                   seconds, max_ms_per_row)  # fmt: skip
+            out = votes_to_arrow(batch.column(id_col), L)
+            for c in carry:
+                out = out.append_column(c, batch.column(c))
+            for c, v in consts.items():
+                out = out.append_column(c, pa.array([v] * len(L), pa.string()))
+            yield out
+        if report:
+            record_task_report(errors, seconds)
+        if acc is not None and errors:
+            acc.add(errors)
+        if tacc is not None and seconds:
+            tacc.add(seconds)
+
+    return src, BatchTransform(apply_partition, schema)
+
+
 def apply_lfs(
     df: Any,
     lfs: Sequence[LabelingFunction],
@@ -132,41 +235,7 @@ def apply_lfs(
     pyspark.sql.DataFrame
         ``(id, votes, *carry)``, lazily evaluated; one row per input row.
     """
-    lfs = check_unique_names(lfs)
-    if id_col not in df.columns:
-        raise DataError(
-            f"id column {id_col!r} is not in the corpus; columns are {df.columns}. Set "
-            "source.id_col to a stable unique row id column"
-        )
-    check_columns(lfs, df.columns)
-    missing = [c for c in carry if c not in df.columns]
-    if missing:
-        raise DataError(f"column(s) {missing} to carry into the votes are not in the corpus")
-    needed = required_columns(lfs)
-    cols = df.columns if needed is None else [id_col, *sorted(needed - {id_col})]
-    cols += [c for c in carry if c not in cols]
-    src = df.select(*cols)
-    schema = votes_schema(src.schema[id_col].dataType, cardinality)
-    for c in carry:
-        schema = schema.add(src.schema[c])
-    carry = list(carry)
-    lf_list = list(lfs)
-    acc = error_counter.accumulator if error_counter is not None else None
-    tacc = time_counter.accumulator if time_counter is not None else None
-
-    def apply_partition(batches: Iterator[Any]) -> Iterator[Any]:
-        errors: dict[str, int] = {}
-        seconds: dict[str, float] = {}
-        for batch in batches:
-            L = apply_lfs_to_batch(batch, lf_list, cardinality, id_col, on_error, errors,
-                                   seconds, max_ms_per_row)  # fmt: skip
-            out = votes_to_arrow(batch.column(id_col), L)
-            for c in carry:
-                out = out.append_column(c, batch.column(c))
-            yield out
-        if acc is not None and errors:
-            acc.add(errors)
-        if tacc is not None and seconds:
-            tacc.add(seconds)
-
-    return src.mapInArrow(apply_partition, schema)
+    src, t = apply_transform(df, lfs, id_col, cardinality, on_error=on_error,
+                             error_counter=error_counter, carry=carry, time_counter=time_counter,
+                             max_ms_per_row=max_ms_per_row)  # fmt: skip
+    return src.mapInArrow(t.fn, t.schema)

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from wsup_spark.labelmodel.stats import LFStats
-from wsup_spark.spark.apply import VOTES_COL, arrow_votes_matrix
+from wsup_spark.spark.apply import TASK_REPORTS, VOTES_COL, arrow_votes_matrix, task_attempt_id
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,43 @@ class StatsTap:
     def finish(self) -> bytes:
         """The partial, serialised."""
         return self.stats.to_bytes()
+
+
+class VotesTap:
+    """The votes write's tap in the fused pipeline: LF statistics (optional) + the task's report.
+
+    ``finish()`` returns ``8-byte header length + JSON report + LFStats npz bytes`` (no stats
+    bytes when ``stats`` is False). The report is the per-LF failure counts and seconds that
+    :func:`~wsup_spark.spark.apply.apply_transform` (``report=True``) left for this task; since
+    only committed task attempts' taps reach the driver, the counts are exact under retries.
+    """
+
+    def __init__(self, m: int, k: int, lf_names: Sequence[str] | None = None,
+                 stats: bool = True, patterns: bool = False) -> None:  # fmt: skip
+        self.stats = StatsTap(m, k, lf_names, patterns=patterns) if stats else None
+
+    def update(self, batch: Any) -> None:
+        """Add one Arrow batch's votes to the statistics."""
+        if self.stats is not None:
+            self.stats.update(batch)
+
+    def finish(self) -> bytes:
+        """The task's report and statistics partial, serialised."""
+        import json
+
+        report = TASK_REPORTS.pop(task_attempt_id(), {"errors": {}, "seconds": {}})
+        head = json.dumps(report).encode()
+        body = self.stats.finish() if self.stats is not None else b""
+        return len(head).to_bytes(8, "little") + head + body
+
+    @staticmethod
+    def decode(data: bytes) -> tuple[dict[str, dict[str, float]], bytes | None]:
+        """(report, LFStats bytes or None) of one :meth:`finish` payload."""
+        import json
+
+        n = int.from_bytes(data[:8], "little")
+        body = data[8 + n :]
+        return json.loads(data[8 : 8 + n].decode()), (body or None)
 
 
 def merge_partials(
