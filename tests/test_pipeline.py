@@ -141,6 +141,19 @@ def test_bad_inputs_fail_before_writing(spark, tmp_path):
     assert not (tmp_path / "votes").exists()
 
 
+def test_spark_delta_writer_path_uses_no_taps(spark, tmp_path):
+    """``output.writer: spark`` (what ``auto`` picks on Databricks) takes no taps: the pipeline
+    applies the LFs with a plain mapInArrow and reaches Spark's Delta source — which this
+    machine lacks (no Delta jars), so the run stops there, not at a tap ConfigError."""
+    from wsup_spark.io.delta import resolve_writer
+
+    assert resolve_writer(spark, "auto") == "delta-rs"  # no Delta jars here
+    cfg = load_config(CONF, ["source.n_rows=200", f"output.path={tmp_path}", "output.writer=spark"])
+    with pytest.raises(Exception) as err:
+        run_pipeline(cfg, spark)
+    assert "DATA_SOURCE_NOT_FOUND" in str(err.value) and "tap_factory" not in str(err.value)
+
+
 @vectorized_lf(columns=["x"])
 def lf_pos(df):
     return np.where(df["x"] > 0.5, 1, ABSTAIN)
