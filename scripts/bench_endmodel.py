@@ -46,21 +46,23 @@ def reader_rows_per_s(table: str, spec: Any, batch_size: int, workers: int) -> d
     return {"workers": workers, "rows": rows, "seconds": dt, "rows_per_s": rows / dt}
 
 
-def majority_vote_on_eval(out_path: str, train_table: str, holdout_mod: int) -> dict[str, Any]:
+def majority_vote_on_eval(
+    out_path: str, train_table: str, holdout_mod: int, k: int
+) -> dict[str, Any]:
     """MV accuracy/F1 on the gold rows the trainer holds out (same id hash as the dataset)."""
     import pyarrow as pa
 
     from wsup_spark.endmodel.dataset import _row_ids
     from wsup_spark.endmodel.evaluate import scores
     from wsup_spark.io.delta import read_arrow
+    from wsup_spark.labelmodel import MajorityVote
+    from wsup_spark.spark.apply import arrow_votes_matrix
 
-    votes = read_arrow(f"{out_path}/votes").select(["id", "votes"])
-    vl = votes.column("votes").combine_chunks()
-    L = np.asarray(pa.ListArray.from_arrays(vl.offsets, vl.values).flatten(), np.int64)
-    L = L.reshape(len(votes), -1)
-    k = int(L.max(initial=0) + 1)
-    counts = np.stack([(L == a).sum(axis=1) for a in range(k)], axis=1)
-    mv = pa.table({"id": votes.column("id"), "mv": counts.argmax(axis=1)})  # ties/none → lowest
+    votes = read_arrow(f"{out_path}/votes").select(["id", "votes"]).combine_chunks()
+    batch = votes.to_batches()[0]
+    L = arrow_votes_matrix(batch, len(batch.column("votes")[0]))
+    pred_all = MajorityVote(k).predict(L)  # ties and rows without votes → lowest class
+    mv = pa.table({"id": votes.column("id"), "mv": pred_all})
     train = read_arrow(train_table).select(["id", "gold"])
     joined = train.join(mv, "id", join_type="inner")
     gold = np.asarray(joined.column("gold").fill_null(-1).to_numpy(), np.int64)
@@ -69,7 +71,6 @@ def majority_vote_on_eval(out_path: str, train_table: str, holdout_mod: int) -> 
     if holdout_mod > 0:
         held &= key % np.uint64(holdout_mod) == 0
     g, pred = gold[held], np.asarray(joined.column("mv").to_numpy(), np.int64)[held]
-    k = max(k, int(g.max(initial=0)) + 1)
     conf = np.zeros((k, k), np.int64)
     np.add.at(conf, (g, pred), 1)
     s = scores(conf)
@@ -134,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     result["reader"] = [reader_rows_per_s(tcfg.table, spec, tcfg.batch_size, w) for w in (0, 2)]
     metrics = train_from_config(cfg)
     result["train"] = metrics
-    result["majority_vote"] = majority_vote_on_eval(out_path, tcfg.table, tcfg.holdout_mod)
+    result["majority_vote"] = majority_vote_on_eval(
+        out_path, tcfg.table, tcfg.holdout_mod, int(cfg.lfs.cardinality)
+    )
     if args.ceiling:
         import tempfile
 

@@ -168,12 +168,13 @@ def run_pipeline(
     # writer (Databricks, clusters with the Delta jars) takes no taps: a plain mapInArrow with
     # accumulators, and statistics by a second pass over the votes table.
     fused = resolve_writer(spark, cfg.output.writer) == "delta-rs"
-    counter, lf_timer = LFErrorCounter(spark), LFErrorCounter(spark)
+    counters = None if fused else (LFErrorCounter(spark), LFErrorCounter(spark))
     src, apply_t = apply_transform(
         corpus, lfs, cfg.source.id_col, k, on_error=cfg.lfs.on_error,
         carry=[GOLD_COL] if has_gold else [], max_ms_per_row=cfg.lfs.max_ms_per_row,
         constants={"lf_set_hash": set_hash, "run_id": run_id}, report=fused,
-        error_counter=None if fused else counter, time_counter=None if fused else lf_timer,
+        error_counter=counters[0] if counters else None,
+        time_counter=counters[1] if counters else None,
     )  # fmt: skip
     from pyspark.sql import functions as F
 
@@ -193,19 +194,10 @@ def run_pipeline(
             tap_factory=functools.partial(VotesTap, m, k, names, stats=use_tap,
                                           patterns=patterns) if fused else None,
         )  # fmt: skip
-    stats_parts: list[bytes] = []
-    if fused:
-        lf_errors, lf_secs = {}, {}
-        for payload in votes_res.taps or []:
-            report, part = VotesTap.decode(payload)
-            for key, v in report["errors"].items():
-                lf_errors[key] = lf_errors.get(key, 0) + int(v)
-            for key, v in report["seconds"].items():
-                lf_secs[key] = lf_secs.get(key, 0.0) + float(v)
-            if part is not None:
-                stats_parts.append(part)
+    if counters is None:  # fused: exact per committed task
+        lf_errors, lf_secs, stats_parts = VotesTap.combine(votes_res.taps or [])
     else:
-        lf_errors, lf_secs = counter.value, lf_timer.value
+        lf_errors, lf_secs, stats_parts = counters[0].value, counters[1].value, []
     if lf_errors:
         logger.warning("LF failures counted as abstains: %s", lf_errors)
     with _stage(spark, "LF statistics", timings):
@@ -264,11 +256,11 @@ def run_pipeline(
     }
     with _stage(spark, "predict + write labels", timings):
         # prediction runs inside the write tasks (one Python stage; see io.base.BatchTransform)
+        predict_t = predict_transform(votes_tbl, model, m, constants={"run_id": run_id})
         labels_res = write_table(votes_tbl.select("id", VOTES_COL), labels_path, run_id=run_id,
                                  mode=cfg.output.mode, metadata=labels_meta,
                                  writer=cfg.output.writer, description="predict + write labels",
-                                 transform=predict_transform(votes_tbl, model, m,
-                                                             run_id=run_id))  # fmt: skip
+                                 transform=predict_t)  # fmt: skip
 
     result = PipelineResult(
         run_id=run_id, lf_names=names, cardinality=k, stats=stats, model=model,

@@ -10,7 +10,7 @@ Nothing n-sized is collected to the driver.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -106,6 +106,24 @@ def task_attempt_id() -> int:
     return int(ctx.taskAttemptId()) if ctx is not None else 0
 
 
+def add_constant_fields(schema: Any, constants: Mapping[str, str]) -> Any:
+    """``schema`` (a Spark StructType) plus one non-null string field per constant column."""
+    from pyspark.sql.types import StringType, StructField
+
+    for c in constants:
+        schema = schema.add(StructField(c, StringType(), nullable=False))
+    return schema
+
+
+def append_constants(batch: Any, constants: Mapping[str, str]) -> Any:
+    """``batch`` (an Arrow RecordBatch) plus the constant string columns, in order."""
+    import pyarrow as pa
+
+    for c, v in constants.items():
+        batch = batch.append_column(c, pa.array([v] * batch.num_rows, pa.string()))
+    return batch
+
+
 def record_task_report(errors: dict[str, int], seconds: dict[str, float]) -> None:
     """Leave this task's LF report in :data:`TASK_REPORTS`.
 
@@ -142,8 +160,6 @@ def apply_transform(
     -------
     (src, BatchTransform)
     """
-    from pyspark.sql.types import StringType, StructField
-
     from wsup_spark.io.base import BatchTransform
 
     lfs = check_unique_names(lfs)
@@ -164,16 +180,13 @@ def apply_transform(
     for c in carry:
         schema = schema.add(src.schema[c])
     consts = dict(constants or {})
-    for c in consts:
-        schema = schema.add(StructField(c, StringType(), nullable=False))
+    schema = add_constant_fields(schema, consts)
     carry = list(carry)
     lf_list = list(lfs)
     acc = error_counter.accumulator if error_counter is not None else None
     tacc = time_counter.accumulator if time_counter is not None else None
 
     def apply_partition(batches: Iterator[Any]) -> Iterator[Any]:
-        import pyarrow as pa
-
         errors: dict[str, int] = {}
         seconds: dict[str, float] = {}
         for batch in batches:
@@ -182,9 +195,7 @@ def apply_transform(
             out = votes_to_arrow(batch.column(id_col), L)
             for c in carry:
                 out = out.append_column(c, batch.column(c))
-            for c, v in consts.items():
-                out = out.append_column(c, pa.array([v] * len(L), pa.string()))
-            yield out
+            yield append_constants(out, consts)
         if report:
             record_task_report(errors, seconds)
         if acc is not None and errors:

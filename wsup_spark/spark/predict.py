@@ -7,12 +7,17 @@ LFs on the row, so consumers can drop rows no LF labelled).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import numpy as np
 
-from wsup_spark.spark.apply import VOTES_COL, arrow_votes_matrix
+from wsup_spark.spark.apply import (
+    VOTES_COL,
+    add_constant_fields,
+    append_constants,
+    arrow_votes_matrix,
+)
 
 
 class ProbabilisticModel(Protocol):
@@ -36,27 +41,25 @@ def unbroadcast(bc: Any) -> Any:
     return pickle.loads(bc.value)  # trusted: bytes produced by this job's driver
 
 
-def labels_schema(id_type: Any, run_id: bool = False) -> Any:
-    """Spark schema of the labels DataFrame (plus a ``run_id`` string column when asked)."""
+def labels_schema(id_type: Any) -> Any:
+    """Spark schema of the labels DataFrame."""
     from pyspark.sql.types import (
         ArrayType,
         DoubleType,
         IntegerType,
-        StringType,
         StructField,
         StructType,
     )
 
-    fields = [
-        StructField("id", id_type, nullable=False),
-        StructField("probs", ArrayType(DoubleType(), False), nullable=False),
-        StructField("label", IntegerType(), nullable=False),
-        StructField("confidence", DoubleType(), nullable=False),
-        StructField("n_votes", IntegerType(), nullable=False),
-    ]
-    if run_id:
-        fields.append(StructField("run_id", StringType(), nullable=False))
-    return StructType(fields)
+    return StructType(
+        [
+            StructField("id", id_type, nullable=False),
+            StructField("probs", ArrayType(DoubleType(), False), nullable=False),
+            StructField("label", IntegerType(), nullable=False),
+            StructField("confidence", DoubleType(), nullable=False),
+            StructField("n_votes", IntegerType(), nullable=False),
+        ]
+    )
 
 
 def probs_to_arrow(ids: Any, L: np.ndarray, P: np.ndarray) -> Any:
@@ -83,30 +86,26 @@ def predict_transform(
     model: ProbabilisticModel,
     m: int,
     votes_col: str = VOTES_COL,
-    run_id: str | None = None,
+    constants: Mapping[str, str] | None = None,
 ) -> Any:
     """The prediction step as a :class:`~wsup_spark.io.base.BatchTransform` over
     ``votes_df.select("id", votes_col)``: ``write_table`` fuses it into its write tasks.
 
     The model is broadcast once; each task calls ``model.predict_proba`` on whole Arrow batches.
-    With ``run_id`` the labels carry it as a constant ``run_id`` column.
+    ``constants`` are string columns of one value appended to the labels (e.g. the run id).
     """
     from wsup_spark.io.base import BatchTransform
 
     bc = broadcast_object(votes_df.sparkSession, model)
-    schema = labels_schema(votes_df.schema["id"].dataType, run_id=run_id is not None)
+    consts = dict(constants or {})
+    schema = add_constant_fields(labels_schema(votes_df.schema["id"].dataType), consts)
 
     def predict_partition(batches: Iterator[Any]) -> Iterator[Any]:
-        import pyarrow as pa
-
         mdl = unbroadcast(bc)
         for b in batches:
             L = arrow_votes_matrix(b, m, votes_col)
             P = np.asarray(mdl.predict_proba(L), dtype=np.float64).reshape(len(L), -1)
-            out = probs_to_arrow(b.column("id"), L, P)
-            if run_id is not None:
-                out = out.append_column("run_id", pa.array([run_id] * len(L), pa.string()))
-            yield out
+            yield append_constants(probs_to_arrow(b.column("id"), L, P), consts)
 
     return BatchTransform(predict_partition, schema)
 

@@ -88,6 +88,25 @@ class VotesTap:
         body = data[8 + n :]
         return json.loads(data[8 : 8 + n].decode()), (body or None)
 
+    @staticmethod
+    def combine(
+        payloads: Iterable[bytes],
+    ) -> tuple[dict[str, int], dict[str, float], list[bytes]]:
+        """Summed per-LF failure counts and seconds over the tasks' payloads, and the LFStats
+        partials (for :func:`merge_partials`)."""
+        errors: dict[str, int] = {}
+        seconds: dict[str, float] = {}
+        parts: list[bytes] = []
+        for payload in payloads:
+            report, part = VotesTap.decode(payload)
+            for key, v in report["errors"].items():
+                errors[key] = errors.get(key, 0) + int(v)
+            for key, v in report["seconds"].items():
+                seconds[key] = seconds.get(key, 0.0) + float(v)
+            if part is not None:
+                parts.append(part)
+        return errors, seconds, parts
+
 
 def merge_partials(
     partials: Iterable[bytes],
