@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from analysis_helpers import BINS, DEMO_ROWS
 
 from wsup_spark.core.config import load_config
 from wsup_spark.io.delta import read_arrow
-
-DEMO_ROWS = 3000
-BINS = 20
 
 
 @dataclass
@@ -30,15 +26,6 @@ class DemoReport:
     L: np.ndarray  # (n, m) votes, sorted by id
     gold: np.ndarray  # (n,) gold, -1 where unknown
     labels: Any  # pandas DataFrame of the labels table, sorted by id
-
-
-def report_json(html: str) -> dict[str, Any]:
-    """The numbers embedded in a report."""
-    m = re.search(
-        r'<script type="application/json" id="wsup-report-data">(.*?)</script>', html, re.S
-    )
-    assert m, "report has no embedded data"
-    return json.loads(m.group(1).replace("<\\/", "</"))  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BINS, DEMO_ROWS, report_json
+from analysis_helpers import BINS, DEMO_ROWS, report_json
 
 from wsup_spark.core.errors import DataError
 from wsup_spark.labelmodel import MajorityVote
