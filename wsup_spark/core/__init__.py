@@ -1,1 +1,0 @@
-"""Core types: errors, labeling functions, configuration. Imports only stdlib + numpy."""
