@@ -114,9 +114,7 @@ class Task:
             return self.class_names.index(value)
         v = int(value)
         if not 0 <= v < self.cardinality:
-            raise ConfigError(
-                f"task {self.name!r}: value {v} outside 0..{self.cardinality - 1}"
-            )
+            raise ConfigError(f"task {self.name!r}: value {v} outside 0..{self.cardinality - 1}")
         return v
 
     def to_dict(self) -> dict[str, Any]:
