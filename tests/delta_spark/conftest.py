@@ -30,7 +30,7 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A real local SparkSession with Delta configured (local[2,2], UI off, 2 shuffle partitions)."""
+    """A real local SparkSession with Delta configured: local[2,2], UI off, 2 shuffle partitions."""
     from delta_spark_session import delta_session, jars_source
     from pyspark.sql import SparkSession
 

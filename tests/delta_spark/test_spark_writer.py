@@ -11,12 +11,12 @@ import pytest
 
 pytest.importorskip("delta", reason="delta-spark is not installed (scripts/delta_spark/setup.sh)")
 
-from deltalake import DeltaTable  # noqa: E402
-from pyspark.sql import functions as F  # noqa: E402
-from pyspark.sql.types import LongType  # noqa: E402
+from deltalake import DeltaTable
+from pyspark.sql import functions as F
+from pyspark.sql.types import LongType
 
-from wsup_spark.errors import DataError, WriteError  # noqa: E402
-from wsup_spark.io import commit_history, read_arrow, read_table, table_version, write_table  # noqa: E402
+from wsup_spark.errors import DataError, WriteError
+from wsup_spark.io import commit_history, read_arrow, read_table, table_version, write_table
 
 #: The Delta ``txn`` appId both writers record per run (the on-disk marker, not an API).
 APP_PREFIX = "wsup_spark:"
@@ -48,7 +48,8 @@ def test_commit_records_run_metadata_and_txn(spark: Any, tmp_path: Path) -> None
     (commit,) = _history(spark, path)
     meta = json.loads(commit["userMetadata"])
     assert meta == {"stage": "votes", "n": 3, "run_id": "r1", "writer": "spark"}
-    assert commit["engineInfo"].startswith("Apache-Spark/") and "Delta-Lake/" in commit["engineInfo"]
+    engine = commit["engineInfo"]
+    assert engine.startswith("Apache-Spark/") and "Delta-Lake/" in engine
     (info,) = commit_history(str(path))  # deltalake's view of the same commit
     assert info["run_id"] == "r1" and info["metadata"] == meta
     assert DeltaTable(str(path)).transaction_version(APP_PREFIX + "r1") is not None
