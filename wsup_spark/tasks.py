@@ -280,7 +280,10 @@ class TaskGraph:
                 if spec.get(key) is not None and parent_name is not None:
                     parent = next((t for t in tasks if t.name == parent_name), None)
                     if parent is not None:
-                        spec[key] = tuple(parent.value_index(v) for v in spec[key])
+                        try:
+                            spec[key] = tuple(parent.value_index(v) for v in spec[key])
+                        except ConfigError as e:
+                            raise ConfigError(f"task {name!r}, {key}: {e}") from e
             for key in ("class_names", "active_when", "parent_of"):
                 if spec.get(key) is not None:
                     spec[key] = tuple(spec[key])

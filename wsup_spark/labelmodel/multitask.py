@@ -1,0 +1,693 @@
+"""Multi-task label model (MeTaL): one accuracy model over the feasible joint label vectors.
+
+Notation: a :class:`~wsup_spark.tasks.TaskGraph` with T tasks and J feasible joint vectors
+``Y`` (J, T); m LFs, LF i votes task ``t(i)`` (``k_i = k_{t(i)}`` values, or abstains with -1).
+Statistics: :class:`~wsup_spark.labelmodel.multitask_stats.MultiTaskStats` (d×d co-occurrences of
+the LF-output indicators, a sum over rows). The fit reads only them (cost independent of n).
+
+Prediction (per row, fixed LF order, the single-task accuracy model lifted to the joint space)::
+
+    log P(y | λ) = log p_y + Σ_{i: λ_i ≠ -1} T_i[λ_i, y] + const
+
+where ``T_i`` is LF i's (k_i, J) table of log-likelihood ratios: a coarse vote moves every fine
+value under it, a fine vote also votes its coarse class. Per-task marginals sum the joint
+posterior (a task's row sums to the probability that it applies).
+
+Two fits, chosen by ``method``:
+
+* ``"hierarchical"`` (the default for value trees: every child task declares ``parent_of``, as in
+  TREC coarse → fine or normal/abnormal → finding). For each task, one :class:`LabelModel` over
+  every LF whose vote implies a value of that task (its own LFs and its descendants' LFs with
+  their votes projected up: ``NUM:count`` is a ``NUM`` vote), fit from the projected statistics
+  (:meth:`MultiTaskStats.level_stats`, exact counts) with everything the single-task model does:
+  matrix completion, class-balance choice, dependency masking, empirical-Bayes shrinkage. LF i's
+  evidence is the two-level one-coin model along its ancestor chain: at the root
+  ``w_i 1[y_root = a_root]`` with the root-level weight; one level down, with
+  ``β = a^ℓ_i / a^{ℓ-1}_i`` its precision among the n children of its parent-level vote,
+  ``log(n(1−β)/(n−1)) 1[y_{ℓ−1} = a^{ℓ−1}] + log(β(n−1)/(1−β)) 1[y_ℓ = a^ℓ]``. When a level cannot
+  identify an LF's accuracy (a class it votes has < 3 conditionally independent LFs of the level),
+  β is the prior precision ``init_precision``. P(Y) multiplies each level's balance renormalised
+  among the values feasible under the parent; a child level whose moments cannot estimate its
+  balance uses the soft vote shares of its LFs (under the model's own assumption that abstaining
+  is independent of Y), which only orders values *within* a parent value.
+* ``"moments"`` (any graph, e.g. ``active_when`` hierarchies or explicit feasible sets): the tied
+  matrix completion of :mod:`~wsup_spark.labelmodel.multitask_moments` over the joint space, then
+  per-task accuracies ``a_i = P(Y_{t(i)} = λ_i | λ_i voted)`` shrunk per task, and
+  ``T_i[a, y] = w_i 1[y_{t(i)} = a]`` with ``w_i = log(a_i (k_i − 1) / (1 − a_i))``.
+
+With one task the model *is* :class:`LabelModel` (it delegates fit and prediction): predictions
+are bit-identical. numpy/scipy only (never pyspark or torch).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from wsup_spark import LFStats
+from wsup_spark.errors import ModelError, StatsError
+from wsup_spark.labelmodel import LabelModel
+from wsup_spark.labelmodel.moments import (
+    chi2_cells,
+    overdispersion,
+    overdispersion_per_lf,
+    pearson_chi2,
+)
+from wsup_spark.labelmodel.multitask_moments import JointFit, fit_joint
+from wsup_spark.labelmodel.multitask_stats import MultiTaskStats, implied_values
+from wsup_spark.labelmodel.shrinkage import shrink_accuracies
+from wsup_spark.tasks import NA, TaskGraph
+
+__all__ = ["MultiTaskLabelModel", "MultiTaskStats", "dependency_components", "implied_values"]
+
+logger = logging.getLogger(__name__)
+
+_EPS = 1e-6
+
+
+def dependency_components(m: int, pairs: Iterable[tuple[int, int]]) -> np.ndarray:
+    """(m,) component id of each LF in the graph of dependent pairs (union-find).
+
+    Examples
+    --------
+    >>> dependency_components(5, [(0, 3), (3, 4)]).tolist()
+    [0, 1, 2, 0, 0]
+    """
+    parent = list(range(m))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in pairs:
+        ri, rj = root(i), root(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    return np.array([root(i) for i in range(m)], np.int64)
+
+
+def _is_value_tree(graph: TaskGraph) -> bool:
+    """Every child task declares ``parent_of`` and Y is the derived (not explicit) set."""
+    return not graph.to_dict().get("feasible") and all(
+        t.parent is None or t.parent_of is not None for t in graph.tasks
+    )
+
+
+def _ancestors(graph: TaskGraph, task: int) -> list[int]:
+    """Tasks from the root down to ``task`` (inclusive) along ``parent``."""
+    chain = [task]
+    while graph.tasks[chain[-1]].parent is not None:
+        chain.append(graph.index(graph.tasks[chain[-1]].parent or ""))
+    return chain[::-1]
+
+
+def _nan_to_none(a: np.ndarray) -> list[float | None]:
+    return [float(x) if np.isfinite(x) else None for x in a]
+
+
+def _none_to_nan(a: Sequence[float | None]) -> np.ndarray:
+    return np.array([np.nan if x is None else x for x in a], float)
+
+
+class MultiTaskLabelModel:
+    """Accuracy label model over the feasible joint label vectors of a :class:`TaskGraph`.
+
+    Parameters are those of :class:`LabelModel` (``balance="uniform"`` means the hierarchical
+    uniform prior :meth:`TaskGraph.uniform_balance`; ``"auto"`` estimates P(Y) over the joint
+    values when every joint value is voted by ≥ 3 independent LFs and the estimate pays for its
+    J − 1 parameters). With one task the model delegates to :class:`LabelModel`.
+
+    Parameters
+    ----------
+    graph : TaskGraph
+    init_precision, l2, max_iter, better_than_random, balance, shrinkage, merge_identical
+        As in :class:`LabelModel`.
+
+    Examples
+    --------
+    >>> from wsup_spark.tasks import Task
+    >>> g = TaskGraph([Task("c", 2), Task("f", 4, parent="c", parent_of=(0, 0, 1, 1))])
+    >>> rng = np.random.default_rng(0)
+    >>> yj = rng.integers(0, 4, 5000); Yc, Yf = g.feasible[yj, 0], g.feasible[yj, 1]
+    >>> noisy = lambda y, k, a: np.where(rng.random(y.size) < a, y, rng.integers(0, k, y.size))
+    >>> L = np.stack([noisy(Yc, 2, .9), noisy(Yc, 2, .8), noisy(Yf, 4, .8), noisy(Yf, 4, .7)], 1)
+    >>> model = MultiTaskLabelModel(g).fit(MultiTaskStats.from_matrix(L, g, ["c", "c", "f", "f"]))
+    >>> model.predict(np.array([[1, 1, 2, -1], [0, -1, 1, -1]])).tolist()
+    [[1, 2], [0, 1]]
+    """
+
+    def __init__(
+        self,
+        graph: TaskGraph,
+        init_precision: float = 0.7,
+        l2: float = 0.0,
+        max_iter: int = 500,
+        better_than_random: float = 10.0,
+        balance: str = "auto",
+        shrinkage: bool = True,
+        merge_identical: bool = True,
+        method: str = "auto",
+    ) -> None:
+        if method not in ("auto", "hierarchical", "moments"):
+            raise ModelError(f"method must be 'auto', 'hierarchical' or 'moments', got {method!r}")
+        if method == "hierarchical" and not _is_value_tree(graph):
+            raise ModelError("method='hierarchical' needs every child task to declare parent_of "
+                             "(each child value implies one parent value) and no explicit "
+                             "feasible set; use method='moments'")  # fmt: skip
+        if not isinstance(graph, TaskGraph):
+            raise ModelError(f"graph must be a TaskGraph, got {type(graph).__name__}")
+        if not 1.0 / min(graph.cardinalities) < init_precision < 1.0:
+            raise ModelError(
+                f"init_precision must be in (1/k, 1) for every task, got {init_precision} "
+                f"(cardinalities {list(graph.cardinalities)})"
+            )
+        if balance not in ("auto", "uniform", "estimate"):
+            raise ModelError(f"balance must be 'auto', 'uniform' or 'estimate', got {balance!r}")
+        self.graph = graph
+        self.init_precision = float(init_precision)
+        self.l2 = float(l2)
+        self.max_iter = int(max_iter)
+        self.better_than_random = float(better_than_random)
+        self.balance = balance
+        self.shrinkage = bool(shrinkage)
+        self.merge_identical = bool(merge_identical)
+        self.method = method
+        self._single: LabelModel | None = None
+        self._levels: dict[int, tuple[LabelModel, np.ndarray]] = {}
+        self._identified: dict[int, np.ndarray] = {}
+        self._level_balance: dict[int, np.ndarray] = {}
+        self._p: np.ndarray | None = None
+        self._mu: np.ndarray | None = None
+        self._acc: np.ndarray | None = None
+        self._raw_acc: np.ndarray | None = None
+        self._scale: np.ndarray | None = None
+        self.lf_tasks: tuple[int, ...] = ()
+        self.lf_names: tuple[str, ...] | None = None
+        self.dependencies: list[tuple[int, int]] = []
+        self.fit_info: dict[str, Any] = {}
+
+    def _label_model(self, k: int | None = None) -> LabelModel:
+        return LabelModel(
+            self.graph.cardinalities[0] if k is None else k, self.init_precision, self.l2,
+            self.max_iter, self.better_than_random, self.balance, self.shrinkage,
+            self.merge_identical,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self,
+        stats: MultiTaskStats,
+        class_balance: Sequence[float] | np.ndarray | None = None,
+        dependencies: Iterable[tuple[int | str, int | str]] | None = None,
+    ) -> MultiTaskLabelModel:
+        """Fit from statistics only; returns self.
+
+        Parameters
+        ----------
+        stats : MultiTaskStats
+            Over this model's task graph.
+        class_balance : (J,) optional
+            Fixed P(Y) over the feasible joint vectors (one task: over its k classes).
+        dependencies : iterable of (i, j), optional
+            Pairs of dependent LFs (indices or names), as in :meth:`LabelModel.fit`.
+        """
+        if not isinstance(stats, MultiTaskStats):
+            raise StatsError(f"fit needs MultiTaskStats, got {type(stats).__name__}")
+        if stats.graph != self.graph:
+            raise StatsError(f"statistics are over {stats.graph!r}, the model over {self.graph!r}")
+        if stats.n == 0:
+            raise ModelError("cannot fit a label model on zero rows of LF statistics")
+        self.lf_tasks, self.lf_names = stats.lf_tasks, stats.lf_names
+        if len(self.graph.tasks) == 1:  # one task: the single-task model, exactly
+            self._single = self._label_model().fit(
+                stats.task_stats(0), class_balance=class_balance, dependencies=dependencies
+            )
+            self.dependencies, self.fit_info = self._single.dependencies, self._single.fit_info
+            return self
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            if self.method == "hierarchical" or (
+                self.method == "auto" and _is_value_tree(self.graph)
+            ):
+                return self._fit_levels(stats, class_balance, dependencies)
+            return self._fit(stats, class_balance, dependencies)
+
+    def _dependency_pairs(
+        self, stats: MultiTaskStats, dependencies: Iterable[tuple[int | str, int | str]] | None
+    ) -> list[tuple[int, int]]:
+        names = list(stats.lf_names or [])
+        out = []
+        for pair in dependencies or ():
+            idx = []
+            for x in pair:
+                if isinstance(x, str):
+                    if x not in names:
+                        raise ModelError(f"dependency names LF {x!r}, which is not in the stats")
+                    idx.append(names.index(x))
+                elif 0 <= int(x) < stats.m:
+                    idx.append(int(x))
+                else:
+                    raise ModelError(f"dependency {pair!r}: LF index {x} outside 0..{stats.m - 1}")
+            if len(idx) != 2 or idx[0] == idx[1]:
+                raise ModelError(f"a dependency is a pair of two different LFs, got {pair!r}")
+            out.append((min(idx), max(idx)))
+        return sorted(set(out))
+
+    def _column_sets(self, stats: MultiTaskStats) -> np.ndarray:
+        """(d, J) bool: joint values consistent with each indicator column."""
+        lf, val = stats.columns()
+        t = np.array(stats.lf_tasks, np.int64)[lf]
+        return self.graph.feasible[:, t].T == val[:, None]  # type: ignore[no-any-return]
+
+    def _identical_pairs(self, stats: MultiTaskStats) -> list[tuple[int, int]]:
+        """LF pairs (any tasks) that vote on exactly the same rows, always consistently."""
+        lf, _ = stats.columns()
+        S = self._column_sets(stats).astype(float)
+        cons = (S @ S.T) > 0
+        m = stats.m
+        onehot = np.zeros((stats.d, m))
+        onehot[np.arange(stats.d), lf] = 1.0
+        C = stats.counts.astype(float)
+        joint = onehot.T @ C @ onehot
+        agree = onehot.T @ (C * cons) @ onehot
+        total = np.diag(joint)
+        same = ((agree == joint) & (joint == total[:, None]) & (joint == total[None, :])
+                & (total[:, None] > 0))  # fmt: skip
+        return [(int(i), int(j)) for i, j in zip(*np.nonzero(np.triu(same, 1)), strict=True)]
+
+    def _fit(
+        self,
+        stats: MultiTaskStats,
+        class_balance: Sequence[float] | np.ndarray | None,
+        dependencies: Iterable[tuple[int | str, int | str]] | None,
+    ) -> MultiTaskLabelModel:
+        g = self.graph
+        J, m, d = g.n_joint, stats.m, stats.d
+        p_fixed: np.ndarray | None = None
+        if class_balance is not None:
+            p_fixed = np.asarray(class_balance, float)
+            if p_fixed.shape != (J,) or not (p_fixed > 0).all():
+                raise ModelError(
+                    f"class_balance must be {J} positive numbers (one per feasible joint label "
+                    f"vector), got shape {p_fixed.shape}"
+                )
+            p_fixed = p_fixed / p_fixed.sum()
+        deps = self._dependency_pairs(stats, dependencies)
+        if self.merge_identical:
+            deps = sorted(set(deps) | set(self._identical_pairs(stats)))
+        comp = dependency_components(m, deps)
+        lf_col, val_col = stats.columns()
+        task_col = np.array(stats.lf_tasks, np.int64)[lf_col]
+        active = np.flatnonzero(np.diag(stats.counts) > 0)
+        lf_of, cls, tc = lf_col[active], val_col[active], task_col[active]
+        W = max(g.cardinalities) + 1
+        k_of = np.array(g.cardinalities, np.int64)
+        # cell of every joint value for each task: its value, or k_t when the task is N/A
+        cell = np.stack([np.where(g.feasible[:, t] == NA, k_of[t], g.feasible[:, t])
+                         for t in range(len(g.tasks))])  # (T, J)  # fmt: skip
+        G = cell[tc]  # (d_a, J)
+        can_na = np.array([g.can_be_na(t) for t in range(len(g.tasks))])
+        free = np.arange(W)[None, :] < k_of[tc][:, None]
+        free |= (np.arange(W)[None, :] == k_of[tc][:, None]) & can_na[tc][:, None]
+        mask = (lf_of[:, None] != lf_of[None, :]).astype(float)
+        mask[comp[lf_of][:, None] == comp[lf_of][None, :]] = 0.0
+        O, C = stats.O[np.ix_(active, active)], stats.counts[np.ix_(active, active)]
+        kcol = k_of[tc].astype(float)
+        p0 = p_fixed if p_fixed is not None else g.uniform_balance()
+
+        def run(p_fix: np.ndarray | None) -> JointFit:
+            return fit_joint(O, G, W, cls, lf_of, kcol, free, p_fix, p0, self.init_precision, mask,
+                              self.l2, self.better_than_random, self.max_iter)  # fmt: skip
+
+        def lift(fit: JointFit) -> np.ndarray:
+            return np.take_along_axis(fit.mu, G, axis=1)
+
+        info: dict[str, Any] = {}
+        if not len(active):
+            raise ModelError("no LF ever votes: nothing to fit (check the LFs and the votes)")
+        res = run(p0)
+        M, p = lift(res), p0
+        balance = "given" if p_fixed is not None else "uniform"
+        info = {"iterations": res.iterations, "loss": res.loss, "converged": res.converged,
+                "message": res.message}  # fmt: skip
+        use = chi2_cells(C, stats.n, M, p, mask)
+        Sa = self._column_sets(stats)[active]
+        per_value = np.array([len(set(comp[lf_of[Sa[:, y]]])) for y in range(J)])
+        info["min_independent_lfs_per_joint_value"] = int(per_value.min())
+        if p_fixed is None and (
+            self.balance == "estimate" or (self.balance == "auto" and per_value.min() >= 3)
+        ):
+            res_e = fit_joint(O, G, W, cls, lf_of, kcol, free, None, p0, self.init_precision, mask,
+                               self.l2, self.better_than_random, self.max_iter)  # fmt: skip
+            M_e, p_e = lift(res_e), res_e.p
+            use = use | chi2_cells(C, stats.n, M_e, p_e, mask)
+            chi_u = pearson_chi2(C, stats.n, M, p, use)
+            chi_e = pearson_chi2(C, stats.n, M_e, p_e, use)
+            kappa_e = max(1.0, chi_e / max(int(use.sum()), 1))
+            gain = (chi_u - chi_e) / kappa_e
+            info.update(balance_estimate=p_e.tolist(), balance_qaic_gain=float(gain),
+                        iterations=info["iterations"] + res_e.iterations)  # fmt: skip
+            if self.balance == "estimate" or gain > 2.0 * (J - 1):
+                res, M, p, balance = res_e, M_e, p_e, "estimated"
+        kappa = overdispersion(C, stats.n, M, p, mask, use)
+        kappa_lf = np.maximum(overdispersion_per_lf(C, stats.n, M, p, use, lf_of, m, kappa), kappa)
+        # accuracies a_i = P(Y_t = λ_i | λ_i voted) = Σ_r μ[r, a_r] q(a_r) / Σ_r (M p)_r
+        A = (G == cls[:, None]).astype(float)
+        correct = np.bincount(lf_of, weights=(M * p * A).sum(axis=1), minlength=m)
+        voted = np.bincount(lf_of, weights=M @ p, minlength=m)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            raw = np.where(voted > 0, correct / np.maximum(voted, 1e-300), np.nan)
+        acc = raw.copy()
+        lf_task = np.array(stats.lf_tasks, np.int64)
+        shrink_info = {}
+        if self.shrinkage:
+            for t, task in enumerate(g.tasks):
+                lfs = np.flatnonzero(lf_task == t)
+                if len(lfs):
+                    shr = shrink_accuracies(raw[lfs], stats.overlaps_any[lfs], kappa_lf[lfs])
+                    acc[lfs] = shr.accuracies
+                    shrink_info[task.name] = {
+                        "mean": shr.mean if np.isfinite(shr.mean) else None,
+                        "tau2": shr.tau2,
+                    }
+        if int(((stats.overlaps_any > 0) & np.isfinite(raw)).sum()) < 3:
+            acc = np.where(np.isfinite(raw), self.init_precision, np.nan)
+        mu_full = np.zeros((d, W))
+        mu_full[active] = res.mu
+        sizes = np.bincount(comp, minlength=m)
+        self._mu, self._p = mu_full, np.asarray(p, float).copy()
+        self._raw_acc, self._acc = raw, acc
+        self._scale = 1.0 / sizes[comp]
+        self.dependencies = deps
+        self.fit_info = {**info, "balance": balance, "overdispersion": kappa,
+                         "active_columns": len(active), "shrinkage": shrink_info}  # fmt: skip
+        logger.info("multi-task label model fit: %d iterations, loss %.3e, overdispersion %.2f",
+                    info["iterations"], info["loss"], kappa)  # fmt: skip
+        return self
+
+    def _fit_levels(
+        self,
+        stats: MultiTaskStats,
+        class_balance: Sequence[float] | np.ndarray | None,
+        dependencies: Iterable[tuple[int | str, int | str]] | None,
+    ) -> MultiTaskLabelModel:
+        """Hierarchical fit: one :class:`LabelModel` per task over every LF whose vote implies
+        a value of it (its own LFs and its descendants' LFs, votes projected up)."""
+        g = self.graph
+        J = g.n_joint
+        p_fixed = None
+        if class_balance is not None:
+            p_fixed = np.asarray(class_balance, float)
+            if p_fixed.shape != (J,) or not (p_fixed > 0).all():
+                raise ModelError(
+                    f"class_balance must be {J} positive numbers (one per feasible joint label "
+                    f"vector), got shape {p_fixed.shape}"
+                )
+            p_fixed = p_fixed / p_fixed.sum()
+        deps = self._dependency_pairs(stats, dependencies)
+        self._levels = {}
+        info: dict[str, Any] = {}
+        for t, task in enumerate(g.tasks):
+            st, lfs = stats.level_stats(t)
+            if st.m == 0:
+                continue
+            local = {int(i): pos for pos, i in enumerate(lfs)}
+            dl = [(local[i], local[j]) for i, j in deps if i in local and j in local]
+            bal = None
+            if p_fixed is not None:
+                q = p_fixed @ g.projection(t)
+                bal = q / q.sum()
+            lm = self._label_model(task.cardinality).fit(st, class_balance=bal, dependencies=dl)
+            self._levels[t] = (lm, lfs)
+            # an LF's accuracy at this level is identifiable from second moments only when each
+            # class it votes is voted by >= 3 conditionally independent LFs of the level
+            comp = dependency_components(st.m, lm.dependencies)
+            voted = st.vote_counts > 0
+            n_ind = np.array([len(set(comp[voted[:, c]].tolist())) for c in range(st.k)])
+            self._identified[t] = np.array([bool((n_ind[row] >= 3).all()) for row in voted])
+            self._level_balance[t] = lm.class_balance
+            if task.parent is not None and lm.fit_info.get("balance") == "uniform":
+                self._level_balance[t] = self._vote_share_balance(st, lm, self._identified[t])
+            info[task.name] = {"lfs": len(lfs), **lm.fit_info}
+        self.dependencies = deps
+        self._p = p_fixed if p_fixed is not None else self._balance_from_levels()
+        own = [self._levels[u][0] for u in stats.lf_tasks]
+        pos = [int(np.flatnonzero(self._levels[u][1] == i)[0])
+               for i, u in enumerate(stats.lf_tasks)]  # fmt: skip
+        self._acc = np.array([lm.accuracies[j] for lm, j in zip(own, pos, strict=True)])
+        self._raw_acc = np.array([lm.raw_accuracies[j] for lm, j in zip(own, pos, strict=True)])
+        self._scale = np.ones(stats.m)
+        self.fit_info = {"method": "hierarchical", "levels": info,
+                         "balance": "given" if p_fixed is not None else "from levels"}  # fmt: skip
+        return self
+
+    def _vote_share_balance(self, st: LFStats, lm: LabelModel, identified: np.ndarray
+                            ) -> np.ndarray:  # fmt: skip
+        """(k,) class balance of a child level whose moments cannot estimate it: the expected
+        class shares of the voted rows, each vote a soft label (its accuracy on the voted class,
+        the rest spread evenly), plus one pseudo-vote per class. It rests on the model's own
+        assumption that abstaining is independent of Y; it only orders values *within* a parent
+        value (renormalised there by :meth:`_balance_from_levels`)."""
+        k = st.k
+        acc = np.where(identified & np.isfinite(lm.accuracies), lm.accuracies,
+                       self.init_precision)  # fmt: skip
+        N = st.vote_counts.astype(float)  # (m, k)
+        tot = N.sum(axis=1, keepdims=True)
+        soft = acc[:, None] * N + ((1.0 - acc[:, None]) * (tot - N)) / (k - 1)
+        q = soft.sum(axis=0) + 1.0
+        return q / q.sum()  # type: ignore[no-any-return]
+
+    def _balance_from_levels(self) -> np.ndarray:
+        """(J,) P(Y): each task's level balance, renormalised among the values feasible given the
+        earlier tasks (uniform levels give :meth:`TaskGraph.uniform_balance`)."""
+        Y = self.graph.feasible
+        p = np.ones(Y.shape[0])
+        for j in range(Y.shape[1]):
+            q = self._level_balance.get(j, np.ones(self.graph.cardinalities[j]))
+            w = np.where(Y[:, j] == NA, 1.0, q[np.maximum(Y[:, j], 0)])
+            groups: dict[tuple[int, ...], dict[int, float]] = {}
+            for pre, v, x in zip(map(tuple, Y[:, :j].tolist()), Y[:, j].tolist(), w, strict=True):
+                groups.setdefault(pre, {})[v] = float(x)
+            den = np.array([sum(groups[tuple(pre)].values()) for pre in Y[:, :j].tolist()])
+            p *= w / den
+        return p / p.sum()  # type: ignore[no-any-return]
+
+    def _tables(self) -> list[np.ndarray]:
+        """Per LF, the (k_i + 1, J) log-likelihood contribution of each vote (last row: abstain).
+
+        Moment fit: ``w_i 1[y_t = a]``. Hierarchical fit: the two-level one-coin model along the
+        LF's ancestor chain — at the root, ``w⁰_i 1[y_root = a⁰]``; at each deeper level ℓ, with
+        ``β = a^ℓ_i / a^{ℓ-1}_i`` the LF's precision among the n children of its parent-level
+        vote, ``s log(n(1−β)/(n−1)) 1[y_{ℓ-1} = a^{ℓ-1}] + s log(β(n−1)/(1−β)) 1[y_ℓ = a^ℓ]``.
+        """
+        g, Y = self.graph, self.graph.feasible
+        out = []
+        for i, t in enumerate(self.lf_tasks):
+            k = g.cardinalities[t]
+            T = np.zeros((k + 1, Y.shape[0]))
+            if not self._levels:
+                w = self.weights
+                T[:k] = w[i] * (Y[None, :, t] == np.arange(k)[:, None])
+                out.append(T)
+                continue
+            prev: tuple[int, float] | None = None  # (task, accuracy) of the level above
+            for u in _ancestors(g, t):
+                lm, lfs = self._levels[u]
+                pos = int(np.flatnonzero(lfs == i)[0])
+                acc = float(lm.accuracies[pos])
+                if not np.isfinite(acc):
+                    break
+                comp = dependency_components(lfs.size, lm.dependencies)
+                scale = 1.0 / float(np.bincount(comp)[comp[pos]])
+                vmap = np.array(implied_values(g, t, u), np.int64)
+                hit = (Y[None, :, u] == vmap[:, None]).astype(float)  # (k, J)
+                if prev is None:
+                    T[:k] += float(lm.weights[pos]) * hit
+                else:
+                    par, prev_acc = prev
+                    pmap = np.array(implied_values(g, t, par), np.int64)
+                    parent_of = g.tasks[u].parent_of or ()
+                    n_child = np.array([sum(1 for v in parent_of if v == b) for b in pmap])
+                    nc = np.maximum(n_child, 2).astype(float)
+                    if self._identified[u][pos]:
+                        beta = np.clip(acc / max(prev_acc, _EPS), 1.0 / nc, 1.0 - _EPS)
+                    else:  # not identifiable: the prior precision within the parent value
+                        beta = np.maximum(np.full(nc.shape, self.init_precision), 1.0 / nc)
+                    ok = (n_child > 1)[:, None]
+                    phit = (Y[None, :, par] == pmap[:, None]).astype(float)
+                    T[:k] += np.where(ok, scale * np.log(nc * (1 - beta) / (nc - 1))[:, None]
+                                      * phit, 0.0)  # fmt: skip
+                    T[:k] += np.where(ok, scale * np.log(beta * (nc - 1) / (1 - beta))[:, None]
+                                      * hit, 0.0)  # fmt: skip
+                prev = (u, acc)
+            out.append(T)
+        return out
+
+    # ------------------------------------------------------------------ parameters
+    def _check_fitted(self) -> None:
+        if self._single is None and self._acc is None:
+            raise ModelError("the multi-task label model is not fitted: call fit(stats) first")
+
+    @property
+    def class_balance(self) -> np.ndarray:
+        """(J,) P(Y) over the feasible joint vectors."""
+        self._check_fitted()
+        if self._single is not None:
+            return np.asarray(self._single.class_balance, float)
+        assert self._p is not None
+        return self._p.copy()
+
+    @property
+    def accuracies(self) -> np.ndarray:
+        """(m,) ``P(Y_{t(i)} = λ_i | λ_i voted)`` used for prediction (after shrinkage)."""
+        self._check_fitted()
+        if self._single is not None:
+            return np.asarray(self._single.accuracies, float)
+        assert self._acc is not None
+        return self._acc.copy()
+
+    @property
+    def raw_accuracies(self) -> np.ndarray:
+        """(m,) accuracies of the moment fit before shrinkage."""
+        self._check_fitted()
+        if self._single is not None:
+            return np.asarray(self._single.raw_accuracies, float)
+        assert self._raw_acc is not None
+        return self._raw_acc.copy()
+
+    @property
+    def weights(self) -> np.ndarray:
+        """(m,) log-odds weight of each LF's vote, ``s_i log(a_i (k_i − 1) / (1 − a_i))``."""
+        self._check_fitted()
+        if self._single is not None:
+            return np.asarray(self._single.weights, float)
+        assert self._acc is not None and self._scale is not None
+        k = np.array(self.graph.cardinalities, float)[list(self.lf_tasks)]
+        a = np.clip(np.where(np.isfinite(self._acc), self._acc, 1.0 / k), 1.0 / k, 1.0 - _EPS)
+        return self._scale * np.log(a * (k - 1) / (1.0 - a))  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ prediction
+    def _check_L(self, L: np.ndarray) -> np.ndarray:
+        L = np.asarray(L)
+        m = len(self.lf_tasks)
+        if L.ndim != 2 or L.shape[1] != m:
+            raise ModelError(f"vote matrix must be (n, {m}) for the fitted LFs, got {L.shape}")
+        if L.dtype.kind not in "iu":
+            raise ModelError(f"vote matrix must hold integers, got dtype {L.dtype}")
+        for i, t in enumerate(self.lf_tasks):
+            k = self.graph.cardinalities[t]
+            bad = L[:, i][(L[:, i] < -1) | (L[:, i] >= k)]
+            if bad.size:
+                name = self.lf_names[i] if self.lf_names else f"LF {i}"
+                raise ModelError(f"{name} votes {int(bad[0])} on task "
+                                 f"{self.graph.tasks[t].name!r}, outside -1..{k - 1}")  # fmt: skip
+        return L
+
+    def predict_joint_proba(self, L: np.ndarray) -> np.ndarray:
+        """(n, J) ``P(Y = y | λ)`` over the feasible joint vectors for an (n, m) vote matrix."""
+        self._check_fitted()
+        if self._single is not None:
+            return np.asarray(self._single.predict_proba(L))
+        L = self._check_L(L)
+        assert self._p is not None
+        J = self.graph.n_joint
+        ll = np.broadcast_to(np.log(np.clip(self._p, _EPS, 1.0)), (L.shape[0], J)).copy()
+        for i, (t, table) in enumerate(zip(self.lf_tasks, self._tables(), strict=True)):
+            k = self.graph.cardinalities[t]
+            ll += table[np.where(L[:, i] < 0, k, L[:, i])]
+        ll -= ll.max(axis=1, keepdims=True)
+        P = np.exp(ll)
+        return P / P.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
+
+    def predict_proba(self, L: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-task marginals: name -> (n, k_t) ``P(Y_t = a | λ)``; a row sums to the probability
+        that the task applies (1 for tasks that always apply)."""
+        return self.graph.marginals(self.predict_joint_proba(L))
+
+    def predict(self, L: np.ndarray) -> np.ndarray:
+        """(n, T) per-task argmax of the marginals (lowest index on ties); -1 (N/A) where the
+        task applies with probability < 1/2."""
+        marg = self.predict_proba(L)
+        out = [np.where(P.sum(axis=1) >= 0.5, P.argmax(axis=1), NA) for P in marg.values()]
+        return np.stack(out, axis=1)
+
+    # ------------------------------------------------------------------ persistence
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able parameters (with the task graph and the LF-to-task map)."""
+        self._check_fitted()
+        out: dict[str, Any] = {
+            "kind": "multitask_label_model", "version": 1, "graph": self.graph.to_dict(),
+            "init_precision": self.init_precision, "l2": self.l2, "max_iter": self.max_iter,
+            "better_than_random": self.better_than_random, "balance": self.balance,
+            "shrinkage": self.shrinkage, "merge_identical": self.merge_identical,
+            "lf_tasks": [self.graph.tasks[t].name for t in self.lf_tasks],
+            "lf_names": list(self.lf_names) if self.lf_names else None,
+        }  # fmt: skip
+        if self._single is not None:
+            out["single"] = self._single.to_dict()
+            return out
+        assert self._p is not None and self._scale is not None
+        assert self._acc is not None and self._raw_acc is not None
+        if self._levels:
+            out["levels"] = [
+                {"task": self.graph.tasks[t].name, "model": lm.to_dict(), "lfs": lfs.tolist(),
+                 "identified": self._identified[t].tolist(),
+                 "balance": self._level_balance[t].tolist()}
+                for t, (lm, lfs) in sorted(self._levels.items())
+            ]  # fmt: skip
+        out.update(
+            method=self.method,
+            mu=self._mu.tolist() if self._mu is not None else None,
+            class_balance=self._p.tolist(),
+            accuracies=_nan_to_none(self._acc), raw_accuracies=_nan_to_none(self._raw_acc),
+            vote_scale=self._scale.tolist(), dependencies=[list(x) for x in self.dependencies],
+            fit_info=self.fit_info,
+        )  # fmt: skip
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MultiTaskLabelModel:
+        """Inverse of :meth:`to_dict`."""
+        if d.get("kind") != "multitask_label_model":
+            raise ModelError(f"not multi-task label-model parameters (kind={d.get('kind')!r})")
+        graph = TaskGraph.from_dict(d["graph"])
+        model = cls(graph, d["init_precision"], d["l2"], d["max_iter"], d["better_than_random"],
+                    d["balance"], d["shrinkage"], d["merge_identical"],
+                    d.get("method", "auto"))  # fmt: skip
+        model.lf_tasks = tuple(graph.index(t) for t in d["lf_tasks"])
+        model.lf_names = tuple(d["lf_names"]) if d.get("lf_names") else None
+        if d.get("single") is not None:
+            model._single = LabelModel.from_dict(d["single"])
+            model.dependencies, model.fit_info = model._single.dependencies, model._single.fit_info
+            return model
+        for lv in d.get("levels") or []:
+            t = graph.index(lv["task"])
+            model._levels[t] = (LabelModel.from_dict(lv["model"]), np.array(lv["lfs"], np.int64))
+            model._identified[t] = np.array(lv["identified"], bool)
+            model._level_balance[t] = np.array(lv["balance"], float)
+        model._mu = np.asarray(d["mu"], float) if d.get("mu") is not None else None
+        model._p = np.asarray(d["class_balance"], float)
+        model._acc = _none_to_nan(d["accuracies"])
+        model._raw_acc = _none_to_nan(d["raw_accuracies"])
+        model._scale = np.asarray(d["vote_scale"], float)
+        model.dependencies = [(int(a), int(b)) for a, b in d.get("dependencies") or []]
+        model.fit_info = dict(d.get("fit_info") or {})
+        return model
+
+    def save(self, path: str) -> None:
+        """Write the parameters as JSON."""
+        with open(path, "w") as f:
+            json.dump(self.to_dict(), f)
+
+    @classmethod
+    def load(cls, path: str) -> MultiTaskLabelModel:
+        """Read parameters written by :meth:`save`."""
+        with open(path) as f:
+            return cls.from_dict(json.load(f))

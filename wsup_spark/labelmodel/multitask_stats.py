@@ -1,0 +1,323 @@
+"""Sufficient statistics of multi-task LF votes (numpy only).
+
+An LF votes one task of a :class:`~wsup_spark.tasks.TaskGraph`; LF i's outputs are one-hot
+indicators with ``k_{t(i)}`` columns (``d = Σ_i k_{t(i)}``) and its vote ``a`` stands for the set of
+feasible joint values ``{y : y_{t(i)} = a}``. :class:`MultiTaskStats` keeps the integer
+co-occurrence counts of the indicators (d, d) and per-LF/per-task overlap and conflict counts:
+every field is a sum over rows, so partials over row blocks merge by exact integer addition (Spark:
+one partial per partition, tree-reduced). Nothing n-sized. :meth:`MultiTaskStats.task_stats` and
+:meth:`MultiTaskStats.level_stats` give single-task :class:`~wsup_spark.LFStats` views.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from wsup_spark import LFStats
+from wsup_spark.errors import StatsError
+from wsup_spark.tasks import TaskGraph
+
+__all__ = ["MultiTaskStats", "implied_values"]
+
+_CHUNK_ELEMS = 1 << 23
+
+
+def _lf_task_indices(graph: TaskGraph, lf_tasks: Sequence[str | int]) -> tuple[int, ...]:
+    return tuple(graph.index(t) for t in lf_tasks)
+
+
+def implied_values(graph: TaskGraph, task: int, ancestor: int) -> tuple[int, ...] | None:
+    """(k_task,) the ``ancestor`` value each value of ``task`` implies through the ``parent_of``
+    chain (identity when ``task == ancestor``), or None when ``ancestor`` is not such an ancestor.
+
+    Examples
+    --------
+    >>> from wsup_spark.tasks import Task
+    >>> g = TaskGraph([Task("c", 2), Task("f", 3, parent="c", parent_of=(0, 1, 1))])
+    >>> implied_values(g, 1, 0), implied_values(g, 0, 1)
+    ((0, 1, 1), None)
+    """
+    vals = tuple(range(graph.cardinalities[task]))
+    cur = task
+    while cur != ancestor:
+        t = graph.tasks[cur]
+        if t.parent is None or t.parent_of is None:
+            return None
+        vals = tuple(t.parent_of[v] for v in vals)
+        cur = graph.index(t.parent)
+    return vals
+
+
+@dataclass(frozen=True, eq=False)
+class MultiTaskStats:
+    """Sufficient statistics of an (n, m) multi-task vote matrix.
+
+    Attributes
+    ----------
+    graph : TaskGraph
+    lf_tasks : tuple of int
+        (m,) task index each LF votes.
+    n : int
+        Number of rows.
+    counts : (d, d) int64
+        Co-occurrence counts of the LF-output indicators, ``d = Σ_i k_{t(i)}``.
+    overlaps : (m, T) int64
+        Rows where LF i votes and at least one *other* LF of task t votes.
+    conflicts : (m, T) int64
+        Rows where LF i votes and some other LF of task t votes a value inconsistent with it
+        (disjoint sets of joint values; within one task: a different value).
+    overlaps_any : (m,) int64
+        Rows where LF i votes and at least one other LF votes.
+    n_covered, n_overlap, n_conflict : (T,) int64
+        Rows with ≥ 1 vote of task t, ≥ 2 votes, ≥ 2 different values of task t.
+    lf_names : tuple of str or None
+    """
+
+    graph: TaskGraph
+    lf_tasks: tuple[int, ...]
+    n: int
+    counts: np.ndarray
+    overlaps: np.ndarray
+    conflicts: np.ndarray
+    overlaps_any: np.ndarray
+    n_covered: np.ndarray
+    n_overlap: np.ndarray
+    n_conflict: np.ndarray
+    lf_names: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        m, T = len(self.lf_tasks), len(self.graph.tasks)
+        if self.counts.shape != (self.d, self.d):
+            raise StatsError(f"counts has shape {self.counts.shape}, expected ({self.d}, {self.d})")
+        if self.overlaps.shape != (m, T) or self.conflicts.shape != (m, T):
+            raise StatsError(f"overlaps/conflicts must have shape (m, T) = ({m}, {T})")
+        if self.lf_names is not None and len(self.lf_names) != m:
+            raise StatsError(f"{len(self.lf_names)} LF names given for m={m} LFs")
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def m(self) -> int:
+        """Number of LFs."""
+        return len(self.lf_tasks)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """(m,) int64: number of values each LF can vote (its task's cardinality)."""
+        k = np.array(self.graph.cardinalities, np.int64)
+        return k[list(self.lf_tasks)] if self.m else np.zeros(0, np.int64)
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """(m,) int64: first indicator column of each LF."""
+        return np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
+
+    @property
+    def d(self) -> int:
+        """Number of indicator columns, ``Σ_i k_{t(i)}``."""
+        return int(self.sizes.sum())
+
+    @property
+    def O(self) -> np.ndarray:  # noqa: E743 - paper notation
+        """Second moment ``E[x xᵀ]`` : (d, d) float64."""
+        return self.counts / max(self.n, 1)
+
+    def columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """((d,) LF index, (d,) voted value) of every indicator column."""
+        lf = np.repeat(np.arange(self.m), self.sizes)
+        return lf, np.arange(self.d) - self.offsets[lf]
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_matrix(
+        cls,
+        L: np.ndarray,
+        graph: TaskGraph,
+        lf_tasks: Sequence[str | int],
+        lf_names: Sequence[str] | None = None,
+    ) -> MultiTaskStats:
+        """Statistics of an in-memory vote matrix.
+
+        Parameters
+        ----------
+        L : (n, m) int array
+            Column i holds LF i's votes on its task ``lf_tasks[i]`` (``0..k-1``, -1 = abstain).
+        graph : TaskGraph
+        lf_tasks : (m,) task names or indices
+
+        Examples
+        --------
+        >>> from wsup_spark.tasks import Task
+        >>> g = TaskGraph([Task("c", 2), Task("f", 3, parent="c", parent_of=(0, 1, 1))])
+        >>> L = np.array([[1, 2], [0, 2], [-1, 0]])
+        >>> s = MultiTaskStats.from_matrix(L, g, ["c", "f"])
+        >>> s.d, s.n, s.conflicts.tolist()
+        (5, 3, [[0, 1], [1, 0]])
+        """
+        tasks = _lf_task_indices(graph, lf_tasks)
+        L = np.asarray(L)
+        if L.ndim != 2 or L.shape[1] != len(tasks):
+            raise StatsError(f"L must be (n, m) with m = {len(tasks)} LFs, got shape {L.shape}")
+        if L.dtype.kind not in "iu":
+            raise StatsError(f"L must hold integers, got dtype {L.dtype}")
+        n, m = L.shape
+        T = len(graph.tasks)
+        k = np.array([graph.cardinalities[t] for t in tasks], np.int64)
+        for i in range(m):
+            col = L[:, i]
+            bad = col[(col < -1) | (col >= k[i])]
+            if bad.size:
+                name = lf_names[i] if lf_names else f"LF {i}"
+                raise StatsError(
+                    f"{name} votes {int(bad[0])} on task {graph.tasks[tasks[i]].name!r}, outside "
+                    f"-1..{k[i] - 1}"
+                )
+        offs = np.concatenate([[0], np.cumsum(k)[:-1]]).astype(np.int64)
+        d = int(k.sum())
+        lf_of = np.repeat(np.arange(m), k)
+        val = np.arange(d) - offs[lf_of]
+        col_task = np.array(tasks, np.int64)[lf_of] if m else np.zeros(0, np.int64)
+        # consistency of two indicator columns: their joint-value sets intersect
+        S = np.stack([graph.feasible[:, t] == v for t, v in zip(col_task, val, strict=True)])
+        S = S.reshape(d, graph.n_joint).astype(np.float64)
+        incons = ((S @ S.T) == 0).astype(np.float32)
+        lf_task = np.array(tasks, np.int64)
+        counts = np.zeros((d, d), np.int64)
+        overlaps = np.zeros((m, T), np.int64)
+        conflicts = np.zeros((m, T), np.int64)
+        overlaps_any = np.zeros(m, np.int64)
+        n_cov = np.zeros(T, np.int64)
+        n_ovl = np.zeros(T, np.int64)
+        n_cfl = np.zeros(T, np.int64)
+        step = max(1, _CHUNK_ELEMS // max(d, 1))
+        for s in range(0, n, step):
+            B = L[s : s + step].astype(np.int64)
+            nb = B.shape[0]
+            voted = B >= 0
+            r, c = np.nonzero(voted)
+            # only the indicator columns that fire in this block (most of a 50-class LF's never
+            # do): (nb, a) one-hot; float32 matmul is exact while sums < 2**24
+            act, pos = np.unique(offs[c] + B[r, c], return_inverse=True)
+            X = np.zeros((nb, act.size), np.float32)
+            X[r, pos] = 1.0
+            counts[np.ix_(act, act)] += np.rint(X.T @ X).astype(np.int64)
+            nvotes = voted.sum(axis=1)
+            overlaps_any += (voted & (nvotes >= 2)[:, None]).sum(axis=0)
+            hit_cols = X > 0
+            for t in range(T):
+                lfs = lf_task == t
+                votes_t = voted[:, lfs].sum(axis=1)
+                others = votes_t[:, None] - (voted & lfs[None, :])  # other task-t LFs voting
+                overlaps[:, t] += (voted & (others >= 1)).sum(axis=0)
+                cols = col_task[act] == t
+                # per column: task-t votes inconsistent with it (a column is never inconsistent
+                # with itself, and an LF casts one vote per row)
+                Q = X[:, cols] @ incons[np.ix_(act[cols], act)]  # (nb, a)
+                hit = hit_cols & (Q > 0)
+                conflicts[:, t] += np.bincount(lf_of[act[np.nonzero(hit)[1]]], minlength=m)
+                onehot = val[act[cols]][:, None] == np.arange(graph.cardinalities[t])[None, :]
+                vals_t = X[:, cols] @ onehot.astype(np.float32)  # (nb, k_t) votes per value
+                n_cov[t] += int((votes_t >= 1).sum())
+                n_ovl[t] += int((votes_t >= 2).sum())
+                n_cfl[t] += int(((vals_t > 0).sum(axis=1) >= 2).sum())
+        return cls(
+            graph=graph, lf_tasks=tasks, n=n, counts=counts, overlaps=overlaps,
+            conflicts=conflicts, overlaps_any=overlaps_any, n_covered=n_cov, n_overlap=n_ovl,
+            n_conflict=n_cfl, lf_names=tuple(lf_names) if lf_names is not None else None,
+        )  # fmt: skip
+
+    def merge(self, other: MultiTaskStats) -> MultiTaskStats:
+        """Statistics of the union of two disjoint row sets (exact integer addition)."""
+        if self.graph != other.graph or self.lf_tasks != other.lf_tasks:
+            raise StatsError(
+                "cannot merge multi-task stats of different task graphs or LF-to-task maps: "
+                "partials come from different LF sets"
+            )
+        if self.lf_names and other.lf_names and self.lf_names != other.lf_names:
+            raise StatsError("cannot merge stats computed with different LF names/order")
+        return MultiTaskStats(
+            graph=self.graph, lf_tasks=self.lf_tasks, n=self.n + other.n,
+            counts=self.counts + other.counts, overlaps=self.overlaps + other.overlaps,
+            conflicts=self.conflicts + other.conflicts,
+            overlaps_any=self.overlaps_any + other.overlaps_any,
+            n_covered=self.n_covered + other.n_covered,
+            n_overlap=self.n_overlap + other.n_overlap,
+            n_conflict=self.n_conflict + other.n_conflict,
+            lf_names=self.lf_names or other.lf_names,
+        )  # fmt: skip
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MultiTaskStats):
+            return NotImplemented
+        arrays = ("counts", "overlaps", "conflicts", "overlaps_any", "n_covered", "n_overlap",
+                  "n_conflict")  # fmt: skip
+        return (
+            self.graph == other.graph
+            and (self.lf_tasks, self.n) == (other.lf_tasks, other.n)
+            and all(np.array_equal(getattr(self, a), getattr(other, a)) for a in arrays)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def task_lfs(self, task: str | int) -> np.ndarray:
+        """(m_t,) indices of the LFs voting ``task``."""
+        t = self.graph.index(task)
+        return np.flatnonzero(np.array(self.lf_tasks) == t)
+
+    def level_stats(self, task: str | int) -> tuple[LFStats, np.ndarray]:
+        """Single-task statistics of every LF whose vote implies a value of ``task``: the LFs of
+        ``task`` and of its descendants through ``parent_of``, each vote projected to the
+        ``task`` value it implies (a fine vote ``NUM:count`` is a coarse vote ``NUM``).
+
+        Returns the :class:`LFStats` (exact ``counts``; ``overlaps`` counts other LFs of any task
+        in the set — exact for two levels; the conflict fields, which no fit reads, are those of
+        ``task``'s own LFs) and the (m_t,) indices of the LFs in it.
+        """
+        t = self.graph.index(task)
+        k = self.graph.cardinalities[t]
+        maps = {u: implied_values(self.graph, u, t) for u in range(len(self.graph.tasks))}
+        lfs = np.array([i for i, u in enumerate(self.lf_tasks) if maps[u] is not None], np.int64)
+        src, dst = [], []  # indicator column -> projected column (columns that fired only)
+        fired = np.diag(self.counts) > 0
+        for pos, i in enumerate(lfs):
+            vmap = maps[self.lf_tasks[i]]
+            assert vmap is not None
+            for a, b in enumerate(vmap):
+                if fired[self.offsets[i] + a]:
+                    src.append(self.offsets[i] + a)
+                    dst.append(pos * k + b)
+        counts = np.zeros((len(lfs) * k, len(lfs) * k), np.int64)
+        s_, d_ = np.array(src, np.int64), np.array(dst, np.int64)
+        np.add.at(counts, (d_[:, None], d_[None, :]), self.counts[np.ix_(s_, s_)])
+        tasks_in = sorted({self.lf_tasks[i] for i in lfs})
+        overlaps = (self.overlaps_any[lfs] if len(tasks_in) == len(self.graph.tasks)
+                    else self.overlaps[np.ix_(lfs, tasks_in)].max(axis=1))  # fmt: skip
+        own = np.array([self.lf_tasks[i] == t for i in lfs], bool)
+        conflicts = np.where(own, self.conflicts[lfs, t], 0)
+        stats = LFStats(
+            n=self.n, m=len(lfs), k=k, counts=counts,
+            overlaps=overlaps.astype(np.int64), conflicts=conflicts.astype(np.int64),
+            n_covered=int(self.n_covered[t]), n_overlap=int(self.n_overlap[t]),
+            n_conflict=int(self.n_conflict[t]),
+            lf_names=tuple(self.lf_names[i] for i in lfs) if self.lf_names else None,
+        )  # fmt: skip
+        return stats, lfs
+
+    def task_stats(self, task: str | int) -> LFStats:
+        """The single-task :class:`LFStats` of one task's LFs — equal to
+        ``LFStats.from_matrix(L[:, task_lfs], k_t)``."""
+        t = self.graph.index(task)
+        lfs = self.task_lfs(t)
+        cols = np.concatenate([np.arange(o, o + s) for o, s in
+                               zip(self.offsets[lfs], self.sizes[lfs], strict=True)]
+                              ) if len(lfs) else np.zeros(0, np.int64)  # fmt: skip
+        return LFStats(
+            n=self.n, m=len(lfs), k=self.graph.cardinalities[t],
+            counts=self.counts[np.ix_(cols, cols)].copy(),
+            overlaps=self.overlaps[lfs, t].copy(), conflicts=self.conflicts[lfs, t].copy(),
+            n_covered=int(self.n_covered[t]), n_overlap=int(self.n_overlap[t]),
+            n_conflict=int(self.n_conflict[t]),
+            lf_names=tuple(self.lf_names[i] for i in lfs) if self.lf_names else None,
+        )  # fmt: skip
