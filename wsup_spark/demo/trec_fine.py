@@ -48,6 +48,9 @@ RULES: tuple[tuple[str, str, str], ...] = (
      "DESC:manner"),
     ("desc_desc_what_happens", r"\bwhat happen|\b(?:origin|history|significance|purpose) of\b"
      r"|\bdifference between\b|\bwhat (?:is|was) the (?:story|plot)\b", "DESC:desc"),
+    ("desc_desc_describe", r"^describe\b|\blook like\b|\bwhat (?:is|are) the (?:powers"
+     r"|characteristics|features|advantages|disadvantages|effects|benefits|rules)\b",
+     "DESC:desc"),
     # ENTY
     ("enty_animal", _WH + r"(?:animal|bird|fish|dog|cat|insect|mammal|creature|reptile|breed"
      r"|species|horse|snake|spider|whale|shark)s?\b", "ENTY:animal"),
@@ -89,8 +92,12 @@ RULES: tuple[tuple[str, str, str], ...] = (
     ("hum_ind_person", _WH + r"(?:man|woman|person|president|king|queen|actor|actress|author"
      r"|writer|artist|singer|poet|scientist|explorer|inventor|composer|player|general|leader"
      r"|emperor|pope|director|philosopher|astronaut|athlete|comedian|painter|novelist"
-     r"|politician|senator|governor|prime minister|first lady|boxer|golfer|pitcher)s?\b",
+     r"|politician|senator|governor|prime minister|first lady|boxer|golfer|pitcher|officer"
+     r"|revolutionary|lawyer|doctor|hero|wife|husband|son|daughter|father|mother|chairman"
+     r"|founder|coach|saint|dictator|architect|designer|ruler|pianist|guitarist|quarterback"
+     r"|physicist|chemist|mathematician|psychologist|blonde|cartoonist|photographer)s?\b",
      "HUM:ind"),
+    ("hum_ind_name", r"\b(?:first|last|real|full|maiden|given) name\b|\bnamed \?$", "HUM:ind"),
     ("hum_desc_who_is", r"^who (?:is|was|are|were) [^ ?]+(?: [^ ?]+)? \?$", "HUM:desc"),
     ("hum_gr", _WH + r"(?:team|company|group|organization|band|corporation|university"
      r"|college|school|party|club|agency|airline|tribe|firm|manufacturer|network"
@@ -107,6 +114,10 @@ RULES: tuple[tuple[str, str, str], ...] = (
     ("loc_other_place", _WH + r"(?:river|lake|ocean|sea|continent|island|desert|park|region"
      r"|street|building|planet|hotel|bridge|county|place|area|location|canal|bay|valley"
      r"|airport|stadium|body of water|galaxy|star)s?\b", "LOC:other"),
+    ("loc_other_superlative", r"\b(?:largest|biggest|longest|tallest|highest|oldest|deepest"
+     r"|smallest|most famous) (?:\w+ )?(?:river|lake|building|cathedral|island|desert|ocean"
+     r"|sea|waterfall|church|museum|park|bridge|structure|tower|website|web site|home page"
+     r"|canal|cave|reef|glacier|stadium|arena|hotel|airport)s?\b", "LOC:other"),
     # NUM
     ("num_code", r"\b(?:zip|area|postal|morse) code\b|\b(?:phone|telephone) number\b",
      "NUM:code"),

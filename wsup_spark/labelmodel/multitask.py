@@ -431,7 +431,12 @@ class MultiTaskLabelModel:
             comp = dependency_components(st.m, lm.dependencies)
             voted = st.vote_counts > 0
             n_ind = np.array([len(set(comp[voted[:, c]].tolist())) for c in range(st.k)])
-            self._identified[t] = np.array([bool((n_ind[row] >= 3).all()) for row in voted])
+            # (and, as for the class balance, only when every class of the level is: a level
+            # where some classes have fewer LFs leaves within-parent precisions to the prior)
+            level_ok = bool(n_ind.min() >= 3)
+            self._identified[t] = np.array(
+                [level_ok and bool((n_ind[row] >= 3).all()) for row in voted]
+            )
             self._level_balance[t] = lm.class_balance
             if task.parent is not None and lm.fit_info.get("balance") == "uniform":
                 self._level_balance[t] = self._vote_share_balance(st, lm, self._identified[t])
