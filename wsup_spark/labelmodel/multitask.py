@@ -51,15 +51,8 @@ import numpy as np
 from wsup_spark import LFStats
 from wsup_spark.errors import ModelError, StatsError
 from wsup_spark.labelmodel import LabelModel
-from wsup_spark.labelmodel.moments import (
-    chi2_cells,
-    overdispersion,
-    overdispersion_per_lf,
-    pearson_chi2,
-)
-from wsup_spark.labelmodel.multitask_moments import JointFit, fit_joint
+from wsup_spark.labelmodel.multitask_moments import fit_moment_model
 from wsup_spark.labelmodel.multitask_stats import MultiTaskStats, implied_values
-from wsup_spark.labelmodel.shrinkage import shrink_accuracies
 from wsup_spark.tasks import NA, TaskGraph
 
 __all__ = ["MultiTaskLabelModel", "MultiTaskStats", "dependency_components", "implied_values"]
@@ -282,112 +275,44 @@ class MultiTaskLabelModel:
                 & (total[:, None] > 0))  # fmt: skip
         return [(int(i), int(j)) for i, j in zip(*np.nonzero(np.triu(same, 1)), strict=True)]
 
+    def _check_balance(
+        self, class_balance: Sequence[float] | np.ndarray | None
+    ) -> np.ndarray | None:
+        if class_balance is None:
+            return None
+        J = self.graph.n_joint
+        p = np.asarray(class_balance, float)
+        if p.shape != (J,) or not (p > 0).all():
+            raise ModelError(
+                f"class_balance must be {J} positive numbers (one per feasible joint label "
+                f"vector), got shape {p.shape}"
+            )
+        return p / p.sum()  # type: ignore[no-any-return]
+
     def _fit(
         self,
         stats: MultiTaskStats,
         class_balance: Sequence[float] | np.ndarray | None,
         dependencies: Iterable[tuple[int | str, int | str]] | None,
     ) -> MultiTaskLabelModel:
-        g = self.graph
-        J, m, d = g.n_joint, stats.m, stats.d
-        p_fixed: np.ndarray | None = None
-        if class_balance is not None:
-            p_fixed = np.asarray(class_balance, float)
-            if p_fixed.shape != (J,) or not (p_fixed > 0).all():
-                raise ModelError(
-                    f"class_balance must be {J} positive numbers (one per feasible joint label "
-                    f"vector), got shape {p_fixed.shape}"
-                )
-            p_fixed = p_fixed / p_fixed.sum()
+        m = stats.m
+        p_fixed = self._check_balance(class_balance)
         deps = self._dependency_pairs(stats, dependencies)
         if self.merge_identical:
             deps = sorted(set(deps) | set(self._identical_pairs(stats)))
         comp = dependency_components(m, deps)
-        lf_col, val_col = stats.columns()
-        task_col = np.array(stats.lf_tasks, np.int64)[lf_col]
-        active = np.flatnonzero(np.diag(stats.counts) > 0)
-        lf_of, cls, tc = lf_col[active], val_col[active], task_col[active]
-        W = max(g.cardinalities) + 1
-        k_of = np.array(g.cardinalities, np.int64)
-        # cell of every joint value for each task: its value, or k_t when the task is N/A
-        cell = np.stack([np.where(g.feasible[:, t] == NA, k_of[t], g.feasible[:, t])
-                         for t in range(len(g.tasks))])  # (T, J)  # fmt: skip
-        G = cell[tc]  # (d_a, J)
-        can_na = np.array([g.can_be_na(t) for t in range(len(g.tasks))])
-        free = np.arange(W)[None, :] < k_of[tc][:, None]
-        free |= (np.arange(W)[None, :] == k_of[tc][:, None]) & can_na[tc][:, None]
-        mask = (lf_of[:, None] != lf_of[None, :]).astype(float)
-        mask[comp[lf_of][:, None] == comp[lf_of][None, :]] = 0.0
-        O, C = stats.O[np.ix_(active, active)], stats.counts[np.ix_(active, active)]
-        kcol = k_of[tc].astype(float)
-        p0 = p_fixed if p_fixed is not None else g.uniform_balance()
-
-        def run(p_fix: np.ndarray | None) -> JointFit:
-            return fit_joint(O, G, W, cls, lf_of, kcol, free, p_fix, p0, self.init_precision, mask,
-                              self.l2, self.better_than_random, self.max_iter)  # fmt: skip
-
-        def lift(fit: JointFit) -> np.ndarray:
-            return np.take_along_axis(fit.mu, G, axis=1)
-
-        info: dict[str, Any] = {}
-        if not len(active):
-            raise ModelError("no LF ever votes: nothing to fit (check the LFs and the votes)")
-        res = run(p0)
-        M, p = lift(res), p0
-        balance = "given" if p_fixed is not None else "uniform"
-        info = {"iterations": res.iterations, "loss": res.loss, "converged": res.converged,
-                "message": res.message}  # fmt: skip
-        use = chi2_cells(C, stats.n, M, p, mask)
-        Sa = self._column_sets(stats)[active]
-        per_value = np.array([len(set(comp[lf_of[Sa[:, y]]])) for y in range(J)])
-        info["min_independent_lfs_per_joint_value"] = int(per_value.min())
-        if p_fixed is None and (
-            self.balance == "estimate" or (self.balance == "auto" and per_value.min() >= 3)
-        ):
-            res_e = fit_joint(O, G, W, cls, lf_of, kcol, free, None, p0, self.init_precision, mask,
-                               self.l2, self.better_than_random, self.max_iter)  # fmt: skip
-            M_e, p_e = lift(res_e), res_e.p
-            use = use | chi2_cells(C, stats.n, M_e, p_e, mask)
-            chi_u = pearson_chi2(C, stats.n, M, p, use)
-            chi_e = pearson_chi2(C, stats.n, M_e, p_e, use)
-            kappa_e = max(1.0, chi_e / max(int(use.sum()), 1))
-            gain = (chi_u - chi_e) / kappa_e
-            info.update(balance_estimate=p_e.tolist(), balance_qaic_gain=float(gain),
-                        iterations=info["iterations"] + res_e.iterations)  # fmt: skip
-            if self.balance == "estimate" or gain > 2.0 * (J - 1):
-                res, M, p, balance = res_e, M_e, p_e, "estimated"
-        kappa = overdispersion(C, stats.n, M, p, mask, use)
-        kappa_lf = np.maximum(overdispersion_per_lf(C, stats.n, M, p, use, lf_of, m, kappa), kappa)
-        # accuracies a_i = P(Y_t = λ_i | λ_i voted) = Σ_r μ[r, a_r] q(a_r) / Σ_r (M p)_r
-        A = (G == cls[:, None]).astype(float)
-        correct = np.bincount(lf_of, weights=(M * p * A).sum(axis=1), minlength=m)
-        voted = np.bincount(lf_of, weights=M @ p, minlength=m)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            raw = np.where(voted > 0, correct / np.maximum(voted, 1e-300), np.nan)
-        acc = raw.copy()
-        lf_task = np.array(stats.lf_tasks, np.int64)
-        shrink_info = {}
-        if self.shrinkage:
-            for t, task in enumerate(g.tasks):
-                lfs = np.flatnonzero(lf_task == t)
-                if len(lfs):
-                    shr = shrink_accuracies(raw[lfs], stats.overlaps_any[lfs], kappa_lf[lfs])
-                    acc[lfs] = shr.accuracies
-                    shrink_info[task.name] = {
-                        "mean": shr.mean if np.isfinite(shr.mean) else None,
-                        "tau2": shr.tau2,
-                    }
-        if int(((stats.overlaps_any > 0) & np.isfinite(raw)).sum()) < 3:
-            acc = np.where(np.isfinite(raw), self.init_precision, np.nan)
-        mu_full = np.zeros((d, W))
-        mu_full[active] = res.mu
+        res = fit_moment_model(
+            stats, comp, self._column_sets(stats), p_fixed, self.balance, self.init_precision,
+            self.l2, self.better_than_random, self.max_iter, self.shrinkage,
+        )  # fmt: skip
+        mu_full, p, raw, acc, info = res.mu, res.p, res.raw_accuracies, res.accuracies, res.info
+        kappa = info["overdispersion"]
         sizes = np.bincount(comp, minlength=m)
         self._mu, self._p = mu_full, np.asarray(p, float).copy()
         self._raw_acc, self._acc = raw, acc
         self._scale = 1.0 / sizes[comp]
         self.dependencies = deps
-        self.fit_info = {**info, "balance": balance, "overdispersion": kappa,
-                         "active_columns": len(active), "shrinkage": shrink_info}  # fmt: skip
+        self.fit_info = {"method": "moments", **info}
         logger.info("multi-task label model fit: %d iterations, loss %.3e, overdispersion %.2f",
                     info["iterations"], info["loss"], kappa)  # fmt: skip
         return self
@@ -401,16 +326,7 @@ class MultiTaskLabelModel:
         """Hierarchical fit: one :class:`LabelModel` per task over every LF whose vote implies
         a value of it (its own LFs and its descendants' LFs, votes projected up)."""
         g = self.graph
-        J = g.n_joint
-        p_fixed = None
-        if class_balance is not None:
-            p_fixed = np.asarray(class_balance, float)
-            if p_fixed.shape != (J,) or not (p_fixed > 0).all():
-                raise ModelError(
-                    f"class_balance must be {J} positive numbers (one per feasible joint label "
-                    f"vector), got shape {p_fixed.shape}"
-                )
-            p_fixed = p_fixed / p_fixed.sum()
+        p_fixed = self._check_balance(class_balance)
         deps = self._dependency_pairs(stats, dependencies)
         self._levels = {}
         info: dict[str, Any] = {}

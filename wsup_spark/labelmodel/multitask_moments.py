@@ -11,12 +11,23 @@ random" per task at level 1/k_t), solved by deterministic L-BFGS-B with an analy
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from wsup_spark.labelmodel.moments import FTOL
+from wsup_spark.errors import ModelError
+from wsup_spark.labelmodel.moments import (
+    FTOL,
+    chi2_cells,
+    overdispersion,
+    overdispersion_per_lf,
+    pearson_chi2,
+)
+from wsup_spark.labelmodel.multitask_stats import MultiTaskStats
+from wsup_spark.labelmodel.shrinkage import shrink_accuracies
+from wsup_spark.tasks import NA
 
-__all__ = ["JointFit", "fit_joint"]
+__all__ = ["JointFit", "MomentModel", "fit_joint", "fit_moment_model"]
 
 
 @dataclass(frozen=True)
@@ -118,3 +129,129 @@ def fit_joint(
     mu, p = unpack(res.x)
     return JointFit(mu.copy(), p.copy(), int(res.nit), float(res.fun) / scale,
                      bool(res.success), str(res.message))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MomentModel:
+    """Result of :func:`fit_moment_model`.
+
+    Attributes
+    ----------
+    mu : (d, W) float64
+        Task-cell parameters of every indicator column (zero for columns that never fired).
+    p : (J,) float64
+        Class balance over the feasible joint vectors.
+    raw_accuracies, accuracies : (m,) float64
+        ``P(Y_{t(i)} = λ_i | λ_i voted)`` before / after per-task shrinkage (NaN: never votes).
+    info : dict
+        Optimiser report, balance choice, overdispersion, shrinkage.
+    """
+
+    mu: np.ndarray
+    p: np.ndarray
+    raw_accuracies: np.ndarray
+    accuracies: np.ndarray
+    info: dict[str, Any]
+
+
+def fit_moment_model(
+    stats: MultiTaskStats, comp: np.ndarray, sets: np.ndarray, p_fixed: np.ndarray | None,
+    balance_mode: str, init_precision: float, l2: float, rho: float, max_iter: int,
+    shrinkage: bool,
+) -> MomentModel:  # fmt: skip
+    """The moment-method fit of :class:`~wsup_spark.labelmodel.multitask.MultiTaskLabelModel`.
+
+    Parameters
+    ----------
+    stats : MultiTaskStats
+    comp : (m,) int
+        Dependency component of each LF (co-occurrences within a component are not fit).
+    sets : (d, J) bool
+        Joint values consistent with each indicator column.
+    p_fixed : (J,) float64 or None
+        Given class balance; None chooses between the hierarchical uniform prior and the joint
+        estimate (``balance_mode`` "auto"/"uniform"/"estimate", quasi-AIC as in LabelModel).
+    """
+    g = stats.graph
+    J, m, d = g.n_joint, stats.m, stats.d
+    lf_col, val_col = stats.columns()
+    task_col = np.array(stats.lf_tasks, np.int64)[lf_col]
+    active = np.flatnonzero(np.diag(stats.counts) > 0)
+    lf_of, cls, tc = lf_col[active], val_col[active], task_col[active]
+    W = max(g.cardinalities) + 1
+    k_of = np.array(g.cardinalities, np.int64)
+    # cell of every joint value for each task: its value, or k_t when the task is N/A
+    cell = np.stack([np.where(g.feasible[:, t] == NA, k_of[t], g.feasible[:, t])
+                     for t in range(len(g.tasks))])  # (T, J)  # fmt: skip
+    G = cell[tc]  # (d_a, J)
+    can_na = np.array([g.can_be_na(t) for t in range(len(g.tasks))])
+    free = np.arange(W)[None, :] < k_of[tc][:, None]
+    free |= (np.arange(W)[None, :] == k_of[tc][:, None]) & can_na[tc][:, None]
+    mask = (lf_of[:, None] != lf_of[None, :]).astype(float)
+    mask[comp[lf_of][:, None] == comp[lf_of][None, :]] = 0.0
+    O, C = stats.O[np.ix_(active, active)], stats.counts[np.ix_(active, active)]
+    kcol = k_of[tc].astype(float)
+    p0 = p_fixed if p_fixed is not None else g.uniform_balance()
+
+    def run(p_fix: np.ndarray | None) -> JointFit:
+        return fit_joint(O, G, W, cls, lf_of, kcol, free, p_fix, p0, init_precision, mask,
+                          l2, rho, max_iter)  # fmt: skip
+
+    def lift(fit: JointFit) -> np.ndarray:
+        return np.take_along_axis(fit.mu, G, axis=1)
+
+    info: dict[str, Any] = {}
+    if not len(active):
+        raise ModelError("no LF ever votes: nothing to fit (check the LFs and the votes)")
+    res = run(p0)
+    M, p = lift(res), p0
+    balance = "given" if p_fixed is not None else "uniform"
+    info = {"iterations": res.iterations, "loss": res.loss, "converged": res.converged,
+            "message": res.message}  # fmt: skip
+    use = chi2_cells(C, stats.n, M, p, mask)
+    Sa = sets[active]
+    per_value = np.array([len(set(comp[lf_of[Sa[:, y]]])) for y in range(J)])
+    info["min_independent_lfs_per_joint_value"] = int(per_value.min())
+    if p_fixed is None and (
+        balance_mode == "estimate" or (balance_mode == "auto" and per_value.min() >= 3)
+    ):
+        res_e = fit_joint(O, G, W, cls, lf_of, kcol, free, None, p0, init_precision, mask,
+                           l2, rho, max_iter)  # fmt: skip
+        M_e, p_e = lift(res_e), res_e.p
+        use = use | chi2_cells(C, stats.n, M_e, p_e, mask)
+        chi_u = pearson_chi2(C, stats.n, M, p, use)
+        chi_e = pearson_chi2(C, stats.n, M_e, p_e, use)
+        kappa_e = max(1.0, chi_e / max(int(use.sum()), 1))
+        gain = (chi_u - chi_e) / kappa_e
+        info.update(balance_estimate=p_e.tolist(), balance_qaic_gain=float(gain),
+                    iterations=info["iterations"] + res_e.iterations)  # fmt: skip
+        if balance_mode == "estimate" or gain > 2.0 * (J - 1):
+            res, M, p, balance = res_e, M_e, p_e, "estimated"
+    kappa = overdispersion(C, stats.n, M, p, mask, use)
+    kappa_lf = np.maximum(overdispersion_per_lf(C, stats.n, M, p, use, lf_of, m, kappa), kappa)
+    # accuracies a_i = P(Y_t = λ_i | λ_i voted) = Σ_r μ[r, a_r] q(a_r) / Σ_r (M p)_r
+    A = (G == cls[:, None]).astype(float)
+    correct = np.bincount(lf_of, weights=(M * p * A).sum(axis=1), minlength=m)
+    voted = np.bincount(lf_of, weights=M @ p, minlength=m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        raw = np.where(voted > 0, correct / np.maximum(voted, 1e-300), np.nan)
+    acc = raw.copy()
+    lf_task = np.array(stats.lf_tasks, np.int64)
+    shrink_info = {}
+    if shrinkage:
+        for t, task in enumerate(g.tasks):
+            lfs = np.flatnonzero(lf_task == t)
+            if len(lfs):
+                shr = shrink_accuracies(raw[lfs], stats.overlaps_any[lfs], kappa_lf[lfs])
+                acc[lfs] = shr.accuracies
+                shrink_info[task.name] = {
+                    "mean": shr.mean if np.isfinite(shr.mean) else None,
+                    "tau2": shr.tau2,
+                }
+    if int(((stats.overlaps_any > 0) & np.isfinite(raw)).sum()) < 3:
+        acc = np.where(np.isfinite(raw), init_precision, np.nan)
+    mu_full = np.zeros((d, W))
+    mu_full[active] = res.mu
+    info.update(balance=balance, overdispersion=kappa, active_columns=len(active),
+                shrinkage=shrink_info)  # fmt: skip
+    return MomentModel(mu_full, np.asarray(p, float).copy(), raw, acc, info)
