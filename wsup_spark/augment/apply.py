@@ -25,6 +25,7 @@ from wsup_spark.errors import ConfigError, DataError
 
 __all__ = [
     "AugmentedBatch",
+    "apply_ops",
     "apply_policy",
     "augment_arrays",
     "augment_batch",
@@ -90,8 +91,34 @@ def apply_policy(
     lineage : list of n str
         ``"tf@strength|tf@strength"`` of the steps that applied; ``""`` when none did.
     """
-    n = len(values)
     ops, strengths = policy.sample(keys)
+    return apply_ops(values, keys, ops, strengths, tfs)
+
+
+def apply_ops(
+    values: Any,
+    keys: np.ndarray,
+    ops: np.ndarray,
+    strengths: np.ndarray,
+    tfs: Sequence[TransformationFunction],
+) -> tuple[Any, list[str]]:
+    """Apply given TF sequences: step t applies ``tfs[ops[i, t]]`` at ``strengths[i, t]`` to row i.
+
+    Parameters
+    ----------
+    values : (n, ...) ndarray or list of n examples
+    keys : (n,) uint64
+    ops : (n, L) int64
+        TF index per step, -1 = no-op.
+    strengths : (n, L) float64
+        -1 = the TF's default strength.
+    tfs : list of TransformationFunction
+
+    Returns
+    -------
+    out, lineage : as :func:`apply_policy`
+    """
+    n = len(values)
     out: Any = values.copy() if isinstance(values, np.ndarray) else list(values)
     steps: list[list[str]] = [[] for _ in range(n)]
     defaults = np.array([t.default_strength for t in tfs], np.float64)

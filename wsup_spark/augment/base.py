@@ -216,14 +216,16 @@ class TransformationFunction:
                 applied[i] = True
                 outs.append(y)
         if isinstance(xs, np.ndarray):
-            try:
-                arr = np.stack([np.asarray(o, dtype=xs.dtype) for o in outs]) if outs else xs
-            except ValueError as e:
+            bad = [i for i, o in enumerate(outs) if np.shape(o) != xs.shape[1:]]
+            if bad:
                 raise TFError(
                     f"TF {self.name!r} returned an example of another shape than its input "
-                    f"{xs.shape[1:]}: {e}; array TFs must keep the example's shape"
-                ) from e
-            return arr.reshape(xs.shape), applied
+                    f"{xs.shape[1:]}: {np.shape(outs[bad[0]])}; array TFs must keep the "
+                    "example's shape"
+                )
+            if not outs:
+                return xs.copy(), applied
+            return np.stack([np.asarray(o, dtype=xs.dtype) for o in outs]), applied
         return outs, applied
 
     def _apply_vectorized(self, xs: Any, keys: np.ndarray, strength: np.ndarray) -> tuple[Any, Any]:

@@ -1,0 +1,469 @@
+"""Learned augmentation policies (TANDA, Ratner et al. NeurIPS 2017) in torch.
+
+A generator proposes TF sequences; a discriminator learns to tell real unlabeled examples from
+transformed ones; the generator is rewarded for sequences whose outputs the discriminator takes
+for real. TFs are arbitrary (non-differentiable) functions, so the generator is trained with
+REINFORCE: ``loss = -mean((r - b) / s * log pi(sequence)) - beta * entropy``, with ``b`` an
+exponential moving average of the reward (the baseline) and ``s`` the batch's reward standard
+deviation (so the step size does not depend on the discriminator's confidence).
+
+Reward of a transformed example ``x~ = h_tau(x)``::
+
+    r = log D(x~) - alpha * max(0, delta - d(x, x~)) / delta
+
+The first term is the (non-saturating) GAN generator objective: sequences that leave the data on
+its manifold score high, destructive ones (heavy noise, inversion) score low. The second is
+TANDA's guard against the trivial solution: the identity (or a near-identity sequence) fools any
+discriminator, so transforms whose mean absolute change ``d`` is under ``delta`` pay up to
+``alpha``. Only unlabeled data is used.
+
+Generators
+----------
+``meanfield``  one categorical over actions, drawn independently at each step.
+``sequence``   a GRU over the previous action (TANDA's sequence model).
+
+Actions are ``identity`` or (TF, strength level) pairs (:func:`~wsup_spark.augment.policy.
+action_table`); the learned policy is exported as a plain-JSON :class:`Policy` that samples in
+numpy (Spark executors need no torch).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from wsup_spark.augment.apply import apply_ops, resolve_tfs
+from wsup_spark.augment.base import TransformationFunction, check_unique_tfs
+from wsup_spark.augment.policy import DEFAULT_LEVELS, Policy, action_table, n_actions
+from wsup_spark.augment.randomness import row_keys
+from wsup_spark.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ImageDiscriminator",
+    "LearnConfig",
+    "LearnResult",
+    "MeanFieldGenerator",
+    "SequenceGenerator",
+    "action_names",
+    "learn_policy",
+    "reinforce_loss",
+]
+
+GENERATOR_KINDS = ("meanfield", "sequence")
+
+
+@dataclass(frozen=True)
+class LearnConfig:
+    """Settings of :func:`learn_policy`.
+
+    Attributes
+    ----------
+    kind : {"meanfield", "sequence"}
+    seq_len : int
+        Steps per sequence (L).
+    levels : tuple of float
+        Strength levels; actions are identity + (TF, level) pairs.
+    steps : int
+        Generator/discriminator updates.
+    batch_size : int
+    lr_generator : float, optional
+        Adam learning rate of the generator; default 0.01 (meanfield) or 0.002 (sequence: the
+        GRU collapses onto one sequence at higher rates).
+    lr_discriminator : float
+        Adam learning rate of the discriminator.
+    hidden, embed : int
+        GRU state and action-embedding sizes (``sequence``).
+    identity_penalty : float
+        alpha: the most a near-identity transform pays.
+    identity_threshold : float
+        delta: mean absolute change below which a transform counts as near-identity (data in
+        [0, 1]).
+    baseline_decay : float
+        EMA decay of the REINFORCE baseline.
+    entropy_weight : float
+        beta: entropy bonus (keeps the policy from collapsing on one sequence too early).
+    seed : int
+    progress : bool
+        Show a tqdm bar (and log every ``log_every`` steps).
+    log_every : int
+    """
+
+    kind: str = "sequence"
+    seq_len: int = 2
+    levels: tuple[float, ...] = DEFAULT_LEVELS
+    steps: int = 200
+    batch_size: int = 64
+    lr_generator: float | None = None
+    lr_discriminator: float = 2e-3
+    hidden: int = 32
+    embed: int = 16
+    identity_penalty: float = 1.0
+    identity_threshold: float = 0.05
+    baseline_decay: float = 0.9
+    entropy_weight: float = 0.1
+    seed: int = 0
+    progress: bool = True
+    log_every: int = 50
+
+    def __post_init__(self) -> None:
+        if self.kind not in GENERATOR_KINDS:
+            raise ConfigError(f"LearnConfig kind={self.kind!r}; use one of {GENERATOR_KINDS}")
+        for name in ("seq_len", "steps", "batch_size", "hidden", "embed", "log_every"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"LearnConfig {name}={getattr(self, name)}; use 1 or more")
+        if not 0.0 <= self.baseline_decay < 1.0:
+            raise ConfigError(f"LearnConfig baseline_decay={self.baseline_decay}; use [0, 1)")
+        if self.identity_threshold <= 0:
+            raise ConfigError(
+                f"LearnConfig identity_threshold={self.identity_threshold}; use a positive value"
+            )
+
+
+class MeanFieldGenerator(nn.Module):
+    """Independent draws from one learned categorical over A actions.
+
+    Parameters
+    ----------
+    n_actions : int
+        A.
+    """
+
+    def __init__(self, n_actions: int) -> None:
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(n_actions))
+
+    def log_prob(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probability and entropy of given sequences.
+
+        Parameters
+        ----------
+        actions : (n, L) int64
+
+        Returns
+        -------
+        log_prob : (n,) sum over steps
+        entropy : (n,) sum over steps
+        """
+        logp = torch.log_softmax(self.logits, -1)
+        ent = -(logp.exp() * logp).sum() * actions.shape[1]
+        return logp[actions].sum(1), ent.expand(actions.shape[0])
+
+    def sample(self, n: int, length: int, gen: torch.Generator) -> torch.Tensor:
+        """(n, L) int64 actions."""
+        p = torch.softmax(self.logits.detach(), -1)
+        return torch.multinomial(p, n * length, replacement=True, generator=gen).view(n, length)
+
+
+class SequenceGenerator(nn.Module):
+    """A GRU over the previous action; its weights export to a ``sequence`` :class:`Policy`.
+
+    Parameters
+    ----------
+    n_actions : int
+        A (the start token is action index A).
+    embed, hidden : int
+    """
+
+    def __init__(self, n_actions: int, embed: int = 16, hidden: int = 32) -> None:
+        super().__init__()
+        self.n_actions = n_actions
+        self.emb = nn.Embedding(n_actions + 1, embed)
+        self.cell = nn.GRUCell(embed, hidden)
+        self.out = nn.Linear(hidden, n_actions)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def _step(self, prev: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.cell(self.emb(prev), h)
+        return torch.log_softmax(self.out(h), -1), h
+
+    def log_prob(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probability and entropy of given sequences (teacher forcing).
+
+        Parameters
+        ----------
+        actions : (n, L) int64
+
+        Returns
+        -------
+        log_prob : (n,)
+        entropy : (n,)
+        """
+        n, length = actions.shape
+        h = torch.zeros(n, self.cell.hidden_size)
+        prev = torch.full((n,), self.n_actions, dtype=torch.long)
+        lp = torch.zeros(n)
+        ent = torch.zeros(n)
+        for t in range(length):
+            logp, h = self._step(prev, h)
+            lp = lp + logp.gather(1, actions[:, t : t + 1]).squeeze(1)
+            ent = ent - (logp.exp() * logp).sum(1)
+            prev = actions[:, t]
+        return lp, ent
+
+    @torch.no_grad()
+    def sample(self, n: int, length: int, gen: torch.Generator) -> torch.Tensor:
+        """(n, L) int64 actions."""
+        h = torch.zeros(n, self.cell.hidden_size)
+        prev = torch.full((n,), self.n_actions, dtype=torch.long)
+        out = torch.empty(n, length, dtype=torch.long)
+        for t in range(length):
+            logp, h = self._step(prev, h)
+            prev = torch.multinomial(logp.exp(), 1, generator=gen).squeeze(1)
+            out[:, t] = prev
+        return out
+
+    def export(self) -> dict[str, list[Any]]:
+        """The weights as :data:`~wsup_spark.augment.policy.GRU_KEYS` nested lists."""
+        w = {
+            "emb": self.emb.weight, "w_ih": self.cell.weight_ih, "w_hh": self.cell.weight_hh,
+            "b_ih": self.cell.bias_ih, "b_hh": self.cell.bias_hh, "w_out": self.out.weight,
+            "b_out": self.out.bias,
+        }  # fmt: skip
+        return {k: v.detach().double().cpu().numpy().tolist() for k, v in w.items()}
+
+
+class ImageDiscriminator(nn.Module):
+    """Small CNN scoring (n, h, w) images: logit of "real".
+
+    Parameters
+    ----------
+    channels : int
+    """
+
+    def __init__(self, channels: int = 16) -> None:
+        super().__init__()
+        c = channels
+        self.net = nn.Sequential(
+            nn.Conv2d(1, c, 3, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(c, 2 * c, 3, padding=1), nn.LeakyReLU(0.2),
+            nn.AdaptiveAvgPool2d((4, 4)), nn.Flatten(), nn.Linear(2 * c * 16, 1),
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x : (n, h, w) float → (n,) logits."""
+        return self.net(x.unsqueeze(1)).squeeze(1)  # type: ignore[no-any-return]
+
+
+def reinforce_loss(
+    log_prob: torch.Tensor,
+    reward: torch.Tensor,
+    baseline: float | torch.Tensor,
+    entropy: torch.Tensor | None = None,
+    entropy_weight: float = 0.0,
+) -> torch.Tensor:
+    """REINFORCE with a baseline: ``-mean((r - b) * log_prob) - beta * mean(entropy)``.
+
+    Parameters
+    ----------
+    log_prob : (n,) log pi(sequence), differentiable
+    reward : (n,) rewards (no gradient)
+    baseline : scalar
+    entropy : (n,), optional
+    entropy_weight : float
+
+    Returns
+    -------
+    scalar loss; its gradient raises the probability of above-baseline sequences.
+
+    Examples
+    --------
+    >>> logits = torch.zeros(3, requires_grad=True)
+    >>> lp = torch.log_softmax(logits, 0)[torch.tensor([0, 1, 2])]
+    >>> reinforce_loss(lp, torch.tensor([1.0, 0.0, 0.0]), 1 / 3).backward()
+    >>> bool(logits.grad[0] < 0 < logits.grad[1])
+    True
+    """
+    adv = (reward - baseline).detach()
+    loss = -(adv * log_prob).mean()
+    if entropy is not None and entropy_weight:
+        loss = loss - entropy_weight * entropy.mean()
+    return loss
+
+
+def action_names(tfs: Sequence[str], levels: Sequence[float]) -> list[str]:
+    """Readable action names: ``identity``, ``rotate@0.333``, ..."""
+    return ["identity"] + [f"{t}@{lv:.3f}" for t in tfs for lv in levels]
+
+
+def _mean_abs_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.abs(a - b).reshape(len(a), -1).mean(axis=1)  # type: ignore[no-any-return]
+
+
+@dataclass
+class LearnResult:
+    """What :func:`learn_policy` returns.
+
+    Attributes
+    ----------
+    policy : Policy
+        The learned policy (plain JSON data; ``meta`` holds the config and action marginals).
+    history : list of dict
+        Every ``log_every`` steps: step, d_loss, reward, penalty, identity share, top actions.
+    seconds : float
+    """
+
+    policy: Policy
+    history: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def learn_policy(
+    x: Any,
+    tfs: Sequence[TransformationFunction] | Mapping[str, TransformationFunction],
+    config: LearnConfig | None = None,
+    *,
+    discriminator: nn.Module | None = None,
+    featurize: Callable[[Any], torch.Tensor] | None = None,
+    distance: Callable[[Any, Any], np.ndarray] | None = None,
+) -> LearnResult:
+    """Learn a TF-sequence policy on unlabeled examples (TANDA).
+
+    Parameters
+    ----------
+    x : (n, h, w) float array in [0, 1] (images), or a list of examples
+        Unlabeled data (a sample is enough: each step draws ``batch_size`` rows).
+    tfs : the TFs the policy may use (their order is the policy's).
+    config : LearnConfig
+    discriminator : torch Module, optional
+        Maps ``featurize(batch)`` to (n,) logits. Default: :class:`ImageDiscriminator`.
+    featurize : callable, optional
+        Batch (array or list) → tensor. Default: ``torch.as_tensor(float32 array)``.
+    distance : callable, optional
+        ``(originals, transformed) -> (n,)`` change size for the near-identity penalty. Default:
+        mean absolute difference (arrays only).
+
+    Returns
+    -------
+    LearnResult
+    """
+    cfg = config or LearnConfig()
+    tf_list = check_unique_tfs(list(tfs.values()) if isinstance(tfs, Mapping) else list(tfs))
+    names = tuple(t.name for t in tf_list)
+    is_array = isinstance(x, np.ndarray)
+    if is_array:
+        x = np.asarray(x, np.float32)
+    elif discriminator is None or featurize is None or distance is None:
+        raise ConfigError(
+            "learn_policy on non-array examples needs discriminator=, featurize= and distance= "
+            "(the defaults handle (n, h, w) image arrays only)"
+        )
+    n = len(x)
+    if n < 2:
+        raise DataError(f"learn_policy needs unlabeled examples; got {n}")
+    feat = featurize or (lambda b: torch.as_tensor(np.asarray(b, np.float32)))
+    dist = distance or _mean_abs_change
+    disc = discriminator or ImageDiscriminator()
+    torch.manual_seed(cfg.seed)
+    a = n_actions(len(names), len(cfg.levels))
+    gen_model: MeanFieldGenerator | SequenceGenerator = (
+        MeanFieldGenerator(a) if cfg.kind == "meanfield"
+        else SequenceGenerator(a, cfg.embed, cfg.hidden)
+    )  # fmt: skip
+    lr_g = cfg.lr_generator or (0.01 if cfg.kind == "meanfield" else 0.002)
+    opt_g = torch.optim.Adam(gen_model.parameters(), lr=lr_g)
+    opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr_discriminator)
+    bce = nn.BCEWithLogitsLoss()
+    tgen = torch.Generator().manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    tf_of, strength_of = action_table(len(names), cfg.levels)
+    labels = action_names(names, cfg.levels)
+    baseline: float | None = None
+    history: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    bar = _progress(cfg)
+    b = cfg.batch_size
+    for step in range(cfg.steps):
+        real_idx = rng.integers(0, n, b)
+        src_idx = rng.integers(0, n, b)
+        src = x[src_idx] if is_array else [x[int(i)] for i in src_idx]
+        real = x[real_idx] if is_array else [x[int(i)] for i in real_idx]
+        actions = gen_model.sample(b, cfg.seq_len, tgen)
+        act = actions.numpy()
+        keys = row_keys(cfg.seed, np.arange(step * b, (step + 1) * b), 1)
+        fake, _ = apply_ops(src, keys, tf_of[act], strength_of[act], tf_list)
+        # discriminator: real unlabeled examples vs transformed ones
+        disc.train()
+        f_real, f_fake = feat(real), feat(fake)
+        d_loss = bce(disc(f_real), torch.ones(b)) + bce(disc(f_fake), torch.zeros(b))
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        # generator: REINFORCE on log D(fake) minus the near-identity penalty
+        with torch.no_grad():
+            fool = nn.functional.logsigmoid(disc(f_fake))
+        change = np.asarray(dist(src, fake), np.float64)
+        pen = cfg.identity_penalty * np.maximum(0.0, 1.0 - change / cfg.identity_threshold)
+        reward = fool - torch.as_tensor(pen, dtype=fool.dtype)
+        mean_r = float(reward.mean())
+        baseline = mean_r if baseline is None else baseline
+        logp, ent = gen_model.log_prob(actions)
+        scale = float(reward.std()) + 1e-6 if b > 1 else 1.0  # advantages in reward-std units
+        g_loss = reinforce_loss(logp, reward / scale, baseline / scale, ent, cfg.entropy_weight)
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        baseline = cfg.baseline_decay * baseline + (1 - cfg.baseline_decay) * mean_r
+        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+            counts = np.bincount(act.reshape(-1), minlength=a) / act.size
+            top = [(labels[i], round(float(counts[i]), 3)) for i in np.argsort(-counts)[:3]]
+            rec = {"step": step + 1, "d_loss": round(float(d_loss.detach()), 4),
+                   "reward": round(mean_r, 4), "penalty": round(float(pen.mean()), 4),
+                   "identity": round(float(counts[0]), 3), "top": top}  # fmt: skip
+            history.append(rec)
+            logger.info("learn_policy %s step %d/%d: %s", cfg.kind, step + 1, cfg.steps, rec)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(d_loss=f"{float(d_loss.detach()):.3f}", reward=f"{mean_r:.3f}")
+    if bar is not None:
+        bar.close()
+    policy = _export(gen_model, cfg, names, labels, history)
+    return LearnResult(policy, history, time.perf_counter() - t0)
+
+
+def _progress(cfg: LearnConfig) -> Any:
+    if not cfg.progress:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a core dependency
+        return None
+    return tqdm(total=cfg.steps, desc=f"learn {cfg.kind} policy", leave=False)
+
+
+def _export(
+    model: MeanFieldGenerator | SequenceGenerator,
+    cfg: LearnConfig,
+    names: tuple[str, ...],
+    labels: list[str],
+    history: list[dict[str, Any]],
+) -> Policy:
+    meta: dict[str, Any] = {"learned": asdict(cfg), "history": history[-5:]}
+    if isinstance(model, MeanFieldGenerator):
+        p = torch.softmax(model.logits.detach().double(), -1).numpy()
+        p = p / p.sum()
+        policy = Policy("meanfield", names, seq_len=cfg.seq_len, levels=cfg.levels,
+                        probs=tuple(float(v) for v in p), meta=meta)  # fmt: skip
+    else:
+        policy = Policy("sequence", names, seq_len=cfg.seq_len, levels=cfg.levels,
+                        gru=model.export(), meta=meta)  # fmt: skip
+    marg = policy.action_probs(n_samples=2048, seed=cfg.seed)
+    order = np.argsort(-marg)
+    top = {labels[i]: round(float(marg[i]), 4) for i in order[:8]}
+    return Policy.from_dict({**policy.to_dict(), "meta": {**meta, "action_marginals": top}})
+
+
+def policy_for(
+    policy: Policy, tfs: Sequence[TransformationFunction] | Mapping[str, TransformationFunction]
+) -> list[TransformationFunction]:
+    """The TFs of a learned policy in its order (alias of :func:`resolve_tfs`)."""
+    return resolve_tfs(policy, tfs)
