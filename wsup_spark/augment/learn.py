@@ -295,8 +295,9 @@ def action_names(tfs: Sequence[str], levels: Sequence[float]) -> list[str]:
     return ["identity"] + [f"{t}@{lv:.3f}" for t in tfs for lv in levels]
 
 
-def _mean_abs_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.abs(a - b).reshape(len(a), -1).mean(axis=1)  # type: ignore[no-any-return]
+def _mean_abs_change(a: Any, b: Any) -> np.ndarray:
+    d: np.ndarray = np.abs(np.asarray(a) - np.asarray(b)).reshape(len(a), -1).mean(axis=1)
+    return d
 
 
 @dataclass
@@ -410,7 +411,7 @@ def learn_policy(
         scale = float(reward.std()) + 1e-6 if b > 1 else 1.0  # advantages in reward-std units
         g_loss = reinforce_loss(logp, reward / scale, baseline / scale, ent, cfg.entropy_weight)
         opt_g.zero_grad()
-        g_loss.backward()
+        g_loss.backward()  # type: ignore[no-untyped-call]
         opt_g.step()
         baseline = cfg.baseline_decay * baseline + (1 - cfg.baseline_decay) * mean_r
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:

@@ -105,7 +105,8 @@ def _inverse_cdf(p: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Index drawn from each row of probabilities ``p`` (n, A) with uniforms ``u`` (n,)."""
     c = np.cumsum(p, axis=-1)
     c = c / c[..., -1:]
-    return np.minimum((u[:, None] >= c).sum(axis=-1), p.shape[-1] - 1)
+    out: np.ndarray = np.minimum((u[:, None] >= c).sum(axis=-1), p.shape[-1] - 1)
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -278,7 +279,7 @@ class Policy:
         """
         rand = BatchRandom(mix(np.arange(n_samples, dtype=np.uint64), seed, POLICY_STREAM))
         acts = self.sample_actions(rand, n_samples)
-        return np.bincount(acts.reshape(-1), minlength=self.n_actions) / acts.size  # type: ignore[no-any-return]
+        return np.bincount(acts.reshape(-1), minlength=self.n_actions) / acts.size
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:

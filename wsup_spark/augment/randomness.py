@@ -51,7 +51,7 @@ def splitmix64(x: np.ndarray) -> np.ndarray:
         z = np.asarray(x, np.uint64) + _GOLDEN
         z = (z ^ (z >> _S30)) * _M1
         z = (z ^ (z >> _S27)) * _M2
-        return z ^ (z >> _S31)  # type: ignore[no-any-return]
+        return z ^ (z >> _S31)
 
 
 def _id_to_u64(ids: Any) -> np.ndarray:
