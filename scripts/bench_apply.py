@@ -49,12 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from wsup_spark.core.apply import apply_lfs_local
     from wsup_spark.demo.radiology import generate_reports
     from wsup_spark.io.delta import write_table
+    from wsup_spark.lf.kernel import apply_lfs_local
     from wsup_spark.spark.apply import apply_lfs
     from wsup_spark.spark.session import get_or_create_session
     from wsup_spark.spark.stats import StatsTap, compute_stats
+    from wsup_spark.stats import LFStats
 
     n = args.rows
     cols = generate_reports(np.arange(n), seed=0)
@@ -84,9 +85,9 @@ def main(argv: list[str] | None = None) -> int:
             compute_stats(apply_lfs(df, lfs, "id", 2), m, 2)
 
         def write_votes(tap: bool, lfs=lfs, m=m, name=name):
+            tap_factory = functools.partial(StatsTap, LFStats.empty(m, 2)) if tap else None
             write_table(apply_lfs(df, lfs, "id", 2), str(tmp / f"votes-{name}-{tap}"),
-                        run_id="bench", mode="overwrite",
-                        tap_factory=functools.partial(StatsTap, m, 2) if tap else None)  # fmt: skip
+                        run_id="bench", mode="overwrite", tap_factory=tap_factory)  # fmt: skip
 
         t_spark = timed(spark_apply, args.repeat)
         t_stats_pass = timed(spark_apply_stats, args.repeat)

@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="JSON result (default bench_endmodel_<name>.json)")
     args = ap.parse_args(argv)
 
-    from wsup_spark.core.config import load_config
+    from wsup_spark.config import load_config
     from wsup_spark.endmodel.config import TrainConfig
     from wsup_spark.endmodel.dataset import FeatureSpec
     from wsup_spark.endmodel.trainer import train_from_config

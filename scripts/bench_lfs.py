@@ -11,9 +11,9 @@ import re
 
 import numpy as np
 
-from wsup_spark.core.lf import ABSTAIN, labeling_function, vectorized_lf
-from wsup_spark.core.templates import keyword_lf, lookup_lf, regex_lf, threshold_lf
 from wsup_spark.demo import radiology_lfs as demo
+from wsup_spark.lf.base import ABSTAIN, labeling_function, vectorized_lf
+from wsup_spark.lf.templates import keyword_lf, lookup_lf, regex_lf, threshold_lf
 
 N, A = 0, 1
 _FINDING = re.compile(r"\b(consolidation|effusion|edema|opacity|nodular|fracture)\b", re.I)

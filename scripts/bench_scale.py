@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 
 def one(n: int, out: str, warm_rounds: int = 2) -> dict[str, object]:
     """Run the pipeline once at n rows (inside the child process)."""
-    from wsup_spark.core.config import parse_config
+    from wsup_spark.config import parse_config
     from wsup_spark.io.delta import read_table, write_table
     from wsup_spark.pipeline import run_pipeline
     from wsup_spark.spark.apply import VOTES_COL

@@ -18,4 +18,5 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
 fi
 bash scripts/airflow/setup.sh || [ "${CI:-}" != true ]
 "$PY" -m ruff check wsup_spark jobs tests scripts
-exec "$PY" -m pytest -q "$@"
+"$PY" -m mypy wsup_spark          # strict (pyproject.toml [tool.mypy])
+exec "$PY" -m pytest -q "$@"      # tests/ (tests/test_doctests.py: every module's doctests)

@@ -14,9 +14,9 @@ import pytest
 from deltalake import DeltaTable
 from pyspark import cloudpickle
 
-from wsup_spark.core.config import load_config, parse_config
-from wsup_spark.core.errors import ConfigError, DataError
-from wsup_spark.core.lf import ABSTAIN, labeling_function, vectorized_lf
+from wsup_spark.config import load_config, parse_config
+from wsup_spark.errors import ConfigError, DataError
+from wsup_spark.lf.base import ABSTAIN, labeling_function, vectorized_lf
 from wsup_spark.pipeline import run_pipeline
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

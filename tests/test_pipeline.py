@@ -11,9 +11,9 @@ import pytest
 from deltalake import DeltaTable
 from pyspark import cloudpickle
 
-from wsup_spark.core.config import load_config, parse_config
-from wsup_spark.core.errors import ConfigError, DataError
-from wsup_spark.core.lf import ABSTAIN, vectorized_lf
+from wsup_spark.config import load_config, parse_config
+from wsup_spark.errors import ConfigError, DataError
+from wsup_spark.lf.base import ABSTAIN, vectorized_lf
 from wsup_spark.pipeline import run_pipeline
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -54,7 +54,7 @@ def test_demo_tables_are_valid_delta(demo_run):
 
 
 def test_demo_stats_match_votes_table(demo_run):
-    from wsup_spark.labelmodel.stats import LFStats
+    from wsup_spark.stats.lfstats import LFStats
 
     res, _ = demo_run
     votes = _read(res.votes_path).sort_values("id")

@@ -1,18 +1,20 @@
 """wsup_spark: weak supervision at cluster scale.
 
 Importing this package is cheap: it pulls in numpy only. Spark, Delta and torch are imported by
-the layers that need them.
+the layers that need them, when a name that needs them is first used.
 
-Public API::
+Public API (every name README shows; module paths may change, these names do not)::
 
-    from wsup_spark import (ABSTAIN, LabelingFunction, labeling_function, vectorized_lf,
-                            LFStats, LabelModel, MajorityVote, load_config, WsupError)
+    from wsup_spark import (ABSTAIN, labeling_function, vectorized_lf, keyword_lf, regex_lf,
+                            LFStats, LabelModel, MajorityVote, DawidSkene, load_config,
+                            run_pipeline, apply_lfs, compute_stats, predict_labels,
+                            write_table, read_table, load_run, write_report, WsupError)
 """
 
 from __future__ import annotations
 
-from wsup_spark.core.config import PipelineConfig, load_config
-from wsup_spark.core.errors import (
+from wsup_spark._lazy import lazy_getattr
+from wsup_spark.errors import (
     ConfigError,
     DataError,
     LFError,
@@ -21,46 +23,119 @@ from wsup_spark.core.errors import (
     WriteError,
     WsupError,
 )
-from wsup_spark.core.lazy import lazy_getattr
-from wsup_spark.core.lf import (
+from wsup_spark.lf.base import (
     ABSTAIN,
     LabelingFunction,
+    LFSet,
     Record,
     labeling_function,
     vectorized_lf,
 )
-from wsup_spark.labelmodel.stats import LFStats
+from wsup_spark.stats.lfstats import LFStats
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "LabelModel": "wsup_spark.labelmodel",
-    "MajorityVote": "wsup_spark.labelmodel",
+    # configuration (PyYAML on load)
+    "PipelineConfig": "wsup_spark.config",
+    "load_config": "wsup_spark.config",
+    "parse_config": "wsup_spark.config",
+    # LFs
+    "keyword_lf": "wsup_spark.lf.templates",
+    "regex_lf": "wsup_spark.lf.templates",
+    "lookup_lf": "wsup_spark.lf.templates",
+    "threshold_lf": "wsup_spark.lf.templates",
+    "model_lf": "wsup_spark.lf.templates",
+    "load_lfs": "wsup_spark.lf.loading",
+    "apply_lfs_local": "wsup_spark.lf.kernel",
+    # statistics and label models (scipy)
+    "VotePatterns": "wsup_spark.stats.patterns",
+    "BaseLabelModel": "wsup_spark.labelmodel.base",
+    "register_label_model": "wsup_spark.labelmodel.base",
+    "label_model_from_dict": "wsup_spark.labelmodel.base",
+    "LabelModel": "wsup_spark.labelmodel.model",
+    "MajorityVote": "wsup_spark.labelmodel.baselines",
+    "DawidSkene": "wsup_spark.labelmodel.baselines",
+    # Delta I/O (pyarrow, deltalake)
+    "write_table": "wsup_spark.io.delta",
+    "read_table": "wsup_spark.io.delta",
+    "read_arrow": "wsup_spark.io.delta",
+    "commit_history": "wsup_spark.io.delta",
+    "table_version": "wsup_spark.io.delta",
+    # Spark (pyspark)
+    "get_or_create_session": "wsup_spark.spark.session",
+    "apply_lfs": "wsup_spark.spark.apply",
+    "compute_stats": "wsup_spark.spark.stats",
+    "predict_labels": "wsup_spark.spark.predict",
+    # runs and the pipeline
+    "RunLayout": "wsup_spark.run.layout",
+    "PipelineResult": "wsup_spark.run.result",
+    "load_run": "wsup_spark.run.store",
     "run_pipeline": "wsup_spark.pipeline",
+    # analysis
+    "lf_summary": "wsup_spark.analysis.summary",
+    "format_summary": "wsup_spark.analysis.summary",
+    "write_report": "wsup_spark.analysis.report",
+    "collect_report_data": "wsup_spark.analysis.report",
+    "render_html": "wsup_spark.analysis.html",
+    # end model (torch)
+    "TrainConfig": "wsup_spark.endmodel.config",
+    "train_from_config": "wsup_spark.endmodel.trainer",
 }
-
 
 __getattr__ = lazy_getattr("wsup_spark", _LAZY)
 
-
 __all__ = [
     "ABSTAIN",
+    "BaseLabelModel",
     "ConfigError",
     "DataError",
+    "DawidSkene",
     "LFError",
+    "LFSet",
     "LFStats",
     "LabelModel",
     "LabelingFunction",
     "MajorityVote",
     "ModelError",
     "PipelineConfig",
+    "PipelineResult",
     "Record",
+    "RunLayout",
     "StatsError",
+    "TrainConfig",
+    "VotePatterns",
     "WriteError",
     "WsupError",
     "__version__",
+    "apply_lfs",
+    "apply_lfs_local",
+    "collect_report_data",
+    "commit_history",
+    "compute_stats",
+    "format_summary",
+    "get_or_create_session",
+    "keyword_lf",
+    "label_model_from_dict",
     "labeling_function",
+    "lf_summary",
     "load_config",
+    "load_lfs",
+    "load_run",
+    "lookup_lf",
+    "model_lf",
+    "parse_config",
+    "predict_labels",
+    "read_arrow",
+    "read_table",
+    "regex_lf",
+    "register_label_model",
+    "render_html",
     "run_pipeline",
+    "table_version",
+    "threshold_lf",
+    "train_from_config",
     "vectorized_lf",
+    "write_report",
+    "write_table",
 ]

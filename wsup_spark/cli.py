@@ -1,4 +1,8 @@
-"""The ``wsup`` command line: ``wsup run --config conf/demo.yaml [--set key.path=value ...]``."""
+"""The ``wsup`` command line: ``wsup run --config conf/demo.yaml [--set key.path=value ...]``.
+
+The commands import their layers when they run (pyspark ~1 s, torch ~2 s to import), so that
+``wsup --help`` and configuration errors answer at once.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from wsup_spark.core.errors import WsupError
+from wsup_spark.config import load_config
+from wsup_spark.errors import WsupError
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
@@ -70,14 +75,14 @@ def configure_logging(verbose: bool = False) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     """``wsup run``: the pipeline, the HTML report next to the labels table, then the summary."""
     from wsup_spark.analysis.report import write_report
-    from wsup_spark.core.config import load_config
-    from wsup_spark.pipeline import format_summary, run_pipeline, summary_dict
+    from wsup_spark.analysis.summary import format_summary
+    from wsup_spark.pipeline import run_pipeline
 
     cfg = load_config(args.config, args.overrides)
     result = run_pipeline(cfg)
     report = write_report(result)  # uses the pipeline's active session
     if args.json:
-        print(json.dumps({**summary_dict(result), "report": report}, indent=2))
+        print(json.dumps({**result.summary(), "report": report}, indent=2))
     else:
         print(format_summary(result))
         print(f"  report: {report}")
@@ -88,7 +93,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     """``wsup analyze``: LF table and report of a finished run (reads its tables, recomputes
     nothing but the report's reductions)."""
     from wsup_spark.analysis.report import analyze, format_report_summary
-    from wsup_spark.core.config import load_config
     from wsup_spark.spark.session import get_or_create_session
 
     cfg = load_config(args.config, args.overrides)

@@ -10,12 +10,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from wsup_spark.core.errors import ConfigError
+from wsup_spark.errors import ConfigError
+from wsup_spark.labelmodel.base import label_model_kinds
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -35,7 +39,8 @@ class SparkConfig:
 class SourceConfig:
     """The corpus.
 
-    ``format: demo`` generates the synthetic radiology corpus (``n_rows``, ``seed``); otherwise
+    ``format: demo`` calls the corpus generator ``generator`` (``pkg.module:function``; default
+    the synthetic radiology corpus) with ``n_rows`` and ``seed``; otherwise
     ``path`` is read with Spark's reader for ``format`` (csv/parquet/json) or as a Delta table.
     ``columns`` renames columns ``{old: new}``. ``dedupe_ids`` drops rows whose id repeats (keeps
     one row per id; costs a shuffle). ``check_ids`` fails the run before anything is written when
@@ -45,6 +50,7 @@ class SourceConfig:
 
     format: str = "demo"
     path: str | None = None
+    generator: str = "wsup_spark.demo.radiology:make_corpus"
     id_col: str = "id"
     n_rows: int = 100_000
     seed: int = 0
@@ -74,7 +80,6 @@ class LabelModelConfig:
 
     kind: str = "label_model"
     class_balance: Sequence[float] | None = None
-    seed: int = 0
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -148,6 +153,11 @@ def parse_config(raw: Mapping[str, Any]) -> PipelineConfig:
     if isinstance(lfs_raw.get("modules"), str):
         lfs_raw["modules"] = [lfs_raw["modules"]]
     raw["lfs"] = lfs_raw
+    lm_raw = dict(raw.get("label_model") or {})
+    if "seed" in lm_raw:  # accepted for old configs: the fit is deterministic
+        lm_raw.pop("seed")
+        logger.warning("label_model.seed has no effect (every label model fit is deterministic)")
+    raw["label_model"] = lm_raw
     kwargs: dict[str, Any] = {k: _build(c, raw.get(k), k) for k, c in _SECTIONS.items()}
     run_id = raw.get("run_id")
     cfg = PipelineConfig(
@@ -172,9 +182,9 @@ def validate(cfg: PipelineConfig) -> None:
         raise ConfigError(f"lfs.cardinality must be >= 2, got {cfg.lfs.cardinality}")
     if cfg.lfs.on_error not in ("raise", "abstain"):
         raise ConfigError(f"lfs.on_error must be 'raise' or 'abstain', got {cfg.lfs.on_error!r}")
-    if cfg.label_model.kind not in LABEL_MODEL_KINDS:
+    if cfg.label_model.kind not in label_model_kinds():
         raise ConfigError(
-            f"label_model.kind={cfg.label_model.kind!r} is not one of {LABEL_MODEL_KINDS}"
+            f"label_model.kind={cfg.label_model.kind!r} is not one of {label_model_kinds()}"
         )
     cb = cfg.label_model.class_balance
     if cb is not None and len(cb) != int(cfg.lfs.cardinality):
@@ -188,9 +198,6 @@ def validate(cfg: PipelineConfig) -> None:
         )
     if cfg.output.mode not in ("overwrite", "append"):
         raise ConfigError(f"output.mode must be overwrite or append, got {cfg.output.mode!r}")
-
-
-LABEL_MODEL_KINDS = ("label_model", "majority_vote", "dawid_skene")
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:

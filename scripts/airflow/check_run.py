@@ -3,10 +3,11 @@
     python scripts/airflow/check_run.py --config conf/cluster.yaml --run-id 20240101T000000Z \
         [--set output.path=...]
 
-Reads ``<output.path>/_runs/<run id>/summary.json`` (written last by the pipeline), then the
-votes and labels tables at the versions it names, with deltalake's file list + pyarrow (no
-Spark). Checks that the commits belong to the run, that each table holds exactly ``n_rows``
-rows of this run and no id twice. Prints one JSON line; exits 1 when a check fails.
+Reads the run's ``summary.json`` (written last by the pipeline; its place comes from
+:class:`wsup_spark.run.RunLayout`), then the votes and labels tables at the versions it names, with
+:func:`wsup_spark.io.read_arrow` (no Spark). Checks that the commits belong to the run, that each
+table holds exactly ``n_rows`` rows of this run and no id twice. Prints one JSON line; exits 1
+when a check fails.
 """
 
 from __future__ import annotations
@@ -17,21 +18,19 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import pyarrow.compute as pc
+
+from wsup_spark.config import load_config
+from wsup_spark.io import commit_history, read_arrow
+from wsup_spark.io.files import read_bytes
+from wsup_spark.run.layout import SUMMARY_FILE, RunLayout
+
 
 def table_rows(path: str, version: int, run_id: str) -> dict[str, Any]:
     """Row count, distinct ids and commit metadata of ``run_id``'s rows at ``version``."""
-    import pyarrow.compute as pc
-    import pyarrow.dataset as ds
-    from deltalake import DeltaTable
-
-    dt = DeltaTable(path, version=version)
-    tbl = ds.dataset(dt.file_uris(), format="parquet").to_table(columns=["id", "run_id"])
+    tbl = read_arrow(path, version).select(["id", "run_id"])
     mine = tbl.filter(pc.equal(tbl["run_id"], run_id))
-    meta: dict[str, Any] = {}
-    for entry in dt.history():
-        if entry.get("version") == version:
-            raw = entry.get("userMetadata")
-            meta = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
+    meta = next((c["metadata"] for c in commit_history(path) if c["version"] == version), {})
     return {
         "version": version,
         "rows": mine.num_rows,
@@ -43,13 +42,7 @@ def table_rows(path: str, version: int, run_id: str) -> dict[str, Any]:
 
 def check(output: str, run_id: str) -> dict[str, Any]:
     """The checks' results; ``ok`` is True when every check passed."""
-    from pyarrow import fs
-
-    base = output.rstrip("/")
-    uri = base if "://" in base else "file://" + __import__("os").path.abspath(base)
-    filesystem, root = fs.FileSystem.from_uri(uri)
-    with filesystem.open_input_stream(f"{root}/_runs/{run_id}/summary.json") as f:
-        summary = json.loads(f.read())
+    summary = json.loads(read_bytes(RunLayout.at(output).artifact(run_id, SUMMARY_FILE)))
     n = int(summary["n_rows"])
     res: dict[str, Any] = {"run_id": run_id, "n_rows": n, "tables": {}, "problems": []}
     for name in ("votes", "labels"):
@@ -75,8 +68,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--set", dest="overrides", action="append", default=[])
     p.add_argument("--run-id", required=True)
     a = p.parse_args(argv)
-    from wsup_spark.core.config import load_config
-
     cfg = load_config(a.config, a.overrides)
     res = check(cfg.output.path, a.run_id)
     print(json.dumps(res, sort_keys=True))

@@ -87,7 +87,7 @@ if ship == "yes" or (ship == "auto" and from_checkout):
 # The configuration: the YAML file plus the widgets.
 import re
 
-from wsup_spark.core.config import load_config
+from wsup_spark.config import load_config
 
 config = Path(dbutils.widgets.get("config"))
 if not config.is_absolute() and REPO is not None:
@@ -106,7 +106,7 @@ print(f"config {config}\n  overrides {overrides}\n  output {cfg.output.path}")
 # Run the pipeline on this cluster's session.
 import logging
 
-from wsup_spark.pipeline import run_pipeline
+from wsup_spark import run_pipeline
 
 logging.getLogger("wsup_spark").setLevel(logging.INFO)
 result = run_pipeline(cfg, spark)
@@ -134,8 +134,8 @@ display(lf_table.reset_index())
 # labels the run wrote.
 import html
 
+from wsup_spark import format_summary
 from wsup_spark.io.delta import commit_history, read_table
-from wsup_spark.pipeline import format_summary
 
 print(format_summary(result))
 try:
@@ -160,6 +160,4 @@ display([{k: h[k] for k in ("version", "operation", "run_id")} for h in history]
 # Hand the run summary to the caller (a job task, or dbutils.notebook.run from another notebook).
 import json
 
-from wsup_spark.pipeline import summary_dict
-
-dbutils.notebook.exit(json.dumps(summary_dict(result)))
+dbutils.notebook.exit(json.dumps(result.summary()))

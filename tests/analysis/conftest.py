@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from analysis_helpers import BINS, DEMO_ROWS
 
-from wsup_spark.core.config import load_config
+from wsup_spark.config import load_config
 from wsup_spark.io.delta import read_arrow
 
 

@@ -9,13 +9,12 @@ from wsup_spark.analysis.diagnostics import (
     GoldDiagnostics,
     bin_index,
     confidence_edges,
-    confidence_histogram,
     gold_batch,
-    gold_diagnostics,
     histogram_from_probs,
 )
 from wsup_spark.analysis.progress import Progress
-from wsup_spark.core.errors import DataError
+from wsup_spark.analysis.reductions import confidence_histogram, gold_diagnostics
+from wsup_spark.errors import DataError
 from wsup_spark.labelmodel import LabelModel, LFStats, MajorityVote
 
 

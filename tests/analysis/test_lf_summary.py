@@ -12,7 +12,7 @@ from wsup_spark.analysis.summary import (
     lf_summary,
     lf_summary_rows,
 )
-from wsup_spark.labelmodel.stats import LFStats
+from wsup_spark.stats.lfstats import LFStats
 
 
 @pytest.mark.parametrize("k", [2, 3])
@@ -55,15 +55,20 @@ def test_rows_with_confusion_and_dataframe():
 
 
 def test_importing_analysis_is_light():
-    """Layer rule: no torch ever; pyspark and matplotlib only when a reduction or plot runs."""
+    """Layer rule: no torch ever, matplotlib only when a plot is drawn; the numbers (summary,
+    diagnostics, report data) need neither pyspark nor matplotlib."""
     import subprocess
     import sys
 
-    code = (
-        "import sys, wsup_spark.analysis.report, wsup_spark.analysis.html, "
-        "wsup_spark.analysis.runs, wsup_spark.analysis.diagnostics\n"
-        "print(sorted(m for m in ('pyspark', 'torch', 'matplotlib')"
-        " if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    def imported(modules: str) -> str:
+        code = (
+            f"import sys, {modules}\n"
+            "print(sorted(m for m in ('pyspark', 'torch', 'matplotlib') if m in sys.modules))"
+        )
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True)  # fmt: skip
+        return run.stdout.strip()
+
+    assert imported("wsup_spark.analysis.report, wsup_spark.analysis.html") == "['pyspark']"
+    numbers = "wsup_spark.analysis.summary, wsup_spark.analysis.diagnostics, wsup_spark.run.result"
+    assert imported(numbers + ", wsup_spark.analysis.report_data") == "[]"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from wsup_spark.core.apply import apply_lfs_local
 from wsup_spark.demo import radiology_lfs, youtube
 from wsup_spark.demo.radiology import generate_reports, make_corpus
 from wsup_spark.labelmodel import LFStats, MajorityVote
+from wsup_spark.lf.kernel import apply_lfs_local
 
 
 def test_generator_is_a_function_of_id_and_seed():

@@ -10,9 +10,9 @@ import pytest
 import torch
 from deltalake import write_deltalake
 
-from wsup_spark.core.errors import DataError
 from wsup_spark.endmodel.dataset import DeltaIterableDataset, FeatureSpec
 from wsup_spark.endmodel.table import resolve_table, shard_pieces
+from wsup_spark.errors import DataError
 
 
 def ids_of(batches):

@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from wsup_spark.core.errors import ConfigError, ModelError
 from wsup_spark.endmodel.hashing import hash_ngrams
 from wsup_spark.endmodel.loss import confidence_weights, soft_cross_entropy
 from wsup_spark.endmodel.models import HashedTextEncoder, NumericMLP, Standardize, build_model
+from wsup_spark.errors import ConfigError, ModelError
 
 
 def test_soft_ce_equals_hard_ce_for_one_hot_labels():

@@ -10,12 +10,12 @@ import pytest
 import torch
 import yaml
 
-from wsup_spark.core.errors import ConfigError, ModelError
 from wsup_spark.endmodel.checkpoint import load_checkpoint, read_meta
 from wsup_spark.endmodel.config import TrainConfig
 from wsup_spark.endmodel.dataset import DeltaIterableDataset, FeatureSpec
 from wsup_spark.endmodel.evaluate import predict
 from wsup_spark.endmodel.trainer import train, train_from_config
+from wsup_spark.errors import ConfigError, ModelError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,7 @@ import pytest
 from deltalake import DeltaTable
 from pyspark import cloudpickle
 
-from wsup_spark.core.errors import ConfigError, DataError, WriteError
+from wsup_spark.errors import ConfigError, DataError, WriteError
 from wsup_spark.io.base import jsonable, normalize_table_uri, run_tag
 from wsup_spark.io.delta import (
     commit_history,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wsup_spark.core.errors import ModelError
+from wsup_spark.errors import ModelError
 from wsup_spark.labelmodel import DawidSkene, LFStats, MajorityVote
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from wsup_spark import LabelModel, LFStats, MajorityVote
-from wsup_spark.core.errors import ModelError, StatsError
+from wsup_spark.errors import ModelError, StatsError
 
 
 def synth(n, accs, covs, p, k=2, seed=0):
@@ -103,7 +103,7 @@ def test_given_class_balance_is_used(binary):
 
 def test_deterministic_and_fit_independent_of_n_scaling(binary):
     _L, _, stats = binary
-    a, b = LabelModel(2).fit(stats, seed=0), LabelModel(2).fit(stats, seed=0)
+    a, b = LabelModel(2).fit(stats), LabelModel(2).fit(stats)
     assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())  # bit-identical parameters
     # 1000 copies of every row: O is the same to the last bit, so is the moment fit and its cost
     big = scaled(stats, 1000)

@@ -7,10 +7,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from wsup_spark.core.apply import apply_lfs_local, apply_lfs_to_batch
-from wsup_spark.core.config import apply_overrides, load_config, parse_config
-from wsup_spark.core.errors import ConfigError, DataError, LFError, WsupError
-from wsup_spark.core.lf import (
+from wsup_spark.config import apply_overrides, load_config, parse_config
+from wsup_spark.errors import ConfigError, DataError, LFError, WsupError
+from wsup_spark.lf.base import (
     ABSTAIN,
     Record,
     check_unique_names,
@@ -20,7 +19,8 @@ from wsup_spark.core.lf import (
     vectorized_lf,
     vote_dtype,
 )
-from wsup_spark.core.loading import load_lfs
+from wsup_spark.lf.kernel import apply_lfs_local, apply_lfs_to_batch
+from wsup_spark.lf.loading import load_lfs
 
 
 @labeling_function(resources={"words": {"pneumothorax", "effusion"}})

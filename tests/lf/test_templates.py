@@ -6,10 +6,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from wsup_spark.core import templates
-from wsup_spark.core.apply import apply_lfs_local
-from wsup_spark.core.errors import LFError
-from wsup_spark.core.templates import keyword_lf, lookup_lf, model_lf, regex_lf, threshold_lf
+from wsup_spark.errors import LFError
+from wsup_spark.lf import templates
+from wsup_spark.lf.kernel import apply_lfs_local
+from wsup_spark.lf.templates import keyword_lf, lookup_lf, model_lf, regex_lf, threshold_lf
 
 BATCH = pa.record_batch(
     {

@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 from pyspark import cloudpickle
 
-from wsup_spark.analysis.diagnostics import gold_diagnostics
-from wsup_spark.core.apply import apply_lfs_local
-from wsup_spark.core.errors import DataError, LFError
-from wsup_spark.core.lf import ABSTAIN, labeling_function, vectorized_lf
-from wsup_spark.labelmodel.stats import LFStats
+from wsup_spark.analysis.reductions import gold_diagnostics
+from wsup_spark.errors import DataError, LFError
+from wsup_spark.lf.base import ABSTAIN, labeling_function, vectorized_lf
+from wsup_spark.lf.kernel import apply_lfs_local
 from wsup_spark.spark.apply import LFErrorCounter, apply_lfs
 from wsup_spark.spark.predict import predict_labels
 from wsup_spark.spark.stats import compute_stats
+from wsup_spark.stats.lfstats import LFStats
 
 K = 3
 

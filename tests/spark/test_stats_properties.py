@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from wsup_spark.labelmodel.stats import LFStats
 from wsup_spark.spark.apply import votes_to_arrow
 from wsup_spark.spark.stats import StatsTap, compute_stats, merge_partials
+from wsup_spark.stats.lfstats import LFStats
 
 
 @st.composite
@@ -64,16 +64,17 @@ def test_tap_partials_equal_from_matrix(Lk, n_parts):
     m = L.shape[1]
     parts = []
     for chunk in np.array_split(np.arange(len(L)), n_parts):
-        tap = StatsTap(m, k)
+        tap = StatsTap(LFStats.empty(m, k))
         tap.update(votes_to_arrow(_ids(chunk), L[chunk]))
         parts.append(tap.finish())
-    assert merge_partials(parts, m, k) == LFStats.from_matrix(L, k)
+    assert merge_partials(parts, LFStats.empty(m, k)) == LFStats.from_matrix(L, k)
     parts = []
     for chunk in np.array_split(np.arange(len(L)), n_parts):
-        tap = StatsTap(m, k, patterns=True)
+        tap = StatsTap(LFStats.empty(m, k, patterns=True))
         tap.update(votes_to_arrow(_ids(chunk), L[chunk]))
         parts.append(tap.finish())
-    assert merge_partials(parts, m, k, patterns=True) == LFStats.from_matrix(L, k, patterns=True)
+    whole = LFStats.from_matrix(L, k, patterns=True)
+    assert merge_partials(parts, LFStats.empty(m, k, patterns=True)) == whole
 
 
 def _ids(idx):

@@ -11,7 +11,7 @@ that draw plots or run a distributed reduction.
 
 from __future__ import annotations
 
-from wsup_spark.core.lazy import lazy_getattr
+from wsup_spark._lazy import lazy_getattr
 
 _LAZY = {
     "lf_summary": "wsup_spark.analysis.summary",
@@ -22,7 +22,7 @@ _LAZY = {
     "write_report": "wsup_spark.analysis.report",
     "collect_report_data": "wsup_spark.analysis.report",
     "analyze": "wsup_spark.analysis.report",
-    "load_run": "wsup_spark.analysis.runs",
+    "load_run": "wsup_spark.run.store",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,12 +1,9 @@
 """Label-model diagnostics: confidence distribution, gold accuracy/F1 and calibration.
 
-Two distributed reductions, each returning arrays whose size does not depend on n:
-
-* :func:`confidence_histogram` — Spark SQL aggregates over the labels table: rows per
-  (confidence bin, predicted label, covered?) and the confidence sum.
-* :func:`gold_diagnostics` — one ``mapInArrow`` pass over the gold rows of the votes table with the
-  models broadcast: per-model (k, k) confusion, per-LF (m, k, k) confusion, and per-model
-  reliability bins (rows, confidence sum, correct predictions per confidence bin).
+The numbers are arrays whose size does not depend on n: a confidence histogram
+(:class:`ConfidenceHistogram`) and gold diagnostics (:class:`GoldDiagnostics`: per-model (k, k)
+confusion, per-LF (m, k, k) confusion, per-model reliability bins). This module computes them in
+memory (numpy); :mod:`~wsup_spark.analysis.reductions` computes the same on Spark.
 
 Confidence (the max class probability) lies in ``[1/k, 1]``; bins split that range evenly and
 :func:`bin_index` is the one binning rule, evaluated identically (same IEEE double operations) by
@@ -16,13 +13,13 @@ numpy and Spark SQL, so the in-memory functions reproduce the distributed counts
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from wsup_spark.core.errors import DataError
+from wsup_spark.errors import DataError
 
 DEFAULT_BINS = 20
 
@@ -115,66 +112,6 @@ def histogram_from_probs(
     np.add.at(counts, (b[covered], label[covered]), 1)
     uncovered = np.bincount(b[~covered], minlength=bins).astype(np.int64)
     return ConfidenceHistogram(confidence_edges(k, bins), counts, uncovered, float(conf.sum()))
-
-
-def confidence_histogram(
-    labels_df: Any, k: int, bins: int = DEFAULT_BINS, run_id: str | None = None
-) -> ConfidenceHistogram:
-    """Distributed :class:`ConfidenceHistogram` of a labels table (Spark SQL aggregates only).
-
-    Parameters
-    ----------
-    labels_df : pyspark DataFrame
-        The labels table: ``confidence``, ``label``, ``n_votes`` (and ``run_id``).
-    k : int
-        Number of classes.
-    bins : int
-        Confidence bins over ``[1/k, 1]``.
-    run_id : str, optional
-        Keep only this run's rows (tables written in append mode hold several runs).
-    """
-    from pyspark.sql import functions as F
-
-    bins = _check_bins(bins)
-    missing = [c for c in ("confidence", "label", "n_votes") if c not in labels_df.columns]
-    if missing:
-        raise DataError(f"labels table lacks column(s) {missing}; columns are {labels_df.columns}")
-    if run_id is not None and "run_id" in labels_df.columns:
-        labels_df = labels_df.where(F.col("run_id") == run_id)
-    lo = 1.0 / k
-    span = 1.0 - lo
-    b = F.least(
-        F.greatest(
-            F.floor((F.col("confidence") - F.lit(lo)) / F.lit(span) * F.lit(float(bins))), F.lit(0)
-        ),
-        F.lit(bins - 1),
-    )
-    sc = labels_df.sparkSession.sparkContext
-    sc.setJobDescription("report: confidence histogram (labels table)")
-    try:
-        rows = (
-            labels_df.select(
-                b.cast("int").alias("b"),
-                "label",
-                (F.col("n_votes") > 0).alias("covered"),
-                "confidence",
-            )
-            .groupBy("b", "label", "covered")
-            .agg(F.count(F.lit(1)).alias("n"), F.sum("confidence").alias("s"))
-            .collect()
-        )
-    finally:
-        sc.setJobDescription(None)
-    counts = np.zeros((bins, k), np.int64)
-    uncovered = np.zeros(bins, np.int64)
-    total = 0.0
-    for r in rows:
-        if r["covered"]:
-            counts[r["b"], r["label"]] += r["n"]
-        else:
-            uncovered[r["b"]] += r["n"]
-        total += float(r["s"] or 0.0)
-    return ConfidenceHistogram(confidence_edges(k, bins), counts, uncovered, total)
 
 
 # ---------------------------------------------------------------------------------- gold
@@ -306,61 +243,6 @@ def gold_batch(
 
 def _confusion(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(y * k + pred, minlength=k * k).reshape(k, k).astype(np.int64)
-
-
-def gold_diagnostics(
-    votes_df: Any,
-    models: Mapping[str, Any],
-    m: int,
-    k: int,
-    bins: int = DEFAULT_BINS,
-    gold_col: str = "gold",
-    run_id: str | None = None,
-) -> GoldDiagnostics:
-    """Distributed :class:`GoldDiagnostics` over the rows of a votes table that have gold labels.
-
-    The models are broadcast; each partition evaluates them on its Arrow batches and yields one
-    small partial; partials are tree-reduced. Only (k, k), (m, k, k) and (bins,) arrays reach the
-    driver.
-    """
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import BinaryType, StructField, StructType
-
-    from wsup_spark.spark.apply import VOTES_COL, arrow_votes_matrix
-    from wsup_spark.spark.predict import broadcast_object, unbroadcast
-
-    bins = _check_bins(bins)
-    if gold_col not in votes_df.columns:
-        raise DataError(f"votes table has no gold column {gold_col!r}; columns {votes_df.columns}")
-    if run_id is not None and "run_id" in votes_df.columns:
-        votes_df = votes_df.where(F.col("run_id") == run_id)
-    spark = votes_df.sparkSession
-    names = list(models)
-    bc = broadcast_object(spark, dict(models))
-
-    def partial(batches: Iterator[Any]) -> Iterator[Any]:
-        import pyarrow as pa
-
-        acc = GoldDiagnostics.zeros(names, m, k, bins)
-        mdls = unbroadcast(bc)
-        for batch in batches:
-            if batch.num_rows:
-                L = arrow_votes_matrix(batch, m, VOTES_COL)
-                g = np.asarray(batch.column(gold_col).to_numpy(zero_copy_only=False), np.int64)
-                acc = acc.merge(gold_batch(L, g, mdls, k, bins))
-        yield pa.RecordBatch.from_arrays([pa.array([_pack(acc)], pa.binary())], ["diag"])
-
-    schema = StructType([StructField("diag", BinaryType(), False)])
-    sc = spark.sparkContext
-    sc.setJobDescription("report: gold evaluation and calibration (votes table)")
-    try:
-        src = votes_df.where(F.col(gold_col).isNotNull()).select(VOTES_COL, gold_col)
-        parts = src.mapInArrow(partial, schema).rdd.map(lambda r: _unpack(bytes(r[0]), names))
-        if parts.getNumPartitions() == 0:
-            return GoldDiagnostics.zeros(names, m, k, bins)
-        return parts.treeReduce(GoldDiagnostics.merge)  # type: ignore[no-any-return]
-    finally:
-        sc.setJobDescription(None)
 
 
 def _pack(g: GoldDiagnostics) -> bytes:

@@ -1,4 +1,4 @@
-"""Render :class:`~wsup_spark.analysis.report.ReportData` as one self-contained HTML page.
+"""Render :class:`~wsup_spark.analysis.report_data.ReportData` as one self-contained HTML page.
 
 Plots are PNG ``data:`` URIs, the style sheet and the table-sorting script are inline, and the
 report's numbers are embedded as JSON (``<script type="application/json" id="wsup-report-data">``)
@@ -10,15 +10,13 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from wsup_spark.analysis import plots
 from wsup_spark.analysis.progress import Progress
-
-if TYPE_CHECKING:
-    from wsup_spark.analysis.report import ReportData
+from wsup_spark.analysis.report_data import ReportData
 
 PLOT_STEPS = 6
 

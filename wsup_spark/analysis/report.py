@@ -6,7 +6,7 @@ Entry points:
   spark)`` writes ``<output>/report.html`` (next to the labels table; a copy goes to the run's
   artifacts folder) and returns its path.
 * :func:`analyze` — ``wsup analyze``: the report of the latest run in ``output.path``, rebuilt by
-  :func:`~wsup_spark.analysis.runs.load_run` from the tables and artifacts the run left behind.
+  :func:`~wsup_spark.run.store.load_run` from the tables and artifacts the run left behind.
 * :func:`collect_report_data` / :func:`~wsup_spark.analysis.html.render_html` — the two halves.
 
 Every number comes from the LF statistics (d×d), the label model's parameters, and two
@@ -17,130 +17,36 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from wsup_spark.analysis.diagnostics import (
-    DEFAULT_BINS,
-    ConfidenceHistogram,
-    GoldDiagnostics,
-    confidence_histogram,
-    gold_diagnostics,
-)
+from wsup_spark.analysis.diagnostics import DEFAULT_BINS, ConfidenceHistogram, GoldDiagnostics
+from wsup_spark.analysis.html import PLOT_STEPS, render_html
 from wsup_spark.analysis.progress import Progress
-from wsup_spark.analysis.runs import load_run, write_bytes
+from wsup_spark.analysis.reductions import confidence_histogram, gold_diagnostics
+from wsup_spark.analysis.report_data import ReportData
 from wsup_spark.analysis.summary import (
-    CorpusSummary,
     corpus_summary,
     format_lf_table,
     lf_pair_matrices,
     lf_summary_rows,
 )
-from wsup_spark.core.errors import DataError
-from wsup_spark.labelmodel.stats import LFStats
-
-if TYPE_CHECKING:
-    from wsup_spark.core.config import PipelineConfig
-    from wsup_spark.pipeline import PipelineResult
+from wsup_spark.config import PipelineConfig
+from wsup_spark.errors import DataError
+from wsup_spark.io.delta import read_table
+from wsup_spark.io.files import write_bytes
+from wsup_spark.json_values import nan_to_none
+from wsup_spark.labelmodel.baselines import MajorityVote
+from wsup_spark.lf.loading import load_lfs
+from wsup_spark.run.layout import REPORT_FILE
+from wsup_spark.run.result import PipelineResult
+from wsup_spark.run.store import load_run
 
 logger = logging.getLogger(__name__)
 
-REPORT_NAME = "report.html"
+REPORT_NAME = REPORT_FILE
 COLLECT_STEPS = 3
-
-
-@dataclass
-class ReportData:
-    """Everything the report shows (driver-side, small). See :meth:`to_dict` for the JSON form
-    embedded in the HTML (``<script id="wsup-report-data">``)."""
-
-    run_id: str
-    lf_names: list[str]
-    k: int
-    class_names: list[str]
-    stats: LFStats
-    corpus: CorpusSummary
-    lf_rows: list[dict[str, Any]]
-    overlap: np.ndarray
-    conflict: np.ndarray
-    label_model: str
-    class_balance: np.ndarray | None
-    histogram: ConfidenceHistogram | None
-    gold: GoldDiagnostics | None
-    tables: dict[str, dict[str, Any]]
-    fit_info: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    created: str = field(
-        default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able numbers of the report (NaN → None)."""
-        out: dict[str, Any] = {
-            "run_id": self.run_id,
-            "created": self.created,
-            "lf_names": self.lf_names,
-            "cardinality": self.k,
-            "class_names": self.class_names,
-            "corpus": vars(self.corpus),
-            "lfs": self.lf_rows,
-            "pairs": {"overlap": self.overlap.tolist(), "conflict": self.conflict.tolist()},
-            "label_model": self.label_model,
-            "class_balance": None if self.class_balance is None else self.class_balance.tolist(),
-            "tables": self.tables,
-            "fit_info": self.fit_info,
-            "notes": self.notes,
-            "confidence": None,
-            "gold": None,
-        }
-        h = self.histogram
-        if h is not None:
-            out["confidence"] = {
-                "edges": h.edges.tolist(),
-                "counts": h.counts.tolist(),
-                "uncovered": h.uncovered.tolist(),
-                "n": h.n,
-                "mean": h.mean_confidence,
-                "label_counts": h.label_counts.tolist(),
-            }
-        g = self.gold
-        if g is not None:
-            out["gold"] = {
-                "n_gold": g.n_gold,
-                "gold_counts": g.gold_counts.tolist(),
-                "accuracy": {m: g.accuracy(m) for m in g.models},
-                "f1": {m: g.f1(m) for m in g.models} if self.k == 2 else None,
-                "macro_f1": {m: g.macro_f1(m) for m in g.models},
-                "ece": {m: g.ece(m) for m in g.models},
-                "confusion": {m: c.tolist() for m, c in g.models.items()},
-                "reliability": {
-                    m: dict(
-                        zip(
-                            ("confidence", "accuracy", "count"),
-                            (a.tolist() for a in g.reliability(m)),
-                            strict=True,
-                        )
-                    )
-                    for m in g.models
-                },
-            }
-        return _clean(out)  # type: ignore[no-any-return]
-
-
-def _clean(x: Any) -> Any:
-    """Replace NaN/inf by None and numpy scalars by Python ones, recursively."""
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not np.isfinite(x):
-        return None
-    return x
 
 
 def _active_spark(spark: Any) -> Any:
@@ -151,27 +57,6 @@ def _active_spark(spark: Any) -> Any:
     except ImportError:  # pragma: no cover - pyspark is a dependency
         return None
     return SparkSession.getActiveSession()
-
-
-def _learned_accuracy(model: Any) -> list[float | None] | None:
-    try:
-        acc = getattr(model, "accuracies", None)
-    except Exception:  # an unfitted model
-        return None
-    if acc is None:
-        return None
-    return [None if not np.isfinite(v) else float(v) for v in np.asarray(acc, float)]
-
-
-def _class_balance(model: Any) -> np.ndarray | None:
-    for attr in ("class_balance", "prior"):
-        try:
-            v = getattr(model, attr, None)
-        except Exception:
-            v = None
-        if v is not None:
-            return np.asarray(v, float)
-    return None
 
 
 def collect_report_data(
@@ -197,8 +82,6 @@ def collect_report_data(
     progress : Progress, optional
         Receives one step per stage (:data:`COLLECT_STEPS`).
     """
-    from wsup_spark.labelmodel import MajorityVote
-
     stats, k = result.stats, int(result.cardinality)
     names = list(result.lf_names)
     cls = [str(c) for c in class_names] if class_names is not None else [str(a) for a in range(k)]
@@ -217,8 +100,6 @@ def collect_report_data(
         prog.step("confidence histogram (skipped)")
         prog.step("gold evaluation (skipped)")
     else:
-        from wsup_spark.io.delta import read_table
-
         prog.step("confidence histogram (Spark)")
         labels = read_table(spark, result.labels_path, version=result.labels_version)
         histogram = confidence_histogram(labels, k, bins, run_id=result.run_id)
@@ -236,13 +117,11 @@ def collect_report_data(
     lf_conf = gold.lfs if gold is not None else None
     if lf_conf is None and result.metrics.get("lf_confusion") is not None:
         lf_conf = np.asarray(result.metrics["lf_confusion"], np.int64)
-    rows = lf_summary_rows(stats, _learned_accuracy(result.model), lf_conf, include_confusion=True)
+    rows = lf_summary_rows(stats, nan_to_none(result.model.accuracies), lf_conf,
+                           include_confusion=True)  # fmt: skip
     for row in rows:
         if result.lf_errors:
             row["errors"] = int(result.lf_errors.get(row["lf"], 0))
-    kind = (result.model.to_dict().get("kind") if hasattr(result.model, "to_dict") else None) or (
-        type(result.model).__name__
-    )
     return ReportData(
         run_id=result.run_id,
         lf_names=names,
@@ -253,11 +132,11 @@ def collect_report_data(
         lf_rows=rows,
         overlap=overlap,
         conflict=conflict,
-        label_model=str(kind),
-        class_balance=_class_balance(result.model),
+        label_model=result.model.kind or type(result.model).__name__,
+        class_balance=result.model.class_balance,
         histogram=histogram,
         gold=gold,
-        fit_info=dict(getattr(result.model, "fit_info", {}) or {}),
+        fit_info=dict(result.model.fit_info),
         notes=notes,
         tables={
             "votes": {"path": result.votes_path, "version": result.votes_version},
@@ -269,8 +148,7 @@ def collect_report_data(
 
 def default_report_path(result: PipelineResult) -> str:
     """``<output>/report.html``: next to the labels table."""
-    base = result.labels_path.rstrip("/")
-    return f"{base.rsplit('/', 1)[0]}/{REPORT_NAME}" if "/" in base else REPORT_NAME
+    return result.layout.report
 
 
 def write_report(
@@ -309,17 +187,13 @@ def write_report_data(
 ) -> tuple[ReportData, str]:
     """:func:`write_report`, also returning the :class:`ReportData` it rendered; ``notes`` are
     shown at the top of the report."""
-    from wsup_spark.analysis.html import PLOT_STEPS, render_html
-
     path = path or default_report_path(result)
     with Progress(COLLECT_STEPS + PLOT_STEPS + 1, "report") as progress:
         data = collect_report_data(result, spark, bins, class_names, progress)
         data.notes.extend(notes)
         page = render_html(data, progress)
         progress.step("write")
-        targets = [path]
-        if result.artifacts_path:
-            targets.append(f"{result.artifacts_path.rstrip('/')}/{REPORT_NAME}")
+        targets = [path, result.layout.artifact(result.run_id, REPORT_FILE)]
         for target in targets:
             write_bytes(target, page.encode("utf-8"))
     logger.info("report written to %s", path)
@@ -337,8 +211,6 @@ def analyze(
 
     Warns (and notes in the report) when the configured LFs differ from the run's.
     """
-    from wsup_spark.core.loading import load_lfs
-
     result = load_run(cfg.output.path, run_id)
     note = None
     try:

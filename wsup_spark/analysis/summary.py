@@ -1,6 +1,6 @@
 """LF summary from statistics: per-LF polarity, coverage, overlaps, conflicts, accuracies.
 
-Everything is derived from :class:`~wsup_spark.labelmodel.stats.LFStats` (and, when a gold dev set
+Everything is derived from :class:`~wsup_spark.stats.lfstats.LFStats` (and, when a gold dev set
 exists, from the per-LF confusion counts of the distributed gold evaluation), so no n-sized data
 is needed on the driver.
 """
@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from wsup_spark.labelmodel.stats import LFStats
+from wsup_spark.run.result import PipelineResult
+from wsup_spark.stats.lfstats import LFStats
 
 
 @dataclass(frozen=True)
@@ -168,3 +169,37 @@ def _cell(v: Any) -> str:
     if isinstance(v, list):
         return ",".join(map(str, v)) or "-"
     return str(v)
+
+
+def format_summary(r: PipelineResult) -> str:
+    """Human-readable end-of-run summary (``wsup run``)."""
+    lines = [f"run {r.run_id}: {r.n_rows:,} rows, {len(r.lf_names)} LFs, k={r.cardinality}"]
+    conf = r.metrics.get("lf_confusion")
+    rows = lf_summary_rows(r.stats, r.metrics.get("lf_accuracy_learned"),
+                           np.asarray(conf) if conf is not None else None)  # fmt: skip
+    secs = r.metrics.get("lf_seconds") or [None] * len(rows)
+    for row, sec in zip(rows, secs, strict=True):
+        row["errors"] = r.lf_errors.get(row["lf"], 0)
+        row["task_s"] = sec
+    lines += ["  " + line for line in format_lf_table(rows).splitlines()]
+    lines.append(f"  rows with >=1 vote: {r.stats.n_covered / max(r.n_rows, 1):.3f}")
+    acc = r.metrics.get("accuracy")
+    if acc:
+        lines.append(
+            f"  accuracy on {r.metrics['n_gold']:,} gold rows: label model "
+            f"{acc['label_model']:.4f} vs majority vote {acc['majority_vote']:.4f}"
+        )
+        f1 = r.metrics.get("f1") or {}
+        if f1:
+            lines.append(
+                f"  F1 (class 1): label model {f1['label_model']:.4f} vs majority vote "
+                f"{f1['majority_vote']:.4f}"
+            )
+    for w in r.metrics.get("model_warnings") or []:
+        lines.append(f"  warning: {w}")
+    lines.append(f"  votes table : {r.votes_path} (version {r.votes_version})")
+    lines.append(f"  labels table: {r.labels_path} (version {r.labels_version})")
+    if r.train_path:
+        lines.append(f"  train table : {r.train_path} (version {r.train_version})")
+    lines.append("  wall time: " + ", ".join(f"{k} {v:.1f}s" for k, v in r.timings.items()))
+    return "\n".join(lines)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 
-from wsup_spark.core.lf import ABSTAIN, labeling_function, vectorized_lf
-from wsup_spark.core.templates import keyword_lf, lookup_lf, regex_lf
+from wsup_spark.lf.base import ABSTAIN, Record, labeling_function, vectorized_lf
+from wsup_spark.lf.templates import keyword_lf, lookup_lf, regex_lf
 
 NORMAL, ABNORMAL = 0, 1
 CARDINALITY = 2
@@ -42,7 +43,7 @@ lf_pneumo_regex = regex_lf("lf_pneumo_regex", r"pneumo(thorax|nia)", ABNORMAL)
 
 
 @labeling_function()
-def lf_short_report(x):
+def lf_short_report(x: Record) -> int:
     """Short reports are usually normal (talk: fewer than 15 words → NORMAL)."""
     return NORMAL if len(x.text.split()) < 15 else ABSTAIN
 
@@ -54,7 +55,7 @@ lf_disease_ontology = lookup_lf(
 
 # Our own ----------------------------------------------------------------------------------------
 @labeling_function(resources={"ontology": DISEASE_ONTOLOGY})
-def lf_ontology_not_negated(x, ontology):
+def lf_ontology_not_negated(x: Record, ontology: set[str]) -> int:
     """A disease term outside a negated clause → ABNORMAL (negation-aware ontology lookup)."""
     for sentence in x.text.split("."):
         for m in _TOKEN.finditer(sentence.lower()):
@@ -71,7 +72,7 @@ lf_normal_phrases = keyword_lf(
 
 
 @vectorized_lf(columns=["text"])
-def lf_severity_words(df):
+def lf_severity_words(df: pd.DataFrame) -> np.ndarray:
     """Severity adjectives usually qualify a finding → ABNORMAL."""
     hit = df["text"].str.contains(
         r"\b(?:moderate|large|severe|mild|small|enlarged)\b", case=False, regex=True
@@ -80,7 +81,7 @@ def lf_severity_words(df):
 
 
 @vectorized_lf(columns=["text"])
-def lf_negated_findings(df):
+def lf_negated_findings(df: pd.DataFrame) -> np.ndarray:
     """Explicitly negated findings → NORMAL (noisy: abnormal reports negate other findings too)."""
     hit = df["text"].str.contains(
         r"\bno (?:focal|evidence|pleural|pneumothorax)", case=False, regex=True

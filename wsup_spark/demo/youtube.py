@@ -9,9 +9,11 @@ import os
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from wsup_spark.core.lf import ABSTAIN, labeling_function, vectorized_lf
-from wsup_spark.core.templates import keyword_lf, lookup_lf, regex_lf
+from wsup_spark.errors import DataError
+from wsup_spark.lf.base import ABSTAIN, Record, labeling_function, vectorized_lf
+from wsup_spark.lf.templates import keyword_lf, lookup_lf, regex_lf
 
 HAM, SPAM = 0, 1
 CARDINALITY = 2
@@ -35,13 +37,13 @@ lf_song_words = keyword_lf(
 
 
 @labeling_function(columns=["text"])
-def lf_short_comment(x):
+def lf_short_comment(x: Record) -> int:
     """Very short comments ("so beautiful", "lol") are usually ham."""
     return HAM if x.text is not None and len(x.text.split()) < 5 else ABSTAIN
 
 
 @vectorized_lf(columns=["text"])
-def lf_many_caps_or_bangs(df):
+def lf_many_caps_or_bangs(df: pd.DataFrame) -> np.ndarray:
     """Shouting (many capitals or '!!!') is a spam signal."""
     t = df["text"].fillna("")
     caps = t.str.count(r"[A-Z]") / t.str.len().clip(lower=1)
@@ -50,7 +52,7 @@ def lf_many_caps_or_bangs(df):
 
 
 @vectorized_lf(columns=["text"])
-def lf_views_milestone(df):
+def lf_views_milestone(df: pd.DataFrame) -> np.ndarray:
     """Comments about view counts / 'who is watching in 2015' are ham."""
     hit = (
         df["text"]
@@ -80,7 +82,5 @@ def load_csvs(path: str) -> Any:
 
     files = sorted(glob.glob(os.path.join(path, "*.csv")))
     if not files:
-        from wsup_spark.core.errors import DataError
-
         raise DataError(f"no CSV files under {path!r}; point it at the youtube_spam folder")
     return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)

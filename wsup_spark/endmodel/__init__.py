@@ -12,7 +12,7 @@ IterableDataset), ``loss``, ``models``, ``trainer``, ``evaluate``, ``checkpoint`
 
 from __future__ import annotations
 
-from wsup_spark.core.lazy import lazy_getattr
+from wsup_spark._lazy import lazy_getattr
 
 _LAZY = {
     "TrainConfig": "wsup_spark.endmodel.config",

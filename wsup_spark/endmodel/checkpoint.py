@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from wsup_spark.core.errors import ModelError
 from wsup_spark.endmodel.config import TrainConfig
 from wsup_spark.endmodel.models import build_model
+from wsup_spark.errors import ModelError
 
 logger = logging.getLogger(__name__)
 

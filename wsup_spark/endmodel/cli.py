@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 from typing import Any
+
+from wsup_spark.config import load_config
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -13,10 +16,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     Under torchrun only rank 0 prints. ``train.table`` defaults to ``<output.path>/train``.
     """
-    import logging
-
-    from wsup_spark.core.config import load_config
-    from wsup_spark.endmodel.trainer import train_from_config
+    from wsup_spark.endmodel.trainer import train_from_config  # torch: imported when training
 
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: one rank logs progress
         logging.getLogger("wsup_spark").setLevel(logging.WARNING)

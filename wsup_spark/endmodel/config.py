@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wsup_spark.core.errors import ConfigError
+from wsup_spark.errors import ConfigError
 
 MODEL_KINDS = ("text", "numeric", "text_numeric")
 PROGRESS = ("auto", "bar", "log")

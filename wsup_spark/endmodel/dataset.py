@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from wsup_spark.core.errors import DataError
 from wsup_spark.endmodel.hashing import hash_ints, hash_ngrams, hash_strings
 from wsup_spark.endmodel.table import (
     TableFiles,
@@ -42,6 +41,7 @@ from wsup_spark.endmodel.table import (
     resolve_table,
     shard_pieces,
 )
+from wsup_spark.errors import DataError
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from wsup_spark.core.errors import ModelError
+from wsup_spark.errors import ModelError
 
 
 def soft_cross_entropy(

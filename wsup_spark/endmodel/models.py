@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wsup_spark.core.errors import ConfigError
 from wsup_spark.endmodel.config import MODEL_KINDS
+from wsup_spark.errors import ConfigError
 
 
 class HashedTextEncoder(nn.Module):
@@ -53,7 +53,8 @@ class HashedTextEncoder(nn.Module):
             rows, words = batch["token_row"], batch["token_word"]
             total = total.index_add(0, rows, per_word[words])
             count = count.index_add(0, rows, per_word_n[words])
-        return total / count.clamp_min(1.0).unsqueeze(1)
+        out: torch.Tensor = total / count.clamp_min(1.0).unsqueeze(1)
+        return out
 
 
 class Standardize(nn.Module):

@@ -1,7 +1,8 @@
 """A Delta table pinned to a version, as plain data: files, row counts, schema; exact row sharding.
 
-:func:`resolve_table` is the only function here that touches ``deltalake``, and it runs in the
-parent process (deltalake panics in forked DataLoader workers). Everything else reads Parquet with
+:func:`resolve_table` is the only function here that touches ``deltalake`` (through
+:mod:`wsup_spark.io.delta`, with its checks), and it runs in the parent process (deltalake panics
+in forked DataLoader workers). Everything else reads Parquet with
 pyarrow and is safe in any process.
 
 Sharding (:func:`shard_pieces`): per epoch, the files are put in a seeded order that every DDP rank
@@ -14,6 +15,7 @@ that falls inside a file costs reading that file's overlapping row groups in two
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,8 +23,10 @@ from typing import Any
 from urllib.parse import unquote
 
 import numpy as np
+import pyarrow as pa
 
-from wsup_spark.core.errors import DataError
+from wsup_spark.errors import DataError
+from wsup_spark.io.delta import check_plain_files, open_table
 
 logger = logging.getLogger(__name__)
 
@@ -67,18 +71,8 @@ def resolve_table(
     DataError
         when the table cannot be opened or has no data files.
     """
-    import json
-
-    import pyarrow as pa
-    from deltalake import DeltaTable
-
-    try:
-        dt = DeltaTable(path, version=version, storage_options=dict(storage_options or {}))
-    except Exception as e:
-        raise DataError(
-            f"cannot open Delta table {path!r} at version {version}: {e}. Check the path "
-            "(train.table) and that the version exists (train.version: null = latest)."
-        ) from e
+    uri, dt = open_table(path, version, storage_options)
+    check_plain_files(dt, uri)
     files = sorted(dt.file_uris())  # one order on every rank, whatever the log replay's order
     if not files:
         raise DataError(f"Delta table {path!r} (version {dt.version()}) has no data files")

@@ -26,7 +26,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from wsup_spark.core.errors import ConfigError
 from wsup_spark.endmodel.checkpoint import load_checkpoint, load_optimizers, save_checkpoint
 from wsup_spark.endmodel.config import TrainConfig
 from wsup_spark.endmodel.dataset import DeltaIterableDataset, FeatureSpec
@@ -34,6 +33,8 @@ from wsup_spark.endmodel.evaluate import evaluate, to_device
 from wsup_spark.endmodel.loss import confidence_weights, soft_cross_entropy
 from wsup_spark.endmodel.models import build_model, fit_standardizers, make_optimizers, set_sparse
 from wsup_spark.endmodel.table import TableFiles, resolve_table
+from wsup_spark.errors import ConfigError
+from wsup_spark.run.layout import RunLayout
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +236,7 @@ def train(
                     loss = loss * 0.0
                 for opt in opts:
                     opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
+                scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
                 for opt in opts:
                     scaler.step(opt)
                 scaler.update()
@@ -253,7 +254,8 @@ def train(
                 stats = stats.to(device)
                 dist.all_reduce(stats)
                 stats = stats.cpu()
-            rows_all, mean_loss = int(stats[0]), float(stats[1] / max(stats[0], 1))
+            rows_all = int(stats[0])
+            mean_loss = float(stats[1]) / max(float(stats[0]), 1.0)
             rows_per_epoch.append(rows_all)
             if rank == 0:
                 logger.info("epoch %d/%d: loss %.4f over %d rows, %.0f rows/s", epoch + 1,
@@ -294,7 +296,7 @@ def train_from_config(cfg: Any, default_table: str | None = None) -> dict[str, A
     Parameters
     ----------
     cfg : the ``train:`` mapping, a whole config mapping with a ``train:`` key, or a
-        :class:`~wsup_spark.core.config.PipelineConfig`. With a whole config, ``train.table``
+        :class:`~wsup_spark.config.PipelineConfig`. With a whole config, ``train.table``
         defaults to ``<output.path>/train`` (the pipeline's training table).
     default_table : the table when the mapping names none
 
@@ -310,12 +312,12 @@ def train_from_config(cfg: Any, default_table: str | None = None) -> dict[str, A
     """
     if hasattr(cfg, "train") and hasattr(cfg, "output"):  # PipelineConfig
         raw: dict[str, Any] = dict(cfg.train)
-        default_table = default_table or f"{str(cfg.output.path).rstrip('/')}/train"
+        default_table = default_table or RunLayout.at(str(cfg.output.path)).train
     elif isinstance(cfg, Mapping) and "train" in cfg and isinstance(cfg["train"], Mapping):
         raw = dict(cfg["train"])
         out = cfg.get("output")
         if isinstance(out, Mapping) and out.get("path"):
-            default_table = default_table or f"{str(out['path']).rstrip('/')}/train"
+            default_table = default_table or RunLayout.at(str(out["path"])).train
     elif isinstance(cfg, Mapping):
         raw = dict(cfg)
     else:

@@ -8,7 +8,7 @@ Public API (imported lazily, so ``import wsup_spark.io`` pulls in neither pyarro
 
 from __future__ import annotations
 
-from wsup_spark.core.lazy import lazy_getattr
+from wsup_spark._lazy import lazy_getattr
 
 _LAZY = {
     "Tap": "wsup_spark.io.base",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -16,7 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
-from wsup_spark.core.errors import ConfigError
+from wsup_spark.errors import ConfigError
+from wsup_spark.json_values import jsonable
 
 logger = logging.getLogger(__name__)
 
@@ -140,31 +140,6 @@ def check_run_id(run_id: Any) -> str:
             "run_id='2024-05-01T12-00-00' (the pipeline's default_run_id())"
         )
     return run_id
-
-
-def jsonable(value: Any, where: str = "metadata") -> Any:
-    """``value`` as plain JSON types: numpy scalars/arrays → Python, NaN/±inf → None.
-
-    >>> import numpy as np
-    >>> jsonable({"acc": np.float64("nan"), "n": np.int64(3), "w": np.array([1.5])})
-    {'acc': None, 'n': 3, 'w': [1.5]}
-    """
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v, f"{where}[{k!r}]") for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return jsonable(value.tolist(), where)
-    raise ConfigError(
-        f"{where} is a {type(value).__name__} ({value!r:.80}), which is not JSON-serialisable; "
-        "commit metadata takes str, int, float, bool, None, lists and dicts of those"
-    )
 
 
 def user_metadata(run_id: str, metadata: Mapping[str, Any] | None, writer: str) -> dict[str, Any]:

@@ -24,12 +24,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.dataset as ds
+from deltalake import DeltaTable
+from pyarrow import fs as pafs
 
-from wsup_spark.core.errors import ConfigError, DataError
+from wsup_spark.errors import ConfigError, DataError
 from wsup_spark.io.base import (
     MODES,
     RUN_ID_KEY,
@@ -41,6 +45,10 @@ from wsup_spark.io.base import (
     normalize_table_uri,
     user_metadata,
 )
+from wsup_spark.io.delta_rs import write_delta_rs
+from wsup_spark.io.delta_spark import write_spark_delta
+from wsup_spark.io.files import as_uri
+from wsup_spark.io.schemas import arrow_to_spark_schema, table_arrow_schema
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +57,7 @@ __all__ = [
     "Tap",
     "WriteResult",
     "commit_history",
+    "delta_configured",
     "read_arrow",
     "read_table",
     "resolve_writer",
@@ -128,15 +137,11 @@ def write_table(
     desc = description or f"write Delta {uri}"
     logger.info("writing Delta table %s (%s, run %s, writer %s)", uri, mode, run_id, chosen)
     if chosen == "spark":
-        from wsup_spark.io.delta_spark import write_spark_delta
-
         if transform is not None:
             df = df.mapInArrow(transform.fn, transform.schema)
         return write_spark_delta(
             df, uri, run_id=run_id, mode=mode, user_meta=meta, description=desc
         )
-    from wsup_spark.io.delta_rs import write_delta_rs
-
     return write_delta_rs(
         df, uri, run_id=run_id, mode=mode, user_meta=meta, tap_factory=tap_factory,
         description=desc, transform=transform,
@@ -148,26 +153,39 @@ def resolve_writer(spark: Any, writer: str) -> str:
     configured on it (Databricks, clusters with the Delta jars), else ``"delta-rs"``."""
     if writer != "auto":
         return writer
-    from wsup_spark.spark.session import delta_configured
-
     return "spark" if delta_configured(spark) else "delta-rs"
+
+
+def delta_configured(spark: Any) -> bool:
+    """True when the session has Delta Lake's Spark integration (Databricks or io.delta jars)."""
+    if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        return True
+    values = []
+    for key in ("spark.sql.extensions", "spark.sql.catalog.spark_catalog"):
+        try:  # Spark Connect / shared clusters may refuse to read some keys
+            values.append(spark.conf.get(key, "") or "")
+        except Exception:
+            logger.debug("cannot read %s from the session conf", key)
+    return any("delta" in v.lower() for v in values)
 
 
 # --------------------------------------------------------------------------- readers
 
 
-def _table(path: str, version: int | None = None) -> tuple[str, Any]:
-    """(normalised uri, ``DeltaTable``) or :class:`DataError` naming the path/version."""
-    from deltalake import DeltaTable
-
+def open_table(
+    path: str, version: int | None = None, storage_options: Mapping[str, str] | None = None
+) -> tuple[str, Any]:
+    """(normalised uri, ``DeltaTable`` at ``version``) or :class:`DataError` naming the
+    path/version. ``storage_options`` go to deltalake (object-store credentials)."""
     uri = normalize_table_uri(path)
-    if not DeltaTable.is_deltatable(uri):
+    opts = dict(storage_options or {})
+    if not DeltaTable.is_deltatable(uri, storage_options=opts or None):
         raise DataError(
-            f"{uri} is not a Delta table (no _delta_log); check the path, or write it first "
-            "with write_table"
+            f"cannot open Delta table {uri}: it is not a Delta table (no _delta_log); check the "
+            "path, or write it first with write_table"
         )
     try:
-        return uri, DeltaTable(uri, version=version)
+        return uri, DeltaTable(uri, version=version, storage_options=opts or None)
     except Exception as e:
         raise DataError(
             f"cannot load version {version} of Delta table {uri}: {e}; see commit_history() "
@@ -175,7 +193,7 @@ def _table(path: str, version: int | None = None) -> tuple[str, Any]:
         ) from e
 
 
-def _check_plain_files(dt: Any, uri: str) -> None:
+def check_plain_files(dt: Any, uri: str) -> None:
     """Refuse tables whose rows are not just the union of their Parquet files."""
     parts = list(dt.metadata().partition_columns)
     if parts:
@@ -201,29 +219,21 @@ def _check_plain_files(dt: Any, uri: str) -> None:
                 )
 
 
-def _spark_local_uri(uri: str) -> str:
-    return uri if "://" in uri else "file://" + uri
-
-
 def read_table(spark: Any, path: str, version: int | None = None) -> Any:
     """The Delta table at ``path`` (optionally at ``version``) as a Spark DataFrame.
 
     With Delta configured this is ``spark.read.format("delta")``; otherwise the version's data
     files are resolved with deltalake and read with ``spark.read.parquet`` using the table schema.
     """
-    from wsup_spark.spark.session import delta_configured
-
     if delta_configured(spark):
         reader = spark.read.format("delta")
         if version is not None:
             reader = reader.option("versionAsOf", int(version))
         return reader.load(normalize_table_uri(path))
-    from wsup_spark.io.schemas import arrow_to_spark_schema, table_arrow_schema
-
-    uri, dt = _table(path, version)
-    _check_plain_files(dt, uri)
+    uri, dt = open_table(path, version)
+    check_plain_files(dt, uri)
     schema = arrow_to_spark_schema(table_arrow_schema(dt))
-    files = [_spark_local_uri(u) for u in dt.file_uris()]
+    files = [as_uri(u) for u in dt.file_uris()]
     if not files:
         return spark.createDataFrame([], schema)
     return spark.read.schema(schema).parquet(*files)
@@ -235,13 +245,8 @@ def read_arrow(path: str, version: int | None = None) -> pa.Table:
     Reads the version's files with ``pyarrow.dataset`` (never deltalake's own reader, which can
     abort the interpreter at exit).
     """
-    import pyarrow.dataset as ds
-    from pyarrow import fs as pafs
-
-    from wsup_spark.io.schemas import table_arrow_schema
-
-    uri, dt = _table(path, version)
-    _check_plain_files(dt, uri)
+    uri, dt = open_table(path, version)
+    check_plain_files(dt, uri)
     schema = table_arrow_schema(dt)
     files = list(dt.file_uris())
     if not files:
@@ -263,7 +268,7 @@ def read_arrow(path: str, version: int | None = None) -> pa.Table:
 
 def table_version(path: str) -> int:
     """Latest version of the Delta table at ``path``."""
-    return int(_table(path)[1].version())
+    return int(open_table(path)[1].version())
 
 
 def table_files(path: str, version: int | None = None) -> list[str]:
@@ -272,8 +277,8 @@ def table_files(path: str, version: int | None = None) -> list[str]:
     Resolve these in the parent process and hand them to readers (deltalake must not run in
     forked DataLoader workers).
     """
-    uri, dt = _table(path, version)
-    _check_plain_files(dt, uri)
+    uri, dt = open_table(path, version)
+    check_plain_files(dt, uri)
     return list(dt.file_uris())
 
 
@@ -287,7 +292,7 @@ def commit_history(path: str, limit: int | None = None) -> list[dict[str, Any]]:
         :func:`write_table`), ``metadata`` (the parsed ``userMetadata`` object, or ``{}``) and
         ``info`` (the raw commit info).
     """
-    _, dt = _table(path)
+    _, dt = open_table(path)
     out = []
     for info in dt.history(limit):
         raw = info.get("userMetadata")

@@ -27,7 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from wsup_spark.core.errors import DataError, WriteError
+from wsup_spark.errors import DataError, WriteError
 from wsup_spark.io.base import (
     RUN_ID_KEY,
     WRITE_ID_KEY,

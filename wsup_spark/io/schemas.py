@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from wsup_spark.core.errors import DataError
+from wsup_spark.errors import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def check_column_names(names: Sequence[str], table: str) -> None:
     >>> check_column_names(["id", "my col"], "t")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    wsup_spark.core.errors.DataError: column 'my col' cannot be written to Delta table t: ...
+    wsup_spark.errors.DataError: column 'my col' cannot be written to Delta table t: ...
     """
     seen: dict[str, str] = {}
     for name in names:

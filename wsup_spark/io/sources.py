@@ -1,12 +1,17 @@
-"""Read the corpus named by a :class:`~wsup_spark.core.config.SourceConfig` into a DataFrame."""
+"""Read the corpus named by a :class:`~wsup_spark.config.SourceConfig` into a DataFrame."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
-from wsup_spark.core.config import SourceConfig
-from wsup_spark.core.errors import ConfigError, DataError
+from pyspark.sql import functions as F
+
+from wsup_spark.config import SourceConfig
+from wsup_spark.errors import ConfigError, DataError
+from wsup_spark.io.base import job_description
+from wsup_spark.io.delta import read_table
 
 logger = logging.getLogger(__name__)
 
@@ -21,13 +26,10 @@ def load_source(spark: Any, src: SourceConfig) -> Any:
     """
     fmt = src.format
     if fmt == "demo":
-        from wsup_spark.demo.radiology import make_corpus
-
+        make_corpus = load_generator(src.generator)
         df = make_corpus(spark, n_rows=int(src.n_rows), seed=int(src.seed),
                          num_partitions=src.num_partitions)  # fmt: skip
     elif fmt == "delta":
-        from wsup_spark.io.delta import read_table
-
         df = read_table(spark, str(src.path))
     else:
         reader = spark.read.format(fmt)
@@ -69,10 +71,24 @@ def load_source(spark: Any, src: SourceConfig) -> Any:
     return df
 
 
+def load_generator(target: str) -> Any:
+    """The corpus generator ``"pkg.module:function"`` named by ``source.generator``.
+
+    It is called as ``f(spark, n_rows=..., seed=..., num_partitions=...)`` and returns a DataFrame
+    (the default is the synthetic radiology corpus of the demo). Loaded by name, like LF modules.
+    """
+    module, _, name = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name or "make_corpus")
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(
+            f"source.generator {target!r} cannot be loaded ({e}); name a function as "
+            "'pkg.module:function'"
+        ) from e
+
+
 def with_gold(df: Any, gold_col: str) -> Any:
     """Expose ``gold_col`` as an integer column named ``gold`` (non-integers become null)."""
-    from pyspark.sql import functions as F
-
     if gold_col not in df.columns:
         raise DataError(
             f"gold column {gold_col!r} (source.gold_col) is not in the corpus; columns are "
@@ -83,10 +99,7 @@ def with_gold(df: Any, gold_col: str) -> Any:
 
 def check_ids(df: Any, id_col: str, show: int = 5) -> None:
     """Raise :class:`DataError` when ``id_col`` has nulls or repeated values (one shuffle)."""
-    from pyspark.sql import functions as F
-
-    df.sparkSession.sparkContext.setJobDescription(f"check ids ({id_col})")
-    try:
+    with job_description(df.sparkSession, f"check ids ({id_col})"):
         nulls = df.where(F.col(id_col).isNull()).limit(1).count()
         if nulls:
             raise DataError(
@@ -94,8 +107,6 @@ def check_ids(df: Any, id_col: str, show: int = 5) -> None:
             )
         dups = (df.groupBy(id_col).count().where(F.col("count") > 1)
                 .orderBy(F.col("count").desc(), F.col(id_col)).limit(show).collect())  # fmt: skip
-    finally:
-        df.sparkSession.sparkContext.setJobDescription(None)
     if dups:
         ex = ", ".join(f"{r[id_col]!r} x{r['count']}" for r in dups)
         raise DataError(

@@ -17,8 +17,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from wsup_spark.core.errors import DataError
+from wsup_spark.errors import DataError
 from wsup_spark.io.base import Tap
+from wsup_spark.io.file_stats import FileStats
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +64,6 @@ def write_partition(spec: TaskSpec, batches: Iterator[pa.RecordBatch]) -> Iterat
     import pyarrow.parquet as pq
     from pyarrow import fs as pafs
     from pyspark import TaskContext
-
-    from wsup_spark.io.file_stats import FileStats
 
     ctx = TaskContext.get()
     pid = ctx.partitionId() if ctx else 0

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from wsup_spark.core.errors import ModelError, StatsError
-from wsup_spark.labelmodel.stats import LFStats
+from wsup_spark.errors import ModelError
+from wsup_spark.labelmodel.base import BaseLabelModel, check_votes
+from wsup_spark.stats.lfstats import LFStats
 
 
-def _check_L(L: np.ndarray, m: int, k: int) -> np.ndarray:
-    L = np.asarray(L)
-    if L.ndim != 2 or L.shape[1] != m:
-        raise ModelError(f"L must have shape (n, {m}) for a model fit on {m} LFs, got {L.shape}")
-    if L.size and (L.min() < -1 or L.max() >= k):
-        raise ModelError(f"L holds votes outside -1..{k - 1}")
-    return L.astype(np.int64, copy=False)
-
-
-def _check_cardinality(k: int) -> int:
-    k = int(k)
-    if k < 2:
-        raise ModelError(f"cardinality must be >= 2, got {k}")
-    return k
-
-
-class MajorityVote:
+class MajorityVote(BaseLabelModel):
     """Majority vote over non-abstaining LFs; ties split uniformly; no votes → prior.
 
     Examples
@@ -36,26 +22,34 @@ class MajorityVote:
     [[1.0, 0.0], [0.5, 0.5], [0.5, 0.5]]
     """
 
+    kind = "majority_vote"
+    display_name = "majority vote"
+
     def __init__(self, cardinality: int) -> None:
-        self.cardinality = _check_cardinality(cardinality)
+        super().__init__(cardinality)
         self.m: int | None = None
         self.prior = np.full(self.cardinality, 1.0 / self.cardinality)
-        self.lf_names: tuple[str, ...] | None = None
 
-    def fit(self, stats: LFStats, class_balance: Any = None, **_: Any) -> MajorityVote:
+    def fit(
+        self, stats: LFStats, class_balance: Any = None, dependencies: Any = None
+    ) -> MajorityVote:
         """Record m (and an optional prior for rows without votes); returns self."""
-        if stats.k != self.cardinality:
-            raise StatsError(f"stats have k={stats.k}, model cardinality={self.cardinality}")
+        self.check_stats(stats)
         self.m, self.lf_names = stats.m, stats.lf_names
         if class_balance is not None:
             self.prior = np.asarray(class_balance, float) / np.sum(class_balance)
         return self
 
+    @property
+    def class_balance(self) -> np.ndarray:
+        """(k,) the prior of rows without votes (uniform unless given to :meth:`fit`)."""
+        return self.prior.copy()
+
     def predict_proba(self, L: np.ndarray) -> np.ndarray:
         """(n, k) probabilities."""
         L = np.asarray(L)
         k = self.cardinality
-        L = _check_L(L, L.shape[1] if L.ndim == 2 else -1, k)
+        L = check_votes(L, L.shape[1] if L.ndim == 2 else -1, k)
         counts = np.zeros((L.shape[0], k))
         for a in range(k):
             counts[:, a] = (L == a).sum(axis=1)
@@ -65,10 +59,6 @@ class MajorityVote:
         none = top[:, 0] == 0
         P[none] = self.prior
         return np.asarray(P, float)
-
-    def predict(self, L: np.ndarray) -> np.ndarray:
-        """(n,) argmax class (lowest index on ties)."""
-        return np.asarray(self.predict_proba(L).argmax(axis=1))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able parameters."""
@@ -80,8 +70,19 @@ class MajorityVote:
             "lf_names": list(self.lf_names) if self.lf_names else None,
         }
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> MajorityVote:
+        """Inverse of :meth:`to_dict`."""
+        if d.get("kind") != cls.kind:
+            raise ModelError(f"not majority-vote parameters (kind={d.get('kind')!r})")
+        mv = cls(int(d["cardinality"]))
+        mv.m = None if d.get("m") is None else int(d["m"])
+        mv.prior = np.asarray(d.get("prior") or mv.prior, float)
+        mv.lf_names = tuple(d["lf_names"]) if d.get("lf_names") else None
+        return mv
 
-class DawidSkene:
+
+class DawidSkene(BaseLabelModel):
     """Dawid-Skene EM (1979) on the histogram of distinct vote patterns.
 
     Each LF i has a confusion matrix ``theta[i, y, a] = P(λ_i = a | Y = y)`` over the k + 1
@@ -108,23 +109,27 @@ class DawidSkene:
     [0, 1]
     """
 
+    kind = "dawid_skene"
+    display_name = "Dawid-Skene model"
+    needs_patterns = True
+
     def __init__(
         self, cardinality: int, max_iter: int = 200, tol: float = 1e-7, smoothing: float = 1.0
     ) -> None:
-        self.cardinality = _check_cardinality(cardinality)
+        super().__init__(cardinality)
         self.max_iter, self.tol, self.smoothing = int(max_iter), float(tol), float(smoothing)
         self.theta: np.ndarray | None = None  # (m, k, k + 1)
         self.p: np.ndarray | None = None  # (k,)
-        self.lf_names: tuple[str, ...] | None = None
-        self.fit_info: dict[str, Any] = {}
 
-    def fit(self, stats: LFStats, class_balance: Any = None, **_: Any) -> DawidSkene:
-        """EM on ``stats.patterns``; ``class_balance`` fixes ``p`` instead of estimating it."""
+    def fit(
+        self, stats: LFStats, class_balance: Any = None, dependencies: Any = None
+    ) -> DawidSkene:
+        """EM on ``stats.patterns``; ``class_balance`` fixes ``p`` instead of estimating it.
+        ``dependencies`` are not modelled by Dawid-Skene and are ignored."""
         from scipy import sparse
 
         k = self.cardinality
-        if stats.k != k:
-            raise StatsError(f"stats have k={stats.k}, model cardinality={k}")
+        self.check_stats(stats)
         vp = stats.patterns
         if vp is None or vp.capped:
             why = "were not collected" if vp is None else "overflowed their cap"
@@ -194,7 +199,7 @@ class DawidSkene:
     def predict_proba(self, L: np.ndarray) -> np.ndarray:
         """(n, k) posteriors."""
         theta, p = self._fitted()
-        L = _check_L(L, theta.shape[0], self.cardinality)
+        L = check_votes(L, theta.shape[0], self.cardinality)
         S = np.tile(np.log(p), (len(L), 1))
         logt = np.log(theta)  # (m, k, k) [i, y, a]
         for i in range(theta.shape[0]):  # fixed order: bit-identical across batchings
@@ -202,10 +207,6 @@ class DawidSkene:
         S -= S.max(axis=1, keepdims=True)
         P = np.exp(S)
         return np.asarray(P / P.sum(axis=1, keepdims=True))
-
-    def predict(self, L: np.ndarray) -> np.ndarray:
-        """(n,) argmax class (lowest index on ties)."""
-        return np.asarray(self.predict_proba(L).argmax(axis=1))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able parameters."""
@@ -215,8 +216,10 @@ class DawidSkene:
                 "fit_info": self.fit_info}  # fmt: skip
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DawidSkene:
+    def from_dict(cls, d: Mapping[str, Any]) -> DawidSkene:
         """Inverse of :meth:`to_dict`."""
+        if d.get("kind") != cls.kind:
+            raise ModelError(f"not Dawid-Skene parameters (kind={d.get('kind')!r})")
         ds = cls(int(d["cardinality"]))
         ds.theta, ds.p = np.asarray(d["theta"], float), np.asarray(d["p"], float)
         ds.lf_names = tuple(d["lf_names"]) if d.get("lf_names") else None

@@ -44,15 +44,17 @@ balance stays uniform; with informative unipolar LFs on imbalanced classes it is
 from __future__ import annotations
 
 import itertools
-import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from wsup_spark.core.errors import ModelError, StatsError
-from wsup_spark.labelmodel.baselines import MajorityVote, _check_cardinality, _check_L
+from wsup_spark.errors import ModelError
+from wsup_spark.json_values import nan_to_none, none_to_nan
+from wsup_spark.labelmodel.base import BaseLabelModel, Dependencies, check_votes
+from wsup_spark.labelmodel.checks import degenerate_stats_warnings, identical_lf_pairs
+from wsup_spark.labelmodel.dependencies import dependency_components, resolve_dependencies
 from wsup_spark.labelmodel.moments import (
     MomentFit,
     chi2_cells,
@@ -62,97 +64,16 @@ from wsup_spark.labelmodel.moments import (
     pearson_chi2,
 )
 from wsup_spark.labelmodel.shrinkage import shrink_accuracies
-from wsup_spark.labelmodel.stats import LFStats
+from wsup_spark.stats.lfstats import LFStats
 
-__all__ = ["LabelModel", "MajorityVote", "degenerate_stats_warnings", "identical_lf_pairs"]
+__all__ = ["LabelModel"]
 
 logger = logging.getLogger(__name__)
 
 _EPS = 1e-6
 
 
-def identical_lf_pairs(stats: LFStats) -> list[tuple[int, int]]:
-    """Pairs (i < j) of LFs that vote identically on every row (exact, from the counts): they
-    agree on every row either votes on, and vote equally often.
-
-    Examples
-    --------
-    >>> L = np.array([[0, 0, 1], [1, 1, 1], [-1, -1, 0]])
-    >>> identical_lf_pairs(LFStats.from_matrix(L, 2))
-    [(0, 1)]
-    """
-    m, k = stats.m, stats.k
-    total = stats.vote_counts.sum(axis=1)
-    joint = np.einsum("iaja->ij", stats.counts.reshape(m, k, m, k))  # rows where i and j agree
-    same = (joint == total[:, None]) & (joint == total[None, :]) & (total[:, None] > 0)
-    return [(int(i), int(j)) for i, j in zip(*np.nonzero(np.triu(same, 1)), strict=True)]
-
-
-def degenerate_stats_warnings(stats: LFStats) -> list[str]:
-    """Human-readable warnings about statistics the label model handles by a fallback.
-
-    * an LF that never votes carries no information: its parameters are zero and it is ignored;
-    * fewer than 3 voting LFs: accuracies are not identifiable from second moments, the fit stays
-      near the initialisation (every LF at the initial precision);
-    * two LFs that vote identically on every row would be double-counted under conditional
-      independence: the label model treats them as dependent (one vote's weight between them);
-    * a class no LF ever votes can only be predicted through the class balance.
-    """
-    names = list(stats.lf_names or [f"LF {i}" for i in range(stats.m)])
-    votes = stats.vote_counts
-    out = []
-    never = np.flatnonzero(votes.sum(axis=1) == 0)
-    if len(never):
-        out.append(f"LF(s) {[names[i] for i in never]} never vote: ignored (no information)")
-    active = np.flatnonzero(votes.sum(axis=1) > 0)
-    if len(active) < 3:
-        out.append(
-            f"only {len(active)} LF(s) vote: LF accuracies are not identifiable from agreements "
-            "with fewer than 3 LFs; the label model keeps its prior (majority-vote-like) weights"
-        )
-    for i, j in identical_lf_pairs(stats):
-        out.append(
-            f"LFs {names[i]!r} and {names[j]!r} vote identically on every row: the label model "
-            "counts them as one (drop one to silence this)"
-        )
-    silent = np.flatnonzero(votes.sum(axis=0) == 0)
-    if len(silent):
-        out.append(f"no LF ever votes class(es) {silent.tolist()}: predicted only via the prior")
-    return out
-
-
-def _nan_to_none(a: np.ndarray) -> list[float | None]:
-    return [float(x) if np.isfinite(x) else None for x in a]
-
-
-def _none_to_nan(a: Sequence[float | None]) -> np.ndarray:
-    return np.array([np.nan if x is None else x for x in a], float)
-
-
-def dependency_components(m: int, dependencies: Iterable[tuple[int, int]]) -> np.ndarray:
-    """(m,) component id of each LF in the graph of declared dependencies (union-find).
-
-    Examples
-    --------
-    >>> dependency_components(5, [(0, 3), (3, 4)]).tolist()
-    [0, 1, 2, 0, 0]
-    """
-    parent = list(range(m))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in dependencies:
-        ri, rj = root(i), root(j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
-    return np.array([root(i) for i in range(m)], np.int64)
-
-
-class LabelModel:
+class LabelModel(BaseLabelModel):
     """Accuracy label model fit from LF statistics (see the module docstring).
 
     Parameters
@@ -195,6 +116,8 @@ class LabelModel:
     [0, 1]
     """
 
+    kind = "label_model"
+
     def __init__(
         self,
         cardinality: int,
@@ -206,7 +129,7 @@ class LabelModel:
         shrinkage: bool = True,
         merge_identical: bool = True,
     ) -> None:
-        self.cardinality = _check_cardinality(cardinality)
+        super().__init__(cardinality)
         if not 1.0 / self.cardinality < init_precision < 1.0:
             raise ModelError(f"init_precision must be in (1/k, 1), got {init_precision}")
         if balance not in ("auto", "uniform", "estimate"):
@@ -224,38 +147,13 @@ class LabelModel:
         self._raw_acc: np.ndarray | None = None
         self._scale: np.ndarray | None = None
         self.dependencies: list[tuple[int, int]] = []
-        self.lf_names: tuple[str, ...] | None = None
-        self.fit_info: dict[str, Any] = {}
-        self.warnings: list[str] = []
 
     # ------------------------------------------------------------------ fitting
-    def _dependency_pairs(
-        self, stats: LFStats, dependencies: Iterable[tuple[int | str, int | str]] | None
-    ) -> list[tuple[int, int]]:
-        names = list(stats.lf_names or [])
-        out = []
-        for pair in dependencies or ():
-            idx = []
-            for x in pair:
-                if isinstance(x, str):
-                    if x not in names:
-                        raise ModelError(f"dependency names LF {x!r}, which is not in the stats")
-                    idx.append(names.index(x))
-                elif 0 <= int(x) < stats.m:
-                    idx.append(int(x))
-                else:
-                    raise ModelError(f"dependency {pair!r}: LF index {x} outside 0..{stats.m - 1}")
-            if len(idx) != 2 or idx[0] == idx[1]:
-                raise ModelError(f"a dependency is a pair of two different LFs, got {pair!r}")
-            out.append((min(idx), max(idx)))
-        return sorted(set(out))
-
     def fit(
         self,
         stats: LFStats,
         class_balance: Sequence[float] | np.ndarray | None = None,
-        seed: int = 0,
-        dependencies: Iterable[tuple[int | str, int | str]] | None = None,
+        dependencies: Dependencies | None = None,
     ) -> LabelModel:
         """Fit from statistics only (never n-sized data); returns self.
 
@@ -266,8 +164,6 @@ class LabelModel:
         class_balance : (k,) optional
             Fix P(Y) (used in the fit and as the prior of every prediction). When None: uniform,
             or estimated if the model was built with ``balance="estimate"``.
-        seed : int
-            Accepted for API stability; the fit is deterministic (no randomness at all).
         dependencies : iterable of (i, j), optional
             Pairs of dependent LFs (indices or names). The co-occurrences within each connected
             group are left out of the moment fit, and its LFs share one vote's weight. LFs that
@@ -287,14 +183,10 @@ class LabelModel:
         self,
         stats: LFStats,
         class_balance: Sequence[float] | np.ndarray | None,
-        dependencies: Iterable[tuple[int | str, int | str]] | None,
+        dependencies: Dependencies | None,
     ) -> LabelModel:
         k = self.cardinality
-        if stats.k != k:
-            raise StatsError(
-                f"LF statistics have k={stats.k} but the label model has cardinality={k}; set "
-                "lfs.cardinality to the number of classes the LFs vote"
-            )
+        self.check_stats(stats)
         if stats.n == 0:
             raise ModelError("cannot fit a label model on zero rows of LF statistics")
         m, d = stats.m, stats.d
@@ -304,7 +196,7 @@ class LabelModel:
             if p_fixed.shape != (k,) or not (p_fixed > 0).all():
                 raise ModelError(f"class_balance must be {k} positive numbers, got {p_fixed}")
             p_fixed = p_fixed / p_fixed.sum()
-        deps = self._dependency_pairs(stats, dependencies)
+        deps = resolve_dependencies(stats.m, stats.lf_names, dependencies)
         if self.merge_identical:  # exact copies carry no extra evidence: always one vote
             deps = sorted(set(deps) | set(identical_lf_pairs(stats)))
         self.warnings = degenerate_stats_warnings(stats)
@@ -392,8 +284,9 @@ class LabelModel:
         mask: np.ndarray, start: np.ndarray | None = None,
     ) -> MomentFit:  # fmt: skip
         return fit_moments(
-            Oa, lf_of, cls, self.cardinality, p, p, self.init_precision, mask, self.l2,
-            self.better_than_random, self.max_iter, start,
+            Oa, lf_of, cls, self.cardinality, p_fixed=p, p_init=p,
+            init_precision=self.init_precision, mask=mask, l2=self.l2,
+            better_than_random=self.better_than_random, max_iter=self.max_iter, start=start,
         )  # fmt: skip
 
     def _estimate_balance(
@@ -405,8 +298,9 @@ class LabelModel:
         shares = np.bincount(cls, weights=np.diag(Oa), minlength=k) + 1e-3
         p0 = np.clip(shares / shares.sum(), 0.05, None)
         res = fit_moments(
-            Oa, lf_of, cls, k, None, p0 / p0.sum(), self.init_precision, mask, self.l2,
-            self.better_than_random, self.max_iter, start,
+            Oa, lf_of, cls, k, p_fixed=None, p_init=p0 / p0.sum(),
+            init_precision=self.init_precision, mask=mask, l2=self.l2,
+            better_than_random=self.better_than_random, max_iter=self.max_iter, start=start,
         )  # fmt: skip
         return res.mu, res.p, res.iterations
 
@@ -482,7 +376,7 @@ class LabelModel:
         k = self.cardinality
         w = self.weights
         m = w.shape[0]
-        L = _check_L(L, m, k)
+        L = check_votes(L, m, k)
         # per-LF table (k+1, k): vote a -> w_i on class a; abstain (row k) -> 0
         T = np.zeros((m, k + 1, k))
         T[:, np.arange(k), np.arange(k)] = w[:, None]
@@ -493,10 +387,6 @@ class LabelModel:
         ll -= ll.max(axis=1, keepdims=True)
         P = np.exp(ll)
         return P / P.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
-
-    def predict(self, L: np.ndarray) -> np.ndarray:
-        """(n,) argmax class (lowest index on ties)."""
-        return np.asarray(self.predict_proba(L).argmax(axis=1))
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
@@ -516,8 +406,8 @@ class LabelModel:
             "merge_identical": self.merge_identical,
             "mu": mu.tolist(),
             "class_balance": p.tolist(),
-            "accuracies": _nan_to_none(self._acc),
-            "raw_accuracies": _nan_to_none(self.raw_accuracies),
+            "accuracies": nan_to_none(self._acc),
+            "raw_accuracies": nan_to_none(self.raw_accuracies),
             "vote_scale": self._scale.tolist(),
             "dependencies": [list(x) for x in self.dependencies],
             "lf_names": list(self.lf_names) if self.lf_names else None,
@@ -525,7 +415,7 @@ class LabelModel:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> LabelModel:
+    def from_dict(cls, d: Mapping[str, Any]) -> LabelModel:
         """Inverse of :meth:`to_dict` (also reads version-1 parameters: accuracies from μ)."""
         if d.get("kind") != "label_model":
             raise ModelError(f"not label-model parameters (kind={d.get('kind')!r})")
@@ -537,8 +427,8 @@ class LabelModel:
         model._mu = np.asarray(d["mu"], float)
         model._p = np.asarray(d["class_balance"], float)
         if d.get("accuracies") is not None:
-            model._acc = _none_to_nan(d["accuracies"])
-            model._raw_acc = _none_to_nan(d.get("raw_accuracies") or d["accuracies"])
+            model._acc = none_to_nan(d["accuracies"])
+            model._raw_acc = none_to_nan(d.get("raw_accuracies") or d["accuracies"])
         else:
             model._acc = model._raw_acc = model._accuracies(model._mu, model._p)
         m = model._acc.shape[0]
@@ -547,14 +437,3 @@ class LabelModel:
         model.lf_names = tuple(d["lf_names"]) if d.get("lf_names") else None
         model.fit_info = dict(d.get("fit_info") or {})
         return model
-
-    def save(self, path: str) -> None:
-        """Write the parameters as JSON (no pickle)."""
-        with open(path, "w") as f:
-            json.dump(self.to_dict(), f)
-
-    @classmethod
-    def load(cls, path: str) -> LabelModel:
-        """Read parameters written by :meth:`save`."""
-        with open(path) as f:
-            return cls.from_dict(json.load(f))

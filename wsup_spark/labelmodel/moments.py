@@ -85,6 +85,7 @@ def fit_moments(
     lf_of: np.ndarray,
     cls: np.ndarray,
     k: int,
+    *,
     p_fixed: np.ndarray | None,
     p_init: np.ndarray,
     init_precision: float,

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from wsup_spark.core.errors import LFError
+from wsup_spark.errors import LFError
 
 ABSTAIN: int = -1
 """The vote of an LF that does not label a row."""
@@ -259,6 +259,56 @@ def lf_set_hash(lfs: Sequence[LabelingFunction]) -> str:
     """Hash of the ordered LF set (names and fingerprints); stored with every votes row."""
     h = hashlib.sha1("\n".join(f"{lf.name}:{lf.fingerprint}" for lf in lfs).encode())
     return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class LFSet:
+    """An ordered set of LFs voting one task with ``cardinality`` classes.
+
+    What the stages need to know about the LFs in one object: their order (the votes array
+    follows it), names, fingerprints and the set's hash (stored with every votes row).
+
+    Examples
+    --------
+    >>> lf = LabelingFunction("always_one", lambda x: 1)
+    >>> s = LFSet.of([lf], cardinality=2)
+    >>> (s.m, s.k, s.names)
+    (1, 2, ('always_one',))
+    """
+
+    lfs: tuple[LabelingFunction, ...]
+    cardinality: int
+
+    @classmethod
+    def of(cls, lfs: Iterable[LabelingFunction], cardinality: int) -> LFSet:
+        """Check the LFs (unique names, real LFs) and the cardinality, and build the set."""
+        vote_dtype(int(cardinality))  # validates k >= 2
+        return cls(tuple(check_unique_names(lfs)), int(cardinality))
+
+    @property
+    def m(self) -> int:
+        """Number of LFs."""
+        return len(self.lfs)
+
+    @property
+    def k(self) -> int:
+        """Number of classes (the cardinality)."""
+        return self.cardinality
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """LF names in vote order."""
+        return tuple(lf.name for lf in self.lfs)
+
+    @property
+    def fingerprints(self) -> list[str]:
+        """Each LF's fingerprint, in vote order."""
+        return [lf.fingerprint for lf in self.lfs]
+
+    @property
+    def hash(self) -> str:
+        """:func:`lf_set_hash` of the set."""
+        return lf_set_hash(self.lfs)
 
 
 def vote_dtype(cardinality: int) -> np.dtype[Any]:

@@ -5,7 +5,7 @@ in-memory applier (:func:`apply_lfs_local`). pyarrow/pandas are imported lazily.
 
 Error policy (``on_error``):
 
-* ``"raise"`` (default): the first failure raises :class:`~wsup_spark.core.errors.LFError` naming
+* ``"raise"`` (default): the first failure raises :class:`~wsup_spark.errors.LFError` naming
   the LF, the row id and the original exception or bad value.
 * ``"abstain"``: a failing call or an invalid vote becomes ABSTAIN and is counted per LF in the
   ``errors`` dict passed in (the Spark layer turns these counts into accumulators and reports them).
@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from wsup_spark.core.errors import DataError, LFError
-from wsup_spark.core.lf import (
+from wsup_spark.errors import DataError, LFError
+from wsup_spark.lf.base import (
     ABSTAIN,
     LabelingFunction,
     Record,

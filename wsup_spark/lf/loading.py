@@ -6,8 +6,8 @@ import importlib
 from collections.abc import Sequence
 from typing import Any
 
-from wsup_spark.core.errors import ConfigError
-from wsup_spark.core.lf import LabelingFunction, check_unique_names
+from wsup_spark.errors import ConfigError
+from wsup_spark.lf.base import LabelingFunction, check_unique_names
 
 
 def load_lfs(paths: Sequence[str], exclude: Sequence[str] = ()) -> list[LabelingFunction]:

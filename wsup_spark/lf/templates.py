@@ -1,6 +1,6 @@
 """LF templates: keyword, regex, lookup (distant supervision), numeric threshold, wrapped model.
 
-Each returns a :class:`~wsup_spark.core.lf.LabelingFunction`. Keyword, regex and threshold LFs are
+Each returns a :class:`~wsup_spark.lf.base.LabelingFunction`. Keyword, regex and threshold LFs are
 vectorized on ``pyarrow.compute`` (``batch_format="arrow"``), i.e. they run at C speed over whole
 Arrow batches; nulls abstain. pyarrow is imported lazily (at call time, on the executors).
 """
@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from wsup_spark.core.errors import LFError
-from wsup_spark.core.lf import ABSTAIN, LabelingFunction
+from wsup_spark.errors import LFError
+from wsup_spark.lf.base import ABSTAIN, LabelingFunction
 
 _TOKEN = re.compile(r"[a-z0-9']+")
 _MODEL_CACHE: dict[str, Any] = {}

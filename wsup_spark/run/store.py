@@ -1,66 +1,60 @@
-"""Runs on disk: rebuild a :class:`~wsup_spark.pipeline.PipelineResult` from the tables and
-artifacts a ``wsup run`` left behind, and small file I/O on local paths or pyarrow URIs."""
+"""Run artifacts on disk, and loading a finished run back.
+
+A run writes, under ``<output.path>/_runs/<run id>/`` (see :class:`~wsup_spark.run.layout.
+RunLayout`): the fitted model's parameters (``label_model.json``), the LF statistics
+(``lf_stats.npz``) and, last, ``summary.json``. :func:`load_run` rebuilds the run's
+:class:`~wsup_spark.run.result.PipelineResult` from the labels table's commit history (which
+names the run, the votes version and the artifacts folder) and those files; nothing is recomputed.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from wsup_spark.core.errors import DataError
-from wsup_spark.labelmodel.stats import LFStats
-
-if TYPE_CHECKING:
-    from wsup_spark.pipeline import PipelineResult
-
-
-def write_bytes(path: str, data: bytes) -> None:
-    """Write a file to a local path or a pyarrow filesystem URI, creating parent folders."""
-    from pyarrow import fs as pafs
-
-    uri = path if "://" in path else "file://" + os.path.abspath(path)
-    filesystem, p = pafs.FileSystem.from_uri(uri)
-    parent = p.rsplit("/", 1)[0]
-    if parent:
-        filesystem.create_dir(parent, recursive=True)
-    with filesystem.open_output_stream(p) as f:
-        f.write(data)
+from wsup_spark.errors import DataError, ModelError
+from wsup_spark.io.delta import commit_history
+from wsup_spark.io.files import read_bytes, write_files
+from wsup_spark.labelmodel.base import BaseLabelModel, label_model_from_dict
+from wsup_spark.run.layout import MODEL_FILE, STATS_FILE, SUMMARY_FILE, RunLayout
+from wsup_spark.run.result import PipelineResult
+from wsup_spark.stats.lfstats import LFStats
 
 
-def read_bytes(path: str) -> bytes:
-    """Read a file from a local path or a pyarrow filesystem URI."""
-    from pyarrow import fs as pafs
+def save_artifacts(
+    layout: RunLayout, run_id: str, model: BaseLabelModel, stats: LFStats
+) -> dict[str, Any]:
+    """Write the fitted model and the LF statistics of ``run_id``; returns the model's params."""
+    params = model.to_dict()
+    write_files(
+        layout.artifacts(run_id),
+        {MODEL_FILE: json.dumps(params).encode(), STATS_FILE: stats.to_bytes()},
+    )
+    return params
 
-    uri = path if "://" in path else "file://" + os.path.abspath(path)
-    filesystem, p = pafs.FileSystem.from_uri(uri)
-    with filesystem.open_input_stream(p) as f:
-        return bytes(f.read())
+
+def save_summary(result: PipelineResult) -> None:
+    """Write ``summary.json`` of a finished run (the last file a run writes)."""
+    write_files(result.artifacts_path, {SUMMARY_FILE: json.dumps(result.summary()).encode()})
 
 
 def load_run(output_path: str, run_id: str | None = None) -> PipelineResult:
-    """Rebuild a run's :class:`~wsup_spark.pipeline.PipelineResult` from what it left on disk.
-
-    Reads the labels table's commit history (the commit metadata names the run, the votes version
-    and the artifacts folder), the LF statistics (``lf_stats.npz``) and the fitted label model
-    (``label_model.json``). Nothing is recomputed.
+    """Rebuild a run's :class:`PipelineResult` from what it left on disk.
 
     Parameters
     ----------
     output_path : str
-        ``output.path`` of the run's config (tables at ``<path>/votes`` and ``<path>/labels``).
+        ``output.path`` of the run's config.
     run_id : str, optional
         Which run (tables in append mode hold several); default the latest.
     """
-    from wsup_spark.io.delta import commit_history
-    from wsup_spark.pipeline import PipelineResult
-
-    out = output_path.rstrip("/")
-    labels_path, votes_path = f"{out}/labels", f"{out}/votes"
+    layout = RunLayout.at(output_path)
     try:
-        history = commit_history(labels_path)
-    except Exception as e:  # deltalake raises its own TableNotFoundError
+        history = commit_history(layout.labels)
+    except Exception as e:  # DataError, or deltalake's own errors on a broken log
         raise DataError(
-            f"no labels table at {labels_path!r} ({type(e).__name__}: {e}); run "
+            f"no labels table at {layout.labels!r} ({type(e).__name__}: {e}); run "
             "`wsup run --config ...` with this output.path first"
         ) from e
     commits = [
@@ -71,43 +65,31 @@ def load_run(output_path: str, run_id: str | None = None) -> PipelineResult:
     if not commits:
         which = f"run {run_id!r}" if run_id else "any wsup run"
         runs = sorted({str(c["run_id"]) for c in history if c["run_id"]})
-        raise DataError(f"the labels table {labels_path!r} has no commit of {which}; runs: {runs}")
+        raise DataError(
+            f"the labels table {layout.labels!r} has no commit of {which}; runs: {runs}"
+        )
     c = commits[-1]
     meta = c["metadata"]
     rid = str(c["run_id"])
-    artifacts = str(meta.get("artifacts") or f"{out}/_runs/{rid}")
+    folder = str(meta.get("artifacts") or layout.artifacts(rid))
     try:
-        stats = LFStats.from_bytes(read_bytes(f"{artifacts}/lf_stats.npz"))
-        params = json.loads(read_bytes(f"{artifacts}/label_model.json"))
-    except (OSError, ValueError) as e:
+        stats = LFStats.from_bytes(read_bytes(f"{folder}/{STATS_FILE}"))
+        params = json.loads(read_bytes(f"{folder}/{MODEL_FILE}"))
+        model = label_model_from_dict(params)
+    except (OSError, ValueError, KeyError, ModelError) as e:
         raise DataError(
-            f"run {rid}: cannot read its artifacts in {artifacts!r} ({e}); rerun `wsup run`"
+            f"run {rid}: cannot read its artifacts in {folder!r} ({type(e).__name__}: {e}); "
+            "rerun `wsup run`"
         ) from e
-    k = int(meta.get("cardinality") or stats.k)
+    if stats.lf_names is None and meta.get("lf_names"):
+        stats = dataclasses.replace(stats, lf_names=tuple(meta["lf_names"]))
     return PipelineResult(
         run_id=rid,
-        lf_names=list(meta.get("lf_names") or stats.lf_names or []),
-        cardinality=k,
         stats=stats,
-        model=model_from_dict(params, stats),
-        votes_path=votes_path,
-        labels_path=labels_path,
+        model=model,
+        layout=layout,
         votes_version=int(meta["votes_version"]),
         labels_version=int(c["version"]),
         metrics=dict(meta.get("metrics") or {}),
         lf_errors=dict(meta.get("lf_errors") or {}),
-        artifacts_path=artifacts,
     )
-
-
-def model_from_dict(params: dict[str, Any], stats: LFStats) -> Any:
-    """The fitted model of a run from its ``label_model.json``."""
-    from wsup_spark.labelmodel import LabelModel, MajorityVote
-
-    kind = params.get("kind")
-    if kind == "label_model":
-        return LabelModel.from_dict(params)
-    if kind == "majority_vote":
-        prior = params.get("prior")
-        return MajorityVote(int(params["cardinality"])).fit(stats, class_balance=prior)
-    raise DataError(f"label_model.json has unknown kind {kind!r}")

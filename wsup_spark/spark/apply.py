@@ -1,7 +1,7 @@
 """Apply labeling functions over a Spark DataFrame with ``mapInArrow``.
 
 Each task receives Arrow record batches of the corpus and runs the shared kernel
-:func:`wsup_spark.core.apply.apply_lfs_to_batch` on them; the output is ``(id, votes)`` with
+:func:`wsup_spark.lf.kernel.apply_lfs_to_batch` on them; the output is ``(id, votes)`` with
 ``votes`` an ``array<tinyint>`` (``array<smallint>`` when k > 127) in LF order. The LF objects and
 their resources are captured by the task closure, so they ship once per task, never per row.
 Nothing n-sized is collected to the driver.
@@ -14,10 +14,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+from pyspark import TaskContext
+from pyspark.accumulators import AccumulatorParam
+from pyspark.sql.types import ArrayType, ByteType, ShortType, StringType, StructField, StructType
 
-from wsup_spark.core.apply import OnError, apply_lfs_to_batch, check_columns, required_columns
-from wsup_spark.core.errors import DataError
-from wsup_spark.core.lf import LabelingFunction, check_unique_names, vote_dtype
+from wsup_spark.errors import DataError
+from wsup_spark.io.base import BatchTransform
+from wsup_spark.lf.base import LabelingFunction, LFSet, vote_dtype
+from wsup_spark.lf.kernel import OnError, apply_lfs_to_batch, check_columns, required_columns
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +38,7 @@ class LFErrorCounter:
     """
 
     def __init__(self, spark: Any) -> None:
-        from pyspark.accumulators import AccumulatorParam
-
-        class _DictSum(AccumulatorParam):  # type: ignore[misc,type-arg]
+        class _DictSum(AccumulatorParam):  # type: ignore[type-arg]
             def zero(self, value: dict[str, int]) -> dict[str, int]:
                 return {}
 
@@ -59,8 +62,6 @@ class LFErrorCounter:
 
 def votes_schema(id_type: Any, cardinality: int) -> Any:
     """Spark schema of the votes DataFrame: ``(id, votes array<tinyint|smallint>)``."""
-    from pyspark.sql.types import ArrayType, ByteType, ShortType, StructField, StructType
-
     elem = ByteType() if vote_dtype(cardinality) == np.int8 else ShortType()
     return StructType(
         [StructField("id", id_type, nullable=False), StructField(VOTES_COL, ArrayType(elem, False))]
@@ -69,8 +70,6 @@ def votes_schema(id_type: Any, cardinality: int) -> Any:
 
 def votes_to_arrow(ids: Any, L: np.ndarray) -> Any:
     """Build the Arrow batch ``(id, votes)`` from an id array and an (n, m) vote matrix."""
-    import pyarrow as pa
-
     n, m = L.shape
     offsets = pa.array(np.arange(0, n * m + 1, m, dtype=np.int32))
     votes = pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(L).reshape(-1)))
@@ -89,7 +88,7 @@ def arrow_votes_matrix(batch: Any, m: int, votes_col: str = VOTES_COL) -> np.nda
             f"column {votes_col!r} holds {values.shape[0]} votes for {n} rows, expected m={m} per "
             "row: the votes table was written by a different LF set"
         )
-    return values.reshape(n, m)
+    return np.asarray(values).reshape(n, m)
 
 
 #: Per-task LF report of the fused apply + write (see :func:`apply_transform`): task attempt id →
@@ -100,16 +99,12 @@ TASK_REPORTS: dict[int, dict[str, dict[str, float]]] = {}
 
 def task_attempt_id() -> int:
     """The running Spark task's attempt id (0 outside a task)."""
-    from pyspark import TaskContext
-
     ctx = TaskContext.get()
     return int(ctx.taskAttemptId()) if ctx is not None else 0
 
 
 def add_constant_fields(schema: Any, constants: Mapping[str, str]) -> Any:
     """``schema`` (a Spark StructType) plus one non-null string field per constant column."""
-    from pyspark.sql.types import StringType, StructField
-
     for c in constants:
         schema = schema.add(StructField(c, StringType(), nullable=False))
     return schema
@@ -117,8 +112,6 @@ def add_constant_fields(schema: Any, constants: Mapping[str, str]) -> Any:
 
 def append_constants(batch: Any, constants: Mapping[str, str]) -> Any:
     """``batch`` (an Arrow RecordBatch) plus the constant string columns, in order."""
-    import pyarrow as pa
-
     for c, v in constants.items():
         batch = batch.append_column(c, pa.array([v] * batch.num_rows, pa.string()))
     return batch
@@ -135,9 +128,8 @@ def record_task_report(errors: dict[str, int], seconds: dict[str, float]) -> Non
 
 def apply_transform(
     df: Any,
-    lfs: Sequence[LabelingFunction],
+    lfset: LFSet,
     id_col: str,
-    cardinality: int,
     *,
     on_error: OnError = "raise",
     error_counter: LFErrorCounter | None = None,
@@ -160,9 +152,8 @@ def apply_transform(
     -------
     (src, BatchTransform)
     """
-    from wsup_spark.io.base import BatchTransform
-
-    lfs = check_unique_names(lfs)
+    lfs = list(lfset.lfs)
+    cardinality = lfset.cardinality
     if id_col not in df.columns:
         raise DataError(
             f"id column {id_col!r} is not in the corpus; columns are {df.columns}. Set "
@@ -176,13 +167,13 @@ def apply_transform(
     cols = df.columns if needed is None else [id_col, *sorted(needed - {id_col})]
     cols += [c for c in carry if c not in cols]
     src = df.select(*cols)
-    schema = votes_schema(src.schema[id_col].dataType, cardinality)
+    schema: StructType = votes_schema(src.schema[id_col].dataType, cardinality)
     for c in carry:
         schema = schema.add(src.schema[c])
     consts = dict(constants or {})
     schema = add_constant_fields(schema, consts)
     carry = list(carry)
-    lf_list = list(lfs)
+    lf_list = lfs
     acc = error_counter.accumulator if error_counter is not None else None
     tacc = time_counter.accumulator if time_counter is not None else None
 
@@ -231,13 +222,13 @@ def apply_lfs(
     cardinality : int
         Number of classes k.
     on_error : {"raise", "abstain"}
-        LF failure policy (see :mod:`wsup_spark.core.apply`).
+        LF failure policy (see :mod:`wsup_spark.lf.kernel`).
     error_counter : LFErrorCounter, optional
         Receives per-LF failure counts under ``on_error="abstain"``.
     time_counter : LFErrorCounter, optional
         Receives per-LF wall seconds (same dict-sum accumulator).
     max_ms_per_row : float, optional
-        Slow-LF guard (see :func:`wsup_spark.core.apply.apply_lfs_to_batch`).
+        Slow-LF guard (see :func:`wsup_spark.lf.kernel.apply_lfs_to_batch`).
     carry : sequence of str
         Corpus columns passed through unchanged after ``votes`` (e.g. a gold-label column).
 
@@ -246,7 +237,7 @@ def apply_lfs(
     pyspark.sql.DataFrame
         ``(id, votes, *carry)``, lazily evaluated; one row per input row.
     """
-    src, t = apply_transform(df, lfs, id_col, cardinality, on_error=on_error,
+    src, t = apply_transform(df, LFSet.of(lfs, cardinality), id_col, on_error=on_error,
                              error_counter=error_counter, carry=carry, time_counter=time_counter,
                              max_ms_per_row=max_ms_per_row)  # fmt: skip
     return src.mapInArrow(t.fn, t.schema)

@@ -7,11 +7,22 @@ LFs on the row, so consumers can drop rows no LF labelled).
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import numpy as np
+import pyarrow as pa
+from pyspark import cloudpickle
+from pyspark.sql.types import (
+    ArrayType,
+    DoubleType,
+    IntegerType,
+    StructField,
+    StructType,
+)
 
+from wsup_spark.io.base import BatchTransform
 from wsup_spark.spark.apply import (
     VOTES_COL,
     add_constant_fields,
@@ -29,28 +40,16 @@ class ProbabilisticModel(Protocol):
 def broadcast_object(spark: Any, obj: Any) -> Any:
     """Broadcast ``obj`` serialised with cloudpickle (so models defined in notebooks or scripts
     travel by value, as task closures do). Read it back in a task with :func:`unbroadcast`."""
-    from pyspark import cloudpickle
-
-    return spark.sparkContext.broadcast(cloudpickle.dumps(obj))
+    return spark.sparkContext.broadcast(cloudpickle.dumps(obj))  # type: ignore[no-untyped-call]
 
 
 def unbroadcast(bc: Any) -> Any:
     """The object behind a :func:`broadcast_object` handle (inside a task)."""
-    import pickle
-
     return pickle.loads(bc.value)  # trusted: bytes produced by this job's driver
 
 
 def labels_schema(id_type: Any) -> Any:
     """Spark schema of the labels DataFrame."""
-    from pyspark.sql.types import (
-        ArrayType,
-        DoubleType,
-        IntegerType,
-        StructField,
-        StructType,
-    )
-
     return StructType(
         [
             StructField("id", id_type, nullable=False),
@@ -64,8 +63,6 @@ def labels_schema(id_type: Any) -> Any:
 
 def probs_to_arrow(ids: Any, L: np.ndarray, P: np.ndarray) -> Any:
     """Arrow batch of the labels schema from ids, votes (n, m) and probabilities (n, k)."""
-    import pyarrow as pa
-
     n, k = P.shape
     offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
     probs = pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(P, np.float64).ravel()))
@@ -94,8 +91,6 @@ def predict_transform(
     The model is broadcast once; each task calls ``model.predict_proba`` on whole Arrow batches.
     ``constants`` are string columns of one value appended to the labels (e.g. the run id).
     """
-    from wsup_spark.io.base import BatchTransform
-
     bc = broadcast_object(votes_df.sparkSession, model)
     consts = dict(constants or {})
     schema = add_constant_fields(labels_schema(votes_df.schema["id"].dataType), consts)

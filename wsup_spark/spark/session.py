@@ -8,6 +8,10 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from wsup_spark.io.delta import delta_configured
+
+__all__ = ["delta_configured", "get_or_create_session", "submitted_conf"]
+
 logger = logging.getLogger(__name__)
 
 LOCAL_DEFAULTS: dict[str, str] = {
@@ -102,16 +106,3 @@ def submitted_conf() -> dict[str, str] | None:
 
     SparkContext._ensure_initialized()
     return dict(SparkConf().getAll())
-
-
-def delta_configured(spark: Any) -> bool:
-    """True when the session has Delta Lake's Spark integration (Databricks or io.delta jars)."""
-    if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
-        return True
-    values = []
-    for key in ("spark.sql.extensions", "spark.sql.catalog.spark_catalog"):
-        try:  # Spark Connect / shared clusters may refuse to read some keys
-            values.append(spark.conf.get(key, "") or "")
-        except Exception:
-            logger.debug("cannot read %s from the session conf", key)
-    return any("delta" in v.lower() for v in values)

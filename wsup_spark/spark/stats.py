@@ -13,12 +13,14 @@ statistics cost no extra scan; :func:`merge_partials` combines the taps on the d
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from wsup_spark.labelmodel.stats import LFStats
 from wsup_spark.spark.apply import TASK_REPORTS, VOTES_COL, arrow_votes_matrix, task_attempt_id
+from wsup_spark.spark.reduce import reduce_partitions
+from wsup_spark.stats.lfstats import LFStats
 
 logger = logging.getLogger(__name__)
 
@@ -30,21 +32,22 @@ DRIVER_MERGE_MAX_BYTES = 256 * 1024 * 1024
 class StatsTap:
     """Accumulates an :class:`LFStats` partial from Arrow batches of ``(id, votes)``.
 
-    Picklable and cheap to construct; ``finish()`` returns npz bytes (``LFStats.to_bytes``).
+    ``template`` is the empty statistics of the LF set (m, k, names, whether to collect vote
+    patterns). Picklable and cheap to construct; ``finish()`` returns npz bytes
+    (``LFStats.to_bytes``).
     """
 
-    def __init__(self, m: int, k: int, lf_names: Sequence[str] | None = None,
-                 votes_col: str = VOTES_COL, patterns: bool = False) -> None:  # fmt: skip
-        self.m, self.k, self.votes_col, self.patterns = m, k, votes_col, patterns
-        self.lf_names = tuple(lf_names) if lf_names is not None else None
-        self.stats = LFStats.empty(m, k, self.lf_names, patterns=patterns)
+    def __init__(self, template: LFStats, votes_col: str = VOTES_COL) -> None:
+        self.votes_col = votes_col
+        self.patterns = template.patterns is not None
+        self.stats = template
 
     def update(self, batch: Any) -> None:
         """Add one Arrow batch's votes."""
         if batch.num_rows:
-            L = arrow_votes_matrix(batch, self.m, self.votes_col)
+            L = arrow_votes_matrix(batch, self.stats.m, self.votes_col)
             self.stats = self.stats.merge(
-                LFStats.from_matrix(L, self.k, self.lf_names, patterns=self.patterns)
+                LFStats.from_matrix(L, self.stats.k, self.stats.lf_names, patterns=self.patterns)
             )
 
     def finish(self) -> bytes:
@@ -61,9 +64,8 @@ class VotesTap:
     only committed task attempts' taps reach the driver, the counts are exact under retries.
     """
 
-    def __init__(self, m: int, k: int, lf_names: Sequence[str] | None = None,
-                 stats: bool = True, patterns: bool = False) -> None:  # fmt: skip
-        self.stats = StatsTap(m, k, lf_names, patterns=patterns) if stats else None
+    def __init__(self, template: LFStats, stats: bool = True) -> None:
+        self.stats = StatsTap(template) if stats else None
 
     def update(self, batch: Any) -> None:
         """Add one Arrow batch's votes to the statistics."""
@@ -72,8 +74,6 @@ class VotesTap:
 
     def finish(self) -> bytes:
         """The task's report and statistics partial, serialised."""
-        import json
-
         report = TASK_REPORTS.pop(task_attempt_id(), {"errors": {}, "seconds": {}})
         head = json.dumps(report).encode()
         body = self.stats.finish() if self.stats is not None else b""
@@ -82,8 +82,6 @@ class VotesTap:
     @staticmethod
     def decode(data: bytes) -> tuple[dict[str, dict[str, float]], bytes | None]:
         """(report, LFStats bytes or None) of one :meth:`finish` payload."""
-        import json
-
         n = int.from_bytes(data[:8], "little")
         body = data[8 + n :]
         return json.loads(data[8 : 8 + n].decode()), (body or None)
@@ -108,19 +106,16 @@ class VotesTap:
         return errors, seconds, parts
 
 
-def merge_partials(
-    partials: Iterable[bytes],
-    m: int,
-    k: int,
-    lf_names: Sequence[str] | None = None,
-    patterns: bool = False,
-) -> LFStats:
-    """Merge serialised partials on the driver (few partitions × small d)."""
-    return functools.reduce(
-        LFStats.merge,
-        (LFStats.from_bytes(p) for p in partials),
-        LFStats.empty(m, k, lf_names, patterns=patterns),
-    )
+def merge_partials(partials: Iterable[bytes], template: LFStats) -> LFStats:
+    """Merge serialised partials on the driver (few partitions × small d) into ``template``
+    (the empty statistics of the LF set)."""
+    return functools.reduce(LFStats.merge, (LFStats.from_bytes(p) for p in partials), template)
+
+
+def stats_via_tap(template: LFStats, partitions: int) -> bool:
+    """Whether the votes write's taps should carry the statistics partials to the driver: only
+    while ``partitions`` partials of (d, d) int64 stay under :data:`DRIVER_MERGE_MAX_BYTES`."""
+    return partitions * template.d**2 * 8 <= DRIVER_MERGE_MAX_BYTES
 
 
 def compute_stats(
@@ -140,35 +135,32 @@ def compute_stats(
         Has ``votes_col``: array of m votes per row.
     m, cardinality : int
         Number of LFs and classes.
+    lf_names : sequence of str, optional
+        LF names (m).
     depth : int
         ``treeReduce`` depth.
     patterns : bool
-        Also collect the histogram of distinct vote rows (:class:`~wsup_spark.labelmodel.
-        patterns.VotePatterns`).
+        Also collect the histogram of distinct vote rows (:class:`~wsup_spark.stats.patterns.
+        VotePatterns`).
     """
-    from pyspark.sql.types import BinaryType, StructField, StructType
+    return reduce_stats(
+        votes_df, LFStats.empty(m, cardinality, lf_names, patterns=patterns), votes_col, depth
+    )
 
-    names = tuple(lf_names) if lf_names is not None else None
 
-    def partial(batches: Iterator[Any]) -> Iterator[Any]:
-        import pyarrow as pa
+def reduce_stats(
+    votes_df: Any, template: LFStats, votes_col: str = VOTES_COL, depth: int = 2
+) -> LFStats:
+    """:func:`compute_stats` for the LF set that the empty ``template`` describes (m, k, names,
+    whether to collect vote patterns)."""
 
-        tap = StatsTap(m, cardinality, names, votes_col, patterns)
+    def partial(batches: Iterator[Any]) -> bytes:
+        tap = StatsTap(template, votes_col)
         for b in batches:
             tap.update(b)
-        yield pa.RecordBatch.from_arrays([pa.array([tap.finish()], pa.binary())], ["stats"])
+        return tap.finish()
 
-    schema = StructType([StructField("stats", BinaryType(), False)])
-    sc = votes_df.sparkSession.sparkContext
-    sc.setJobDescription("LF statistics")
-    try:
-        parts = (
-            votes_df.select(votes_col)
-            .mapInArrow(partial, schema)
-            .rdd.map(lambda row: LFStats.from_bytes(bytes(row[0])))
-        )
-        if parts.getNumPartitions() == 0:
-            return LFStats.empty(m, cardinality, names, patterns=patterns)
-        return parts.treeReduce(LFStats.merge, depth=depth)  # type: ignore[no-any-return]
-    finally:
-        sc.setJobDescription(None)  # type: ignore[arg-type]
+    return reduce_partitions(
+        votes_df.select(votes_col), partial, LFStats.from_bytes, LFStats.merge,
+        lambda: template, "LF statistics", depth,
+    )  # fmt: skip

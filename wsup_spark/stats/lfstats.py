@@ -16,13 +16,12 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
-from wsup_spark.core.errors import StatsError
-from wsup_spark.labelmodel.patterns import DEFAULT_MAX_PATTERNS, VotePatterns
+from wsup_spark.errors import StatsError
+from wsup_spark.stats.patterns import DEFAULT_MAX_PATTERNS, VotePatterns
 
 _CHUNK_ELEMS = 1 << 23  # one-hot chunk size (rows * d) kept in memory at once
 
@@ -68,7 +67,6 @@ class LFStats:
     n_overlap: int
     n_conflict: int
     lf_names: tuple[str, ...] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
     patterns: VotePatterns | None = None
 
     def __post_init__(self) -> None:
@@ -184,10 +182,6 @@ class LFStats:
             )
         if self.lf_names and other.lf_names and self.lf_names != other.lf_names:
             raise StatsError("cannot merge stats computed with different LF names/order")
-        extra = {
-            key: self.extra[key] + other.extra[key]
-            for key in self.extra.keys() & other.extra.keys()
-        }
         return LFStats(
             n=self.n + other.n, m=self.m, k=self.k,
             counts=self.counts + other.counts,
@@ -197,7 +191,6 @@ class LFStats:
             n_overlap=self.n_overlap + other.n_overlap,
             n_conflict=self.n_conflict + other.n_conflict,
             lf_names=self.lf_names or other.lf_names,
-            extra=extra,
             patterns=(
                 self.patterns.merge(other.patterns, max_patterns)
                 if self.patterns is not None and other.patterns is not None
@@ -214,8 +207,6 @@ class LFStats:
             and np.array_equal(self.counts, other.counts)
             and np.array_equal(self.overlaps, other.overlaps)
             and np.array_equal(self.conflicts, other.conflicts)
-            and self.extra.keys() == other.extra.keys()
-            and all(np.array_equal(self.extra[x], other.extra[x]) for x in self.extra)
             and self.patterns == other.patterns
         )
 
@@ -240,7 +231,7 @@ class LFStats:
     @property
     def coverage(self) -> np.ndarray:
         """(m,) float64: fraction of rows on which each LF votes."""
-        return self.vote_counts.sum(axis=1) / max(self.n, 1)
+        return np.asarray(self.vote_counts.sum(axis=1) / max(self.n, 1), np.float64)
 
     @property
     def polarity(self) -> list[list[int]]:
@@ -255,17 +246,17 @@ class LFStats:
             "n": self.n, "m": self.m, "k": self.k, "n_covered": self.n_covered,
             "n_overlap": self.n_overlap, "n_conflict": self.n_conflict,
             "lf_names": list(self.lf_names) if self.lf_names is not None else None,
-            "extra_keys": sorted(self.extra),
             "patterns": None if self.patterns is None else {"capped": self.patterns.capped},
         }  # fmt: skip
-        arrays = {f"extra__{k}": np.asarray(v) for k, v in self.extra.items()}
+        arrays: dict[str, np.ndarray] = {}
         if self.patterns is not None:
             arrays["patterns__rows"] = self.patterns.rows
             arrays["patterns__counts"] = self.patterns.counts
         np.savez(
             buf,
             meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-            counts=self.counts, overlaps=self.overlaps, conflicts=self.conflicts, **arrays,
+            counts=self.counts, overlaps=self.overlaps, conflicts=self.conflicts,
+            **arrays,  # type: ignore[arg-type]
         )  # fmt: skip
         return buf.getvalue()
 
@@ -274,7 +265,6 @@ class LFStats:
         """Inverse of :meth:`to_bytes`."""
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             meta = json.loads(z["meta"].tobytes().decode())
-            extra = {k: z[f"extra__{k}"] for k in meta["extra_keys"]}
             pm = meta.get("patterns")
             patterns = None if pm is None else VotePatterns(
                 z["patterns__rows"], z["patterns__counts"], bool(pm["capped"]))  # fmt: skip
@@ -284,7 +274,6 @@ class LFStats:
                 n_covered=meta["n_covered"], n_overlap=meta["n_overlap"],
                 n_conflict=meta["n_conflict"],
                 lf_names=tuple(meta["lf_names"]) if meta["lf_names"] is not None else None,
-                extra=extra,
                 patterns=patterns,
             )  # fmt: skip
 

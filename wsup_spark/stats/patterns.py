@@ -4,7 +4,7 @@ Rows of a label matrix with the same votes are exchangeable for any label model 
 independently (Dawid-Skene, per-row posteriors), so ``(distinct rows, their counts)`` is all such
 a model needs — and it is small whenever the LFs are few or sparse. The histogram merges exactly
 (union, counts added), so it is computed per partition and combined like the rest of
-:class:`~wsup_spark.labelmodel.stats.LFStats`. Above ``max_patterns`` distinct patterns it is
+:class:`~wsup_spark.stats.lfstats.LFStats`. Above ``max_patterns`` distinct patterns it is
 dropped (``capped``) rather than grown without bound: a model that needs it then says so.
 """
 
