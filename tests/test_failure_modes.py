@@ -52,8 +52,12 @@ BAD = [lf_has_a, lf_has_e, lf_bad_value]
 
 
 def _no_files(path) -> bool:
-    """Nothing was written: no data file and no Delta log under ``path`` (empty dirs are fine)."""
-    return not path.exists() or not [p for p in path.rglob("*") if p.is_file()]
+    """Nothing was written: no data file and no Delta log under ``path`` (empty dirs are fine;
+    so is the closed-write tombstone in ``_wsup_writes/<write>/CLOSED``, see io.write_task)."""
+    if not path.exists():
+        return True
+    files = [p for p in path.rglob("*") if p.is_file()]
+    return all(p.name == "CLOSED" and p.parent.parent.name == "_wsup_writes" for p in files)
 
 
 def _write_corpus(spark, path, texts, ids=None):
@@ -110,6 +114,29 @@ def test_null_and_duplicate_ids(spark, tmp_path):
         run_pipeline(_cfg(tmp_path, tmp_path / "nul"), spark)
     with pytest.raises(DataError, match="has null values"):
         run_pipeline(_cfg(tmp_path, tmp_path / "nul", source__check_ids=True), spark)
+    assert _no_files(tmp_path / "out")
+
+
+def test_no_stray_file_from_a_slow_sibling_task(spark, tmp_path):
+    """One task fails at once while its siblings are still applying LFs: when run_pipeline
+    raises, no data file is left, and none appears later (the siblings see the closed write)."""
+    import time
+
+    @vectorized_lf(columns=["id", "text"])
+    def lf_fail_or_sleep(df):
+        if (df["id"] == 0).any():
+            raise RuntimeError("boom")
+        time.sleep(1.5)
+        return np.zeros(len(df), dtype=np.int64)
+
+    ids = list(range(len(TEXTS)))
+    _write_corpus(spark, tmp_path / "c", TEXTS, ids=ids)
+    corpus = spark.read.parquet(str(tmp_path / "c"))
+    assert corpus.rdd.getNumPartitions() >= 2, "the test needs sibling tasks"
+    with pytest.raises(Exception, match="lf_fail_or_sleep"):
+        run_pipeline(_cfg(tmp_path, tmp_path / "c"), spark, lfs=[lf_has_a, lf_fail_or_sleep])
+    assert _no_files(tmp_path / "out")
+    time.sleep(3.0)  # any sibling still running has finished by now
     assert _no_files(tmp_path / "out")
 
 

@@ -48,7 +48,13 @@ from wsup_spark.io.schemas import (
     spark_to_arrow_schema,
     table_arrow_schema,
 )
-from wsup_spark.io.write_task import FILE_META_DDL, TaskSpec, write_partition
+from wsup_spark.io.write_task import (
+    FILE_META_DDL,
+    TaskSpec,
+    close_and_clean,
+    sweep_tombstones,
+    write_partition,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +93,7 @@ def write_delta_rs(
     start_version = None if before is None else before.version()
     if before is not None:
         _check_target(before, uri, schema, mode)
+    sweep_tombstones(uri)
     write_id = uuid.uuid4().hex[:12]
     prefix = f"part-{run_tag(run_id)}-{write_id}"
     spec = TaskSpec(uri, prefix, schema, tap_factory,
@@ -95,7 +102,7 @@ def write_delta_rs(
         with job_description(spark, description):
             rows = df.mapInArrow(functools.partial(write_partition, spec), FILE_META_DDL).collect()
     except BaseException as e:
-        removed = _remove_files(uri, prefix)
+        removed = close_and_clean(uri, prefix)
         if not isinstance(e, Exception):
             raise
         state = "did not exist" if start_version is None else f"stays at version {start_version}"
@@ -109,10 +116,10 @@ def write_delta_rs(
         _validate(uri, rows, schema)
         version, removed_files = _commit(uri, rows, schema, mode, run_id, user_meta, write_id)
     except BaseException:
-        _remove_files(uri, prefix)
+        close_and_clean(uri, prefix)
         raise
     committed = {r["path"] for r in rows}
-    _remove_files(uri, prefix, keep=committed)  # files of failed or speculative task attempts
+    close_and_clean(uri, prefix, keep=committed)  # files of failed or speculative task attempts
     num_rows = sum(int(r["num_rows"]) for r in rows)
     logger.info(
         "committed %s version %d: %d rows in %d files (run %s, %s, replaced %d files)",
@@ -269,26 +276,6 @@ def _find_commit(uri: str, write_id: str, at_least: int) -> int:
         if entry.get(WRITE_ID_KEY) == write_id:
             return int(entry["version"])
     return latest
-
-
-def _remove_files(uri: str, prefix: str, keep: set[str] | None = None) -> list[str]:
-    """Best effort: delete the table folder's files named ``prefix*`` that are not in ``keep``."""
-    from pyarrow import fs as pafs
-
-    removed: list[str] = []
-    try:
-        fs, root = pafs.FileSystem.from_uri(uri)
-        infos = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
-        for info in infos:
-            if info.type == pafs.FileType.File and info.base_name.startswith(prefix):
-                if keep is None or info.base_name not in keep:
-                    fs.delete_file(info.path)
-                    removed.append(info.base_name)
-    except Exception as e:
-        logger.warning("could not remove files %s* from %s: %s", prefix, uri, e)
-    if removed:
-        logger.info("removed %d uncommitted data files %s* from %s", len(removed), prefix, uri)
-    return removed
 
 
 def _first_line(e: BaseException) -> str:
