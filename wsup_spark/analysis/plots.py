@@ -41,8 +41,14 @@ MODEL_LABELS = {"label_model": "label model", "majority_vote": "majority vote"}
 
 
 def _figure(width: float, height: float) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ModuleNotFoundError as e:  # a core dependency: only a broken install gets here
+        raise ModuleNotFoundError(
+            f"the report's plots need matplotlib, a dependency of wsup-spark that is missing from "
+            f"this environment ({e}); run: pip install -e . (or pip install 'matplotlib>=3.7')"
+        ) from e
 
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
