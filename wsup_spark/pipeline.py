@@ -266,7 +266,9 @@ def write_labels(
 
 
 def write_training_table(ctx: RunContext, corpus: Any, result: PipelineResult) -> int:
-    """``<output>/train``: id, feature columns, probs, n_votes, gold — one table to stream."""
+    """``<output>/train``: id, feature columns, (gold), probs, n_votes, run_id — one table to
+    stream. It joins the corpus with this run's labels only, so append mode holds each run once
+    (a rerun replaces its rows, by file with delta-rs, by ``run_id`` with Spark's writer)."""
     id_col = ctx.cfg.source.id_col
     feats = list(ctx.cfg.output.features)
     missing = [c for c in feats if c not in corpus.columns]
@@ -279,7 +281,8 @@ def write_training_table(ctx: RunContext, corpus: Any, result: PipelineResult) -
         cols = [id_col, *feats] + ([GOLD_COL] if ctx.has_gold else [])
         left = corpus.select(*cols).withColumnRenamed(id_col, "id")
         labels = read_table(ctx.spark, ctx.layout.labels, version=result.labels_version)
-        train = left.join(labels.select("id", "probs", "n_votes"), on="id", how="inner")
+        labels = labels.where(F.col("run_id") == ctx.run_id)  # append mode: this run's rows only
+        train = left.join(labels.select("id", "probs", "n_votes", "run_id"), on="id", how="inner")
         res = write_table(
             train, ctx.layout.train, run_id=ctx.run_id, mode=ctx.cfg.output.mode,
             metadata={"run_id": ctx.run_id, "stage": "train",

@@ -101,11 +101,6 @@ def test_demo_spark_writer_same_labels_as_delta_rs_one_table(
     assert meta["votes_version"] == 1 and meta["label_model_params"] is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline.write_training_table joins the corpus with every run's labels in append "
-    "mode (labels not filtered by run_id): run 2 adds 2 x n_rows training rows",
-)
 def test_append_mode_training_table_holds_each_run_once(
     two_writers: tuple[Path, Any, Any],
 ) -> None:
@@ -140,11 +135,6 @@ def test_failure_midway_then_rerun_in_append_mode(spark: Any, tmp_path: Path) ->
     assert first.metrics["accuracy"] == again.metrics["accuracy"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the training table has no run_id column, so Spark's Delta writer cannot replace a "
-    "run's rows: an append-mode rerun adds them again (the delta-rs writer replaces by file tag)",
-)
 def test_rerun_in_append_mode_does_not_duplicate_the_training_table(
     spark: Any, tmp_path: Path
 ) -> None:

@@ -144,11 +144,6 @@ def test_tables_are_shared_between_the_writers(spark: Any, tmp_path: Path) -> No
     assert read_arrow(rs_first).num_rows == 6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="delta_rs._run_files finds a run's earlier files by their file-name tag, which Spark's "
-    "writer does not use: a delta-rs rerun of a run Spark wrote adds its rows again",
-)
 def test_delta_rs_rerun_of_a_run_spark_wrote_replaces_its_rows(spark: Any, tmp_path: Path) -> None:
     path = str(tmp_path / "t")
     write_table(_rows(spark, 6, "a"), path, run_id="a", mode="append", writer="spark")

@@ -341,3 +341,32 @@ def test_helpers():
     assert normalize_table_uri("gs://b/t/") == "gs://b/t"
     assert run_tag("a/b") != run_tag("a_b")
     assert jsonable((1, float("inf"))) == [1, None]
+
+
+def _with_run(df, run_id: str):
+    from pyspark.sql import functions as F
+
+    return df.withColumn("run_id", F.lit(run_id))
+
+
+def test_rerun_finds_a_runs_files_by_run_id_statistics_after_compaction(spark, tmp_path):
+    """Files another writer made (compaction, Spark's Delta writer) carry no run tag in their
+    name: a run's files are found by the run_id column's min/max; a file mixing runs is refused."""
+    path = str(tmp_path / "t")
+    write_table(_with_run(labels_df(spark, 30, tag="a"), "a"), path, run_id="a", mode="append")
+    DeltaTable(path).optimize.compact()  # one file named by delta-rs, run_id min = max = "a"
+    assert not any(
+        f.startswith("part-" + run_tag("a"))
+        for f in data_files(path)
+        if f in {os.path.basename(u) for u in DeltaTable(path).file_uris()}
+    )
+    write_table(_with_run(labels_df(spark, 5, tag="c"), "a"), path, run_id="a", mode="append")
+    assert delta_rows(path) == 5, "the compacted file of run a was replaced, not kept"
+    write_table(_with_run(labels_df(spark, 4, offset=100, tag="b"), "b"), path, run_id="b",
+                mode="append")  # fmt: skip
+    DeltaTable(path).optimize.compact()  # now one file holds runs a and b
+    version = DeltaTable(path).version()
+    with pytest.raises(DataError, match=r"holds rows of several runs \('a' \.\. 'b'\)"):
+        write_table(_with_run(labels_df(spark, 3, tag="d"), "a"), path, run_id="a",
+                    mode="append")  # fmt: skip
+    assert DeltaTable(path).version() == version and delta_rows(path) == 9

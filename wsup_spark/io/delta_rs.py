@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from wsup_spark.errors import DataError, WriteError
+from wsup_spark.errors import DataError, WriteError, error_cause
 from wsup_spark.io.base import (
     RUN_ID_KEY,
     WRITE_ID_KEY,
@@ -109,7 +108,7 @@ def write_delta_rs(
         raise WriteError(
             f"writing Delta table {uri} (run_id={run_id!r}) failed in the Spark job; nothing was "
             f"committed and the table {state}; removed {len(removed)} partial data file(s). "
-            f"Fix the cause and rerun with the same run_id. Cause: {_first_line(e)}"
+            f"Fix the cause and rerun with the same run_id. Cause: {error_cause(e)}"
         ) from e
     rows = sorted(rows, key=lambda r: r["partition_id"])
     try:
@@ -227,15 +226,15 @@ def _commit(
     props = CommitProperties(
         custom_metadata=custom, app_transactions=[Transaction(app_id(run_id), txn_version)]
     )
+    removes: list[Any] = []
+    if dt is not None and mode == "append" and dt.transaction_version(app_id(run_id)) is not None:
+        removes = _run_files(dt, uri, run_id, now)  # a DataError here is the user's to see
     try:
         if dt is None:
             create_table_with_add_actions(
                 uri, delta_schema(schema), adds, mode="error", commit_properties=props
             )
             return _find_commit(uri, write_id, 0), []
-        removes: list[Any] = []
-        if mode == "append" and dt.transaction_version(app_id(run_id)) is not None:
-            removes = _run_files(dt, uri, run_id, now)
         dt.create_write_transaction(
             [*adds, *removes], mode=mode, schema=delta_schema(schema), commit_properties=props
         )
@@ -243,7 +242,7 @@ def _commit(
         raise WriteError(
             f"committing {len(adds)} data file(s) to Delta table {uri} (run_id={run_id!r}) "
             f"failed; nothing was committed. A concurrent writer may have changed the table; "
-            f"rerun the write. Cause: {_first_line(e)}"
+            f"rerun the write. Cause: {error_cause(e)}"
         ) from e
     return _find_commit(uri, write_id, dt.version() + 1), [r.path for r in removes]
 
@@ -256,7 +255,20 @@ def _run_files(dt: Any, uri: str, run_id: str, now: int) -> list[Any]:
     tag = f"part-{run_tag(run_id)}-"
     paths = actions.column("path").to_pylist()
     sizes = actions.column("size_bytes").to_pylist()
-    old = [(p, s) for p, s in zip(paths, sizes, strict=True) if os.path.basename(p).startswith(tag)]
+    names = actions.column_names
+    lo = actions.column("min.run_id").to_pylist() if "min.run_id" in names else [None] * len(paths)
+    hi = actions.column("max.run_id").to_pylist() if "max.run_id" in names else [None] * len(paths)
+    old = []
+    for p, s, a, b in zip(paths, sizes, lo, hi, strict=True):
+        if os.path.basename(p).startswith(tag) or (a == run_id and b == run_id):
+            old.append((p, s))  # ours by name, or written by another writer (Spark's) for the run
+        elif a is not None and b is not None and a <= run_id <= b:
+            raise DataError(
+                f"Delta table {uri}: data file {p} holds rows of several runs ({a!r} .. {b!r}), "
+                f"run {run_id!r} among them possibly, and the delta-rs writer replaces whole "
+                "files only; rerun this run with output.writer=spark (replaceWhere), or with a "
+                "new run_id, or write in overwrite mode"
+            )
     if not old:
         logger.warning(
             "Delta table %s records run %r but holds none of its files (overwritten, or "
@@ -276,13 +288,3 @@ def _find_commit(uri: str, write_id: str, at_least: int) -> int:
         if entry.get(WRITE_ID_KEY) == write_id:
             return int(entry["version"])
     return latest
-
-
-def _first_line(e: BaseException) -> str:
-    """The most telling line of an error: the last ``SomeError: ...`` line of a Python traceback
-    relayed by Spark, else the first line."""
-    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
-    raised = [ln for ln in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b.*", ln)]
-    if raised:
-        return raised[-1][:500]
-    return (lines or [type(e).__name__])[0][:500]

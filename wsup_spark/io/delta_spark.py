@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from typing import Any
 
-from wsup_spark.errors import DataError, WriteError
+from wsup_spark.errors import DataError, WriteError, error_cause
 from wsup_spark.io.base import WriteResult, app_id, job_description, user_metadata_json
 
 logger = logging.getLogger(__name__)
@@ -70,7 +69,7 @@ def write_spark_delta(
         raise WriteError(
             f"writing Delta table {uri} (run_id={run_id!r}) with Spark's Delta writer failed; "
             f"nothing was committed and the table {state}. Fix the cause and rerun with the same "
-            f"run_id. Cause: {first_line(e)}"
+            f"run_id. Cause: {error_cause(e)}"
         ) from e
     commit = find_commit(spark, uri, meta_json)
     metrics = dict(commit["operationMetrics"] or {})
@@ -105,7 +104,7 @@ def table_schema(spark: Any, uri: str) -> Any:
     try:
         return spark.read.format("delta").load(uri).schema
     except Exception as e:  # not a Delta table / path absent: AnalysisException
-        logger.debug("no Delta table at %s (%s)", uri, first_line(e))
+        logger.debug("no Delta table at %s (%s)", uri, error_cause(e))
         return None
 
 
@@ -165,17 +164,3 @@ def find_commit(spark: Any, uri: str, meta_json: str) -> Any:
         f"carries this write's metadata ({json.loads(meta_json).get('run_id')!r}); check "
         "DESCRIBE HISTORY for concurrent writers"
     )
-
-
-def first_line(e: BaseException) -> str:
-    """The most telling line of an error: the last ``SomeError: ...`` line (a Python traceback
-    relayed by Spark), else the first line; at most 500 characters.
-
-    >>> first_line(RuntimeError("Job aborted\\nTraceback:\\n  ...\\nValueError: row 7 is bad"))
-    'ValueError: row 7 is bad'
-    """
-    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-    raised = [ln for ln in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b", ln)]
-    if raised:
-        return raised[-1][:500]
-    return lines[0][:500] if lines else type(e).__name__
