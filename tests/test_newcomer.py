@@ -90,3 +90,63 @@ def test_demo_in_a_fresh_venv_as_readme_says(tmp_path):
         assert no_dev.returncode != 0, "the fresh venv must not have the dev extras"
     finally:
         shutil.rmtree(tree / ".venv", ignore_errors=True)  # ~1.2 GB
+
+
+# --- item 3: an LF error names the value the LF returned and the first row that returned it ------
+
+
+def _ids_corpus(n=20):
+    import pandas as pd
+
+    return pd.DataFrame({"id": [f"r{i:05d}" for i in range(n)], "text": ["x"] * n})
+
+
+def test_string_vote_names_the_value_and_the_first_bad_row():
+    """A row LF voting -1/0 and "negative" at r00010: numpy used to turn the list into strings
+    and blame '-1' at r00000."""
+    import numpy as np
+
+    from wsup_spark.errors import LFError
+    from wsup_spark.lf.base import labeling_function, vectorized_lf
+    from wsup_spark.lf.kernel import apply_lfs_local
+
+    @labeling_function()
+    def lf_neg(x):
+        if x.id in ("r00010", "r00015"):
+            return "negative"
+        return -1 if x.id < "r00005" else 0
+
+    with pytest.raises(LFError) as e:
+        apply_lfs_local(_ids_corpus(), [lf_neg], 2, id_col="id")
+    assert "lf_neg" in str(e.value)
+    assert "vote 'negative' (str) for row id 'r00010'" in str(e.value)
+
+    @vectorized_lf(columns=["id"])
+    def lf_series(df):  # pandas object Series mixing ints and a string
+        return df["id"].map(lambda i: "negative" if i >= "r00013" else 1)
+
+    with pytest.raises(LFError, match=r"'lf_series'.*'negative' \(str\) for row id 'r00013'"):
+        apply_lfs_local(_ids_corpus(), [lf_series], 2, id_col="id")
+
+    @vectorized_lf(columns=["id"])
+    def lf_strings(df):  # a numpy string array: every vote is a string, "-1" spells an integer
+        return np.array(["negative" if i >= "r00007" else "-1" for i in df["id"]])
+
+    with pytest.raises(LFError, match=r"'lf_strings'.*'negative' .*<U8.* row id 'r00007'"):
+        apply_lfs_local(_ids_corpus(), [lf_strings], 2, id_col="id")
+
+
+@pytest.mark.spark
+def test_string_vote_on_spark_names_the_value_and_row(spark):
+    from wsup_spark.lf.base import labeling_function
+    from wsup_spark.spark.apply import apply_lfs
+
+    @labeling_function()
+    def lf_neg_spark(x):
+        return "negative" if x.id == "r00010" else -1
+
+    df = spark.createDataFrame(_ids_corpus()).coalesce(1)
+    with pytest.raises(Exception) as e:
+        apply_lfs(df, [lf_neg_spark], "id", 2).collect()
+    assert "vote 'negative' (str) for row id 'r00010'" in str(e.value)
+    assert "'-1'" not in str(e.value)

@@ -328,6 +328,9 @@ def validate_votes(
     """
     try:
         arr = np.asarray(votes)
+        if arr.dtype.kind in "US" and not isinstance(votes, np.ndarray):
+            # a list mixing ints and a string: numpy would turn every int into a string too
+            arr = np.asarray(votes, dtype=object)
     except Exception as e:  # pragma: no cover - exotic objects
         raise LFError(f"LF {lf_name!r} returned {type(votes).__name__}, not an array: {e}") from e
     if arr.shape != (n,):
@@ -340,11 +343,12 @@ def validate_votes(
         if arr.dtype.kind == "O" and all(_is_int(v) for v in arr):
             arr = arr.astype(np.int64)
         else:
-            bad = next((i for i, v in enumerate(arr) if not _is_int(v)), 0)
+            bad = _first_non_integer(arr)
+            value = _plain(arr[bad])
+            kind = type(value).__name__ if arr.dtype.kind == "O" else f"output dtype {arr.dtype}"
             raise LFError(
-                f"LF {lf_name!r} returned non-integer vote {_plain(arr[bad])!r} "
-                f"(dtype {arr.dtype}) for row id {_row_id(ids, bad)}; "
-                f"return a class id in 0..{cardinality - 1} or -1"
+                f"LF {lf_name!r} returned non-integer vote {value!r} ({kind}) for row id "
+                f"{_row_id(ids, bad)}; return a class id in 0..{cardinality - 1} or -1"
             )
     if arr.dtype.kind == "f":
         nonint = ~np.isfinite(arr) | (arr != np.round(arr))
@@ -364,6 +368,19 @@ def validate_votes(
             "ABSTAIN (-1); check the LF or the configured cardinality"
         )
     return out
+
+
+def _first_non_integer(arr: np.ndarray) -> int:
+    """Position of the first vote that is not an integer (of a string array, where numpy made
+    every value a string, the first that does not even spell one: ``np.where(c, "neg", -1)``)."""
+    if arr.dtype.kind in "US":
+        for i, v in enumerate(arr):
+            try:
+                int(v)
+            except ValueError:
+                return i
+        return 0
+    return next((i for i, v in enumerate(arr) if not _is_int(v)), 0)
 
 
 def _is_int(v: Any) -> bool:
