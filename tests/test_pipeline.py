@@ -89,6 +89,19 @@ def test_rerun_same_run_id_overwrites_not_duplicates(spark, tmp_path):
     np.testing.assert_array_equal(np.stack(pa_["probs"]), np.stack(pb["probs"]))
 
 
+def test_append_mode_r1_r2_r1_holds_each_run_once_in_every_table(spark, tmp_path):
+    """Append mode, runs r1, r2, r1 again: votes, labels and train each hold 2 x n rows, every
+    (id, run_id) once; the training table carries run_id (it used to grow 1x, 3x, 4x)."""
+    base = ["source.n_rows=300", f"output.path={tmp_path}", "output.mode=append"]
+    for rid in ("r1", "r2", "r1"):
+        res = run_pipeline(load_config(CONF, [*base, f"run_id={rid}"]), spark)
+    for path in (res.votes_path, res.labels_path, res.train_path):
+        df = _read(path)
+        assert len(df) == 600, path
+        assert sorted(df.groupby("run_id").size().to_dict().items()) == [("r1", 300), ("r2", 300)]
+        assert not df.duplicated(["id", "run_id"]).any(), path
+
+
 def test_dawid_skene_from_the_distributed_pattern_histogram(spark, tmp_path):
     """label_model.kind: dawid_skene makes the votes write's stats tap collect vote patterns."""
     cfg = load_config(CONF, ["source.n_rows=2000", f"output.path={tmp_path}", "run_id=ds",
