@@ -1,0 +1,303 @@
+"""The harder label-model benchmark: planted LF dependencies, rare classes, low coverage; WRENCH
+label matrices with injected near-copies of their own LFs; recovery of the planted structure.
+
+    python scripts/bench_structure.py --planted 24        # synthetic suite (LM − MV per problem)
+    python scripts/bench_structure.py --semi              # semi-synthetic WRENCH suite
+    python scripts/bench_structure.py --edges 8           # edge precision/recall at n = 100,000
+    python scripts/bench_structure.py --all               # the three above (README tables)
+    python scripts/bench_structure.py --planted 24 --model balance=uniform dependencies=none
+
+Every problem is scored as *label model minus majority vote* (accuracy on covered rows for the
+synthetic suite; WRENCH's metric and tie-break on the test split for the semi-synthetic one), in
+points (×100). The label model is one configuration (``--model key=value ...`` are keyword
+arguments of ``LabelModel``; ``dependencies=...`` is passed to ``fit``), fit from ``LFStats``
+only: no gold labels in the fit.
+
+Synthetic generator (:func:`planted_problem`): k ∈ {2, 3, 4, 6, 9}; a class balance that is
+either Dirichlet or has one rare class (1–10%); 5–20 independent LFs (unipolar or voting any
+class), accuracy 0.55–0.95; coverage either moderate (5–50%) or low (1–10%, most rows uncovered);
+then 1–3 planted dependency clusters, each either *copies* (1–3 near-copies of one LF: each
+vote kept with probability 0.8–0.95, plus stray votes of their own) or a *shared dictionary*
+(2–4 LFs that vote class c when a shared per-row trigger fires and their own partial sub-dictionary
+covers it — partial overlap, not copies). The planted edges are all pairs inside a cluster.
+
+Semi-synthetic suite (:func:`semi_problems`): the train and test label matrices of youtube, sms
+and trec (../shared/data/wrench) with near-copies of some of their own LFs appended (the same
+random dropping applied to train and test): 2 LFs × 2 copies, 4 LFs × 1 copy, 1 LF × 4 copies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_wrench import DEFAULT_DATA, SETS, load_split, score, wrench_argmax
+
+from wsup_spark import LabelModel, LFStats, MajorityVote
+
+Edge = tuple[int, int]
+
+
+def _add_copies(
+    L: np.ndarray, src: int, n_copies: int, keep: float, stray: float, rng: np.random.Generator
+) -> tuple[np.ndarray, list[int]]:
+    """Append ``n_copies`` near-copies of column ``src``: each vote kept with prob ``keep``, plus
+    stray votes (the source's most frequent class) on a fraction ``stray`` of rows."""
+    n = L.shape[0]
+    cols = []
+    voted = L[:, src][L[:, src] >= 0]
+    top = int(np.bincount(voted).argmax()) if len(voted) else 0
+    for _ in range(n_copies):
+        c = L[:, src].copy()
+        c[rng.random(n) > keep] = -1
+        extra = (rng.random(n) < stray) & (c < 0)
+        c[extra] = top
+        cols.append(c)
+    start = L.shape[1]
+    return np.hstack([L, np.stack(cols, 1)]), list(range(start, start + n_copies))
+
+
+def planted_problem(
+    t: int, n: int | None = None
+) -> tuple[np.ndarray, np.ndarray, int, list[Edge], str]:
+    """Problem number ``t``: (L (n, m), y (n,), k, planted edges (i < j), description)."""
+    rng = np.random.default_rng(1000 + t)
+    k = int(rng.choice([2, 3, 4, 6, 9]))
+    n = int(n if n is not None else rng.choice([5000, 20000, 100000]))
+    rare = bool(rng.random() < 0.4)
+    if rare:
+        p = rng.dirichlet(np.full(k, 5.0))
+        r = rng.uniform(0.01, 0.10)
+        p[0] = 0.0
+        p = p / p.sum() * (1 - r)
+        p[0] = r
+    else:
+        p = rng.dirichlet(np.full(k, float(rng.choice([1.5, 5.0, 50.0]))))
+        p = np.clip(p, 0.03, None) / np.clip(p, 0.03, None).sum()
+    low_cov = bool(rng.random() < 0.4)
+    unipolar = bool(rng.random() < 0.6)
+    y = rng.choice(k, size=n, p=p)
+    m0 = int(rng.integers(5, 21))
+    L = np.full((n, m0), -1, np.int64)
+    lf_class = np.full(m0, -1)
+    for j in range(m0):
+        acc = rng.uniform(0.55, 0.95)
+        cov = rng.uniform(0.01, 0.10) if low_cov else rng.uniform(0.05, 0.5)
+        if unipolar:
+            # every class gets LFs; the rare class (0) at least two
+            c = j % k if j < 2 * k else int(rng.integers(k))
+            lf_class[j] = c
+            rate = np.clip(np.where(y == c, acc, (1 - acc) * p[c] / (1 - p[c])) * cov / p[c]
+                           * min(p[c], 0.5), 0, 1)  # fmt: skip
+            L[rng.random(n) < rate, j] = c
+        else:
+            fire = rng.random(n) < cov
+            wrong = (y + rng.integers(1, k, n)) % k
+            L[fire, j] = np.where(rng.random(n) < acc, y, wrong)[fire]
+    edges: list[Edge] = []
+    kinds = []
+    for _ in range(int(rng.integers(1, 4))):
+        if rng.random() < 0.5:  # near-copies of one LF
+            src = int(rng.integers(m0))
+            nc = int(rng.integers(1, 4))
+            L, new = _add_copies(L, src, nc, rng.uniform(0.8, 0.95), rng.uniform(0, 0.01), rng)
+            members = [src, *new]
+            kinds.append(f"copy×{nc}")
+        else:  # shared dictionary: a per-row trigger, each LF covering part of it
+            c = int(rng.integers(k))
+            size = int(rng.integers(2, 5))
+            acc = rng.uniform(0.6, 0.9)
+            cov = rng.uniform(0.02, 0.15) if low_cov else rng.uniform(0.05, 0.3)
+            rate = np.clip(np.where(y == c, acc, (1 - acc) * p[c] / (1 - p[c])) * cov / p[c]
+                           * min(p[c], 0.5), 0, 1)  # fmt: skip
+            trigger = rng.random(n) < rate
+            start = L.shape[1]
+            cols = []
+            for _ in range(size):
+                part = rng.uniform(0.4, 0.9)
+                col = np.full(n, -1, np.int64)
+                col[trigger & (rng.random(n) < part)] = c
+                own = rng.random(n) < rng.uniform(0.0, 0.02)  # a few words of its own
+                col[own & (col < 0)] = c if rng.random() < 0.5 else (c + 1) % k
+                cols.append(col)
+            L = np.hstack([L, np.stack(cols, 1)])
+            members = list(range(start, start + size))
+            kinds.append(f"dict×{size}")
+        edges += [(a, b) for a, b in zip(*np.triu_indices(len(members), 1), strict=True)
+                  for a, b in [(members[a], members[b])]]  # fmt: skip
+    edges = sorted({(min(a, b), max(a, b)) for a, b in edges})
+    cov_rows = float((L >= 0).any(axis=1).mean())
+    desc = (f"k={k} m={L.shape[1]} n={n} minp={p.min():.3f} cov={cov_rows:.2f} "
+            f"{'uni' if unipolar else 'multi'} {'+'.join(kinds)}")  # fmt: skip
+    return L, y, k, edges, desc
+
+
+def semi_problems(data: Path) -> list[tuple[str, int, str, np.ndarray, np.ndarray, np.ndarray,
+                                            list[Edge]]]:  # fmt: skip
+    """(name, k, metric, L_train, L_test, y_test, planted edges) for each WRENCH set found."""
+    out = []
+    variants = [("2lf×2", 2, 2), ("4lf×1", 4, 1), ("1lf×4", 1, 4)]
+    for ds, (k, metric) in SETS.items():
+        if not (data / ds / "train.json").exists():
+            continue
+        Ltr, _ = load_split(data / ds / "train.json")
+        Lte, yte = load_split(data / ds / "test.json")
+        for vi, (vname, n_src, n_copies) in enumerate(variants):
+            rng = np.random.default_rng(7 + 10 * vi + len(out))
+            cov = (Ltr >= 0).mean(axis=0)
+            # sources among the better-covered LFs (copies of a never-firing LF are invisible)
+            cand = np.flatnonzero(cov >= np.quantile(cov, 0.5))
+            srcs = sorted(rng.choice(cand, size=n_src, replace=False).tolist())
+            A, B = Ltr.copy(), Lte.copy()
+            edges: list[Edge] = []
+            for s in srcs:
+                keep = rng.uniform(0.85, 0.95)
+                seed = int(rng.integers(1 << 30))
+                A, new = _add_copies(A, s, n_copies, keep, 0.0, np.random.default_rng(seed))
+                B, _ = _add_copies(B, s, n_copies, keep, 0.0, np.random.default_rng(seed + 1))
+                members = [s, *new]
+                pairs = zip(*np.triu_indices(len(members), 1), strict=True)
+                edges += [(members[a], members[b]) for a, b in pairs]
+            out.append((f"{ds} {vname}", k, metric, A, B, yte, sorted(set(edges))))
+    return out
+
+
+def learned_edges(model: LabelModel) -> list[Edge]:
+    """Edges the model learned (``fit_info["learned_dependencies"]``; empty when none)."""
+    learned = model.fit_info.get("learned_dependencies") or {}
+    return [(int(a), int(b)) for a, b in learned.get("edges", [])]
+
+
+def precision_recall(found: Sequence[Edge], truth: Sequence[Edge]) -> tuple[float, float]:
+    """Edge precision and recall (precision 1 when nothing is found)."""
+    f, t = set(found), set(truth)
+    tp = len(f & t)
+    return (tp / len(f) if f else 1.0), (tp / len(t) if t else 1.0)
+
+
+def parse_model(spec: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``key=value`` strings → (LabelModel kwargs, fit kwargs)."""
+    kw: dict[str, Any] = {}
+    fit_kw: dict[str, Any] = {}
+    for item in spec:
+        key, _, raw = item.partition("=")
+        val: Any = raw
+        if raw in ("True", "False"):
+            val = raw == "True"
+        elif raw == "none":
+            val = None
+        else:
+            try:
+                val = float(raw) if "." in raw else int(raw)
+            except ValueError:
+                val = raw
+        (fit_kw if key == "dependencies" else kw)[key] = val
+    return kw, fit_kw
+
+
+def summarise(name: str, diffs: Sequence[float]) -> str:
+    a = np.asarray(diffs)
+    return (
+        f"  {name}: mean {a.mean():+.2f} points, worst {a.min():+.2f}, better than MV on "
+        f"{(a > 0).mean():.0%}, more than 2 points below MV on {(a < -2).sum()} of {len(a)}"
+    )
+
+
+def run_planted(count: int, kw: dict[str, Any], fit_kw: dict[str, Any]) -> list[float]:
+    diffs = []
+    print(f"planted suite ({count} problems), label model {kw} {fit_kw} minus majority vote, "
+          "accuracy on covered rows, points")  # fmt: skip
+    for t in range(count):
+        L, y, k, edges, desc = planted_problem(t)
+        stats = LFStats.from_matrix(L, k)
+        cov = (L >= 0).any(axis=1)
+        mv = float((MajorityVote(k).predict(L) == y)[cov].mean()) * 100
+        model = LabelModel(k, **kw).fit(stats, **fit_kw)
+        lm = float((model.predict(L) == y)[cov].mean()) * 100
+        pr, rc = precision_recall(learned_edges(model), edges)
+        diffs.append(lm - mv)
+        print(f"  {t:>3} {desc:<62} MV {mv:6.2f}  LM−MV {lm - mv:+6.2f}  "
+              f"({model.fit_info.get('balance')}) edges P {pr:.2f} R {rc:.2f}")  # fmt: skip
+    print(summarise("planted", diffs))
+    return diffs
+
+
+def run_semi(data: Path, kw: dict[str, Any], fit_kw: dict[str, Any]) -> list[float]:
+    diffs = []
+    print(f"semi-synthetic suite: WRENCH + injected near-copies, label model {kw} {fit_kw} minus "
+          "majority vote (WRENCH metric, test split), points")  # fmt: skip
+    for name, k, metric, Ltr, Lte, yte, edges in semi_problems(data):
+        stats = LFStats.from_matrix(Ltr, k)
+        mv = score(wrench_argmax(MajorityVote(k).fit(stats).predict_proba(Lte)), yte, metric)
+        model = LabelModel(k, **kw).fit(stats, **fit_kw)
+        lm = score(wrench_argmax(model.predict_proba(Lte)), yte, metric)
+        found = learned_edges(model)
+        rc = precision_recall(found, edges)[1]
+        extra = len(set(found) - set(edges))
+        diffs.append(lm - mv)
+        print(f"  {name:<14} m={Ltr.shape[1]:<3} MV {mv:6.2f}  LM {lm:6.2f}  LM−MV {lm - mv:+6.2f}"
+              f"  ({model.fit_info.get('balance')}) planted edges recalled {rc:.2f}, "
+              f"other learned edges {extra}")  # fmt: skip
+    if diffs:
+        print(summarise("semi-synthetic", diffs))
+    else:
+        print(f"  skip: no WRENCH data under {data}")
+    return diffs
+
+
+def run_edges(count: int, n: int, kw: dict[str, Any]) -> tuple[float, float]:
+    print(f"planted structure recovery at n = {n:,} ({count} problems)")
+    ps, rs = [], []
+    for t in range(count):
+        L, _, k, edges, desc = planted_problem(t, n=n)
+        stats = LFStats.from_matrix(L, k)
+        t0 = time.perf_counter()
+        model = LabelModel(k, **kw).fit(stats, dependencies="auto")
+        fit_s = time.perf_counter() - t0
+        found = learned_edges(model)
+        pr, rc = precision_recall(found, edges)
+        ps.append(pr)
+        rs.append(rc)
+        print(f"  {t:>3} {desc:<62} planted {len(edges):>2} learned {len(found):>2}  "
+              f"P {pr:.2f} R {rc:.2f}  fit {fit_s:.2f} s")  # fmt: skip
+    print(f"  edges: mean precision {np.mean(ps):.3f}, mean recall {np.mean(rs):.3f}, "
+          f"min precision {np.min(ps):.2f}, min recall {np.min(rs):.2f}")  # fmt: skip
+    return float(np.mean(ps)), float(np.mean(rs))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--planted", type=int, default=0, help="run N planted-structure problems")
+    ap.add_argument("--semi", action="store_true", help="run the semi-synthetic WRENCH suite")
+    ap.add_argument("--edges", type=int, default=0, help="edge P/R on N problems at --edge-n rows")
+    ap.add_argument("--edge-n", type=int, default=100_000)
+    ap.add_argument("--all", action="store_true", help="--planted 24 --semi --edges 8")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--model", nargs="*", default=[], help="LabelModel key=value settings")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    kw, fit_kw = parse_model(args.model)
+    if args.all:
+        args.planted, args.semi, args.edges = args.planted or 24, True, args.edges or 8
+    if args.planted:
+        run_planted(args.planted, kw, fit_kw)
+    if args.semi:
+        run_semi(args.data, kw, fit_kw)
+    if args.edges:
+        run_edges(args.edges, args.edge_n, kw)
+    if not (args.planted or args.semi or args.edges):
+        ap.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
