@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -136,6 +137,32 @@ def test_recovers_known_accuracies_on_hierarchical_data(tree_data: tuple[np.ndar
     assert np.allclose(coarse_level.accuracies[4:], implied, atol=0.03)
     # the class balance over the 6 joint values is the (uniform) truth
     assert np.allclose(model.class_balance, 1 / 6, atol=0.02)
+
+
+def test_chain_accuracies_never_increase_down_the_hierarchy() -> None:
+    # identifiable fine level: the chain is (coarse-level, fine-level) accuracy, coarse >= fine
+    L, _, tasks = synthetic(TREE, 20000, LFS)
+    model = MultiTaskLabelModel(TREE).fit(MultiTaskStats.from_matrix(L, TREE, tasks))
+    for i in range(L.shape[1]):
+        chain = model.chain_accuracies(i)
+        assert all(a >= b for a, b in itertools.pairwise(chain))
+    # fine level not identifiable (one fine LF per class): its own accuracy counts at the prior
+    # precision, which floors the coarse-level accuracy — a precise fine LF that disagreeing
+    # coarse LFs pull toward chance still outweighs one weak coarse vote
+    rng = np.random.default_rng(5)
+    Y = TREE.feasible[rng.integers(0, TREE.n_joint, 20000)]
+    cols = [noisy(rng, Y[:, 0], 3, a, 0.6) for a in (0.6, 0.55, 0.6, 0.5)]
+    cols.append(np.where(rng.random(Y.shape[0]) < 0.2, Y[:, 1], -1))
+    tasks = ["coarse"] * 4 + ["fine"]
+    L = np.stack(cols, 1)
+    model = MultiTaskLabelModel(TREE).fit(MultiTaskStats.from_matrix(L, TREE, tasks))
+    assert not model._identified[1][0]
+    coarse_acc, fine_acc = model.chain_accuracies(4)
+    assert fine_acc == model.init_precision and coarse_acc >= model.init_precision
+    with pytest.raises(ModelError, match="hierarchical"):
+        MultiTaskLabelModel(TREE, method="moments").fit(
+            MultiTaskStats.from_matrix(L, TREE, tasks)
+        ).chain_accuracies(0)
 
 
 def test_moment_fit_recovers_accuracies(tree_data: tuple[np.ndarray, ...]) -> None:

@@ -32,6 +32,19 @@ FINE_CLASSES = (
 )  # fmt: skip
 
 _WH = r"^(?:what|which|name)\s+(?:\S+\s+){0,2}?"  # "what (kind of) X", "which two X"
+_PERSON = (
+    r"(?:man|woman|men|women|person|people|president|vice-president|king|queen|actor|actress"
+    r"|author|writer|artist|singer|poet|scientist|explorer|inventor|composer|player|general"
+    r"|leader|emperor|pope|director|philosopher|astronaut|athlete|comedian|painter|novelist"
+    r"|politician|senator|governor|prime minister|first lady|boxer|golfer|pitcher|officer"
+    r"|lawyer|doctor|hero|wife|husband|son|daughter|father|mother|chairman|founder|coach|saint"
+    r"|dictator|architect|designer|ruler|pianist|guitarist|quarterback|physicist|chemist"
+    r"|mathematician|psychologist|cartoonist|photographer|member|celebrity|star|frenchman"
+    r"|englishman|american|character|protagonist|girl|boy|brother|sister|judge|suspect|cowboy"
+    r"|villain|heroine|monk|prophet|apostle|sculptor|playwright|host|anchor|manager|owner|ceo"
+    r"|millionaire|billionaire|spy|soldier|pilot|commander|admiral|detective|magician|dancer"
+    r"|hitter|outlaw|gangster|assassin)s?"
+)  # people nouns ("the lawyer who ...", "name of the actor ...")
 
 # (LF name, regex, fine class). Order is the vote-matrix column order.
 RULES: tuple[tuple[str, str, str], ...] = (
@@ -42,8 +55,12 @@ RULES: tuple[tuple[str, str, str], ...] = (
     ("desc_def_what_is", r"^what (?:is|are|was) (?:an? |the )?[a-z\-']+(?: [a-z\-']+)? \?$",
      "DESC:def"),
     ("desc_def_mean", r"\bmean(?:s|ing)?\b|\bdefinition\b|\bdefine\b", "DESC:def"),
+    ("desc_def_quoted", r"^what (?:is|are|was|'s) (?:a |an |the )?`` [^`']+ '' \?$", "DESC:def"),
+    ("desc_def_whats", r"^what 's (?:a |an |the )?[a-z\-]+(?: [a-z\-]+)? \?$", "DESC:def"),
     ("desc_reason_why", r"^why\b|\bwhy (?:do|does|did|is|are|was|were)\b|\bhow come\b"
      r"|\bwhat (?:causes|caused|is the cause|is the reason)\b", "DESC:reason"),
+    ("desc_reason_famous", r"\b(?:famous|known|noted|remembered) for\b|^what (?:makes|made"
+     r"|causes|caused)\b|\bcauses? of\b|\breasons? (?:for|why)\b", "DESC:reason"),
     ("desc_manner_how", r"^how (?:do|does|did|can|could|should|would|might|to|is \S+ made)\b",
      "DESC:manner"),
     ("desc_desc_what_happens", r"\bwhat happen|\b(?:origin|history|significance|purpose) of\b"
@@ -51,9 +68,16 @@ RULES: tuple[tuple[str, str, str], ...] = (
     ("desc_desc_describe", r"^describe\b|\blook like\b|\bwhat (?:is|are) the (?:powers"
      r"|characteristics|features|advantages|disadvantages|effects|benefits|rules)\b",
      "DESC:desc"),
+    ("desc_desc_believe", r"\bbelieve(?: in)? \?$|\bside effects?\b|\bwhat effects?\b"
+     r"|\bwhat (?:is|was|are) the (?:importance|significance|nature|verdict|distinction"
+     r"|main application|function)\b|\bwhat (?:should|can|must) (?:i|you|one|a person) do\b",
+     "DESC:desc"),
     # ENTY
     ("enty_animal", _WH + r"(?:animal|bird|fish|dog|cat|insect|mammal|creature|reptile|breed"
      r"|species|horse|snake|spider|whale|shark)s?\b", "ENTY:animal"),
+    ("enty_animal_pet", r"\b(?:dog|horse|cat|pony|mule|ox|bird|parrot|pig)\s*'s\b|\b(?:state"
+     r"|official|national) (?:animal|bird|fish)\b|\b(?:dog|horse|cat|ox|bird) (?:'s )?name\b"
+     r"|\bname of (?:\S+ ){0,3}(?:dog|horse|cat|ox|bird|pet)\b", "ENTY:animal"),
     ("enty_body", _WH + r"(?:organ|bone|muscle|gland|body part)s?\b|\bpart of the (?:body|brain"
      r"|eye|ear)\b", "ENTY:body"),
     ("enty_color", r"\bcolou?rs?\b", "ENTY:color"),
@@ -61,14 +85,22 @@ RULES: tuple[tuple[str, str, str], ...] = (
      r"|magazine|comic|cartoon|musical|sculpture|tv|television|show|series|story|character)s?\b"
      r"|\b(?:wrote|written|sang|sung|starred|composed|painted)\b.*\b(?:film|movie|book|novel"
      r"|song|play|poem)\b", "ENTY:cremat"),
+    ("enty_cremat_in_what", r"\b(?:in|on|from) (?:what|which) (?:\S+ )?(?:film|movie|book|novel"
+     r"|opera|play|tv show|show|series|album|song|poem|comic strip|sitcom|cartoon)s?\b",
+     "ENTY:cremat"),
+    ("enty_cremat_ending", r"^(?:what|which) .*\b(?:film|movie|book|novel|opera|symphony|album"
+     r"|comic strip|sitcom|soap opera|trilogy|ballad|bible|testament)s? \?$", "ENTY:cremat"),
     ("enty_currency", r"\bcurrenc(?:y|ies)\b|\bmonetary unit\b", "ENTY:currency"),
     ("enty_dismed", r"\b(?:disease|illness|syndrome|disorder|cancer|virus|infection|ailment"
      r"|medicine|drug|cure|vaccine|symptoms?|allergy|deficiency)\b", "ENTY:dismed"),
+    ("enty_dismed_fear", r"\bfear of\b|\bphobi", "ENTY:dismed"),
     ("enty_event", _WH + r"(?:war|battle|event|festival|holiday|revolution|hurricane|disaster"
      r"|competition|tournament|ceremony)s?\b", "ENTY:event"),
     ("enty_food", _WH + r"(?:food|fruit|vegetable|drink|cheese|dish|beverage|cereal|dessert|wine"
      r"|beer|cocktail|candy|sauce|bread|soup|spice|nut|liquor|meat|cake|cookie|sandwich"
      r"|pasta|pizza|chocolate)s?\b", "ENTY:food"),
+    ("enty_food_eat", r"\b(?:eat|eats|ate|drink|drinks|flavou?rs?|cereal|ice cream|cookie|soda"
+     r"|snack|sweeter|dish|recipe|ingredients?)\b", "ENTY:food"),
     ("enty_instru", r"\binstrument", "ENTY:instru"),
     ("enty_lang", _WH + r"(?:languages?|tongue|dialect)\b", "ENTY:lang"),
     ("enty_letter", _WH + r"letters?\b", "ENTY:letter"),
@@ -83,6 +115,10 @@ RULES: tuple[tuple[str, str, str], ...] = (
     ("enty_techmeth", r"\b(?:technique|method|process|procedure|way to)\b", "ENTY:techmeth"),
     ("enty_termeq", r"\bwhat (?:is|was|are) (?:the |a |another )?(?:term|name|word) for\b"
      r"|\bwhat do you call\b|\bterm for\b", "ENTY:termeq"),
+    ("enty_termeq_called", r"\b(?:called|known as|call) what\b|\b(?:also|better|commonly"
+     r"|usually) (?:called|known)\b|\banother name\b|\b(?:common|former|other|english|proper"
+     r"|scientific|technical) name\b|\btranslation\b|\bwhat (?:do|does|did) \S+(?: \S+)? call\b",
+     "ENTY:termeq"),
     ("enty_veh", _WH + r"(?:car|ship|boat|plane|aircraft|airplane|vehicle|submarine|automobile"
      r"|locomotive|rocket|spacecraft|shuttle|jet|yacht)s?\b", "ENTY:veh"),
     ("enty_word", _WH + r"words?\b(?! for)|\brhymes? with\b|\bpalindrome|\banagram", "ENTY:word"),
@@ -98,11 +134,19 @@ RULES: tuple[tuple[str, str, str], ...] = (
      r"|physicist|chemist|mathematician|psychologist|blonde|cartoonist|photographer)s?\b",
      "HUM:ind"),
     ("hum_ind_name", r"\b(?:first|last|real|full|maiden|given) name\b|\bnamed \?$", "HUM:ind"),
+    ("hum_ind_noun_who", r"\b" + _PERSON + r" (?:who|that|whose)\b", "HUM:ind"),
+    ("hum_ind_name_of", r"\bnames? of (?:the |a |an |his |her |their )?(?:\S+ )?" + _PERSON
+     + r"\b", "HUM:ind"),
+    ("hum_ind_which_of", r"^(?:which|what) (?:of the following |of these )?(?:\S+ ){0,3}?"
+     + _PERSON + r"\b", "HUM:ind"),
     ("hum_desc_who_is", r"^who (?:is|was|are|were) [^ ?]+(?: [^ ?]+)? \?$", "HUM:desc"),
     ("hum_gr", _WH + r"(?:team|company|group|organization|band|corporation|university"
      r"|college|school|party|club|agency|airline|tribe|firm|manufacturer|network"
      r"|newspaper|store|chain|league|army|museum)s?\b|\bwho (?:makes|made|manufactures"
      r"|produces|owns)\b", "HUM:gr"),
+    ("hum_gr_any", r"^(?:what|which) .*\b(?:company|companies|corporation|manufacturer"
+     r"|radio stations?|civilization|culture|band|baseball team|football team|hockey team"
+     r"|basketball team|businesses)\b", "HUM:gr"),
     ("hum_title", _WH + r"(?:title|position|rank|office|job|profession|occupation)s?\b",
      "HUM:title"),
     # LOC
@@ -118,6 +162,11 @@ RULES: tuple[tuple[str, str, str], ...] = (
      r"|smallest|most famous) (?:\w+ )?(?:river|lake|building|cathedral|island|desert|ocean"
      r"|sea|waterfall|church|museum|park|bridge|structure|tower|website|web site|home page"
      r"|canal|cave|reef|glacier|stadium|arena|hotel|airport)s?\b", "LOC:other"),
+    ("loc_other_place2", r"^(?:what|which) (?:\S+ ){0,3}?(?:cathedral|library|libraries|gulf"
+     r"|continent|constellation|mall|site|sites|website|websites|address|birthplace|brewery"
+     r"|breweries|attraction|attractions|prison|castle|palace|church|temple|monument|court"
+     r"|restaurant|bar|theater|theatre|zoo)\b|\bwhat part of\b|\bwhere can i find\b",
+     "LOC:other"),
     # NUM
     ("num_code", r"\b(?:zip|area|postal|morse) code\b|\b(?:phone|telephone) number\b",
      "NUM:code"),
@@ -130,10 +179,15 @@ RULES: tuple[tuple[str, str, str], ...] = (
     ("num_money", r"\bcosts?\b|\bprice\b|\bhow much money\b|\bworth\b|\bsalary\b"
      r"|\bhow much (?:does|did|do|is|was|will|would) .*\b(?:pay|earn|charge|spend)\b",
      "NUM:money"),
+    ("num_money_wage", r"\b(?:minimum wage|paid|income|tax|taxed|fare|fined?|debts?|how much"
+     r" (?:did|does|do|is|was|will|would|could|can) .* (?:sell|rent|buy|pay|cost))\b",
+     "NUM:money"),
     ("num_ord", r"\bwhat (?:number|place|rank) (?:is|was|did)\b|\bwhat position did\b",
      "NUM:ord"),
     ("num_other", r"\bwhat (?:is|was) the (?:atomic )?number\b(?! of)",
      "NUM:other"),
+    ("num_other_measure", r"\b(?:frequency|latitude|longitude|iq|horsepower|death toll"
+     r"|statistics|par|score|heart rate|size of the|quantity)\b", "NUM:other"),
     ("num_perc", r"\bpercent|%|\bwhat (?:fraction|proportion)\b|\bodds\b|\bprobability\b",
      "NUM:perc"),
     ("num_period", r"\bhow old\b|\bhow long (?:did|does|do|will|would|can|has|have|was|were"

@@ -419,10 +419,11 @@ class MultiTaskLabelModel:
                 out.append(T)
                 continue
             prev: tuple[int, float] | None = None  # (task, accuracy) of the level above
-            for u in _ancestors(g, t):
+            chain = _ancestors(g, t)
+            accs = self.chain_accuracies(i)
+            for u, acc in zip(chain, accs, strict=True):
                 lm, lfs = self._levels[u]
                 pos = int(np.flatnonzero(lfs == i)[0])
-                acc = float(lm.accuracies[pos])
                 if not np.isfinite(acc):
                     break
                 comp = dependency_components(lfs.size, lm.dependencies)
@@ -430,7 +431,9 @@ class MultiTaskLabelModel:
                 vmap = np.array(implied_values(g, t, u), np.int64)
                 hit = (Y[None, :, u] == vmap[:, None]).astype(float)  # (k, J)
                 if prev is None:
-                    T[:k] += float(lm.weights[pos]) * hit
+                    ku = g.cardinalities[u]
+                    a = min(max(acc, 1.0 / ku), 1.0 - _EPS)
+                    T[:k] += scale * float(np.log(a * (ku - 1) / (1.0 - a))) * hit
                 else:
                     par, prev_acc = prev
                     pmap = np.array(implied_values(g, t, par), np.int64)
@@ -450,6 +453,39 @@ class MultiTaskLabelModel:
                 prev = (u, acc)
             out.append(T)
         return out
+
+    def chain_accuracies(self, lf: int) -> list[float]:
+        """Hierarchical fit: LF ``lf``'s accuracy at each level of its ancestor chain (root
+        first) as used for prediction.
+
+        Each level's fit gives ``a^ℓ = P(Y_ℓ = the value the vote implies | vote)``. A vote that
+        is right at a level is right at every coarser one, so accuracies cannot increase going
+        down the chain: each level's accuracy is raised to at least the one below it. The LF's
+        own level, when its moments cannot identify the accuracy (fewer than 3 independent LFs
+        per class, as for most of TREC's 50 fine classes), counts at the prior precision
+        ``init_precision`` — the value the within-parent precision β already takes there. (Without
+        this floor a precise fine LF whose coarse-level accuracy the sparse, dependent coarse LFs
+        pull down to near chance would be outvoted by them on the coarse value and hence on its
+        own task: on TREC the joint model lost 4 points of fine accuracy to the independent one
+        on rows with one fine vote.)
+        """
+        self._check_fitted()
+        if not self._levels:
+            raise ModelError("chain_accuracies needs the hierarchical fit")
+        t = self.lf_tasks[lf]
+        chain = _ancestors(self.graph, t)
+        accs = []
+        for u in chain:
+            lm, lfs = self._levels[u]
+            pos = int(np.flatnonzero(lfs == lf)[0])
+            acc = float(lm.accuracies[pos])
+            if u == t and len(chain) > 1 and np.isfinite(acc) and not self._identified[u][pos]:
+                acc = self.init_precision
+            accs.append(acc)
+        for j in range(len(accs) - 2, -1, -1):
+            if np.isfinite(accs[j]) and np.isfinite(accs[j + 1]):
+                accs[j] = max(accs[j], accs[j + 1])
+        return accs
 
     # ------------------------------------------------------------------ parameters
     def _check_fitted(self) -> None:
