@@ -1,7 +1,10 @@
 """The labeling pipeline: corpus → LF votes → LF statistics → label model → labels in Delta.
 
-This module is the only place that crosses layers. :func:`run_pipeline` runs the stages in order,
-each a short function below:
+This module is the only place that crosses layers. :func:`run_pipeline` first refuses an unsafe
+output path (:func:`~wsup_spark.run.guard.check_output_path`) and claims the output path in the
+run manifest (:class:`~wsup_spark.run.manifest.RunManifest`: one run at a time), then runs the
+stages in order, each a short function below, and last commits the manifest entry naming the
+table versions that form the run (on failure it records an abort, releasing the claim):
 
 1. :func:`load_corpus` — read the source (and refuse an empty one before anything is written).
 2. :func:`write_votes` — apply the LFs on Spark and write the votes table (Delta); returns the
@@ -45,7 +48,9 @@ from wsup_spark.labelmodel.base import BaseLabelModel, build_label_model, label_
 from wsup_spark.labelmodel.baselines import MajorityVote
 from wsup_spark.lf.base import LabelingFunction, LFSet
 from wsup_spark.lf.loading import load_lfs
+from wsup_spark.run.guard import check_output_path
 from wsup_spark.run.layout import RunLayout, default_run_id
+from wsup_spark.run.manifest import RunManifest
 from wsup_spark.run.result import PipelineResult
 from wsup_spark.run.store import save_artifacts, save_summary
 from wsup_spark.spark.apply import VOTES_COL, LFErrorCounter, apply_transform
@@ -321,7 +326,25 @@ def run_pipeline(
         template=LFStats.empty(lfset.m, lfset.k, lfset.names, patterns=patterns),
     )  # fmt: skip
     logger.info("run %s: %d LFs, k=%d, output %s", ctx.run_id, lfset.m, lfset.k, ctx.layout.root)
+    sources = [cfg.source.path] if cfg.source.path and cfg.source.format != "demo" else []
+    check_output_path(ctx.layout, sources, cfg.output.allow_non_empty)
+    manifest = RunManifest(ctx.layout)
+    manifest.claim(ctx.run_id)  # one run at a time per output path (ConcurrentRunError)
+    try:
+        result = _run_stages(ctx)
+    except BaseException as e:
+        manifest.abort(ctx.run_id, f"{type(e).__name__}: {e}")
+        raise
+    manifest.commit(
+        ctx.run_id, result.votes_version, result.labels_version, result.train_version,
+        mode=cfg.output.mode, lf_set_hash=lfset.hash,
+    )  # fmt: skip
+    return result
 
+
+def _run_stages(ctx: RunContext) -> PipelineResult:
+    """The stages of one claimed run (see :func:`run_pipeline`)."""
+    cfg, spark, lfset = ctx.cfg, ctx.spark, ctx.lfset
     corpus = load_corpus(ctx)
     votes_out, stats = write_votes(ctx, corpus)
     model = fit_model(ctx, stats)

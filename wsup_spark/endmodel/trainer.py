@@ -35,6 +35,7 @@ from wsup_spark.endmodel.models import build_model, fit_standardizers, make_opti
 from wsup_spark.endmodel.table import TableFiles, resolve_table
 from wsup_spark.errors import ConfigError
 from wsup_spark.run.layout import RunLayout
+from wsup_spark.run.manifest import RunManifest
 
 logger = logging.getLogger(__name__)
 
@@ -324,4 +325,8 @@ def train_from_config(cfg: Any, default_table: str | None = None) -> dict[str, A
         raise ConfigError(f"train_from_config needs a mapping or a PipelineConfig, got {cfg!r}")
     if not raw.get("table") and default_table:
         raw["table"] = default_table
+        if raw.get("version") is None:  # the run manifest names the run's training-table version
+            done = RunManifest(RunLayout.at(default_table.rsplit("/", 1)[0])).last_commit()
+            if done is not None and done.train_version is not None:
+                raw["version"] = done.train_version
     return train(TrainConfig.from_dict(raw)).metrics

@@ -47,3 +47,10 @@ def exists(path: str) -> bool:
     """True when ``path`` is an existing file or folder."""
     filesystem, p = pafs.FileSystem.from_uri(as_uri(path))
     return bool(filesystem.get_file_info(p).type != pafs.FileType.NotFound)
+
+
+def list_names(folder: str) -> list[str]:
+    """Names of the entries of ``folder`` (files and folders), sorted; [] when it is absent."""
+    filesystem, p = pafs.FileSystem.from_uri(as_uri(folder))
+    infos = filesystem.get_file_info(pafs.FileSelector(p, allow_not_found=True))
+    return sorted(i.base_name for i in infos)

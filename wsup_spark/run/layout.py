@@ -76,6 +76,11 @@ class RunLayout:
         """The folder holding one folder of artifacts per run."""
         return f"{self.root}/_runs"
 
+    @property
+    def manifest(self) -> str:
+        """The run manifest, a small Delta table (see :mod:`wsup_spark.run.manifest`)."""
+        return f"{self.runs}/_manifest"
+
     def artifacts(self, run_id: str) -> str:
         """The artifacts folder of ``run_id``."""
         return f"{self.runs}/{run_id}"

@@ -3,8 +3,10 @@
 A run writes, under ``<output.path>/_runs/<run id>/`` (see :class:`~wsup_spark.run.layout.
 RunLayout`): the fitted model's parameters (``label_model.json``), the LF statistics
 (``lf_stats.npz``) and, last, ``summary.json``. :func:`load_run` rebuilds the run's
-:class:`~wsup_spark.run.result.PipelineResult` from the labels table's commit history (which
-names the run, the votes version and the artifacts folder) and those files; nothing is recomputed.
+:class:`~wsup_spark.run.result.PipelineResult` from the run manifest (which names the table
+versions that form the run), the labels table's commit history (the votes version and the artifacts
+folder) and those files; nothing is recomputed. A run that never committed its manifest entry (a
+driver killed midway) is not "the latest run".
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from wsup_spark.io.delta import commit_history
 from wsup_spark.io.files import read_bytes, write_files
 from wsup_spark.labelmodel.base import BaseLabelModel, label_model_from_dict
 from wsup_spark.run.layout import MODEL_FILE, STATS_FILE, SUMMARY_FILE, RunLayout
+from wsup_spark.run.manifest import RunManifest
 from wsup_spark.run.result import PipelineResult
 from wsup_spark.stats.lfstats import LFStats
 
@@ -69,6 +72,9 @@ def load_run(output_path: str, run_id: str | None = None) -> PipelineResult:
             f"the labels table {layout.labels!r} has no commit of {which}; runs: {runs}"
         )
     c = commits[-1]
+    done = RunManifest(layout).last_commit(run_id)
+    if done is not None:  # the run manifest names the versions that form the run
+        c = next((x for x in commits if int(x["version"]) == done.labels_version), c)
     meta = c["metadata"]
     rid = str(c["run_id"])
     folder = str(meta.get("artifacts") or layout.artifacts(rid))
@@ -90,6 +96,7 @@ def load_run(output_path: str, run_id: str | None = None) -> PipelineResult:
         layout=layout,
         votes_version=int(meta["votes_version"]),
         labels_version=int(c["version"]),
+        train_version=done.train_version if done is not None and done.run_id == rid else None,
         metrics=dict(meta.get("metrics") or {}),
         lf_errors=dict(meta.get("lf_errors") or {}),
     )
