@@ -92,6 +92,7 @@ class OutputConfig:
     mode: str = "overwrite"
     training_table: bool = False
     features: Sequence[str] = ()
+    allow_non_empty: bool = False
 
 
 @dataclass(frozen=True)
