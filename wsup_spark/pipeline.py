@@ -42,6 +42,7 @@ from wsup_spark.config import PipelineConfig
 from wsup_spark.errors import DataError
 from wsup_spark.io.base import job_description
 from wsup_spark.io.delta import read_table, resolve_writer, write_table
+from wsup_spark.io.delta_rs import sweep_orphans
 from wsup_spark.io.sources import GOLD_COL, load_source
 from wsup_spark.json_values import nan_to_none
 from wsup_spark.labelmodel.base import BaseLabelModel, build_label_model, label_model_class
@@ -331,6 +332,8 @@ def run_pipeline(
     manifest = RunManifest(ctx.layout)
     manifest.claim(ctx.run_id)  # one run at a time per output path (ConcurrentRunError)
     try:
+        for table in (ctx.layout.votes, ctx.layout.labels, ctx.layout.train):
+            sweep_orphans(table)  # files of crashed earlier drivers (we hold the claim)
         result = _run_stages(ctx)
     except BaseException as e:
         manifest.abort(ctx.run_id, f"{type(e).__name__}: {e}")

@@ -121,7 +121,7 @@ def test_concurrent_processes_on_one_output_path_never_interleave(tmp_path):
         assert time.monotonic() < deadline, "ra never claimed the output path"
         time.sleep(0.2)
     b = start("rb", "wsup_spark.demo.radiology_lfs")
-    b_out, b_err = b.communicate(timeout=300)
+    _, b_err = b.communicate(timeout=300)
     a_out, a_err = a.communicate(timeout=300)
     assert a.returncode == 0, a_err[-2000:]
     assert b.returncode == 2, b_err[-2000:]
@@ -156,3 +156,24 @@ def test_unsafe_output_paths_are_refused_before_anything_is_written(spark, tmp_p
                               "source.gold_col=null", "output.training_table=false"),
                          spark)  # fmt: skip
     assert not (corpus / "out").exists() and not (corpus / "votes").exists()
+
+
+def test_files_of_a_crashed_driver_are_removed_by_the_next_run(spark, tmp_path):
+    """A driver killed while its tasks wrote leaves data files and an open fence; the next run
+    (holding the claim) removes them; files of committed writes are kept."""
+    from wsup_spark.io.base import run_tag
+
+    out = tmp_path / "out"
+    first = run_pipeline(_cfg(out, "run_id=r1"), spark)
+    votes = out / "votes"
+    prefix = f"part-{run_tag('dead')}-0123456789ab"
+    fence = votes / "_wsup_writes" / prefix
+    fence.mkdir(parents=True)
+    (fence / "running-p00000-a0-t7").write_bytes(b"")
+    stray = votes / f"{prefix}-p00000-a0-t7.snappy.parquet"
+    stray.write_bytes(b"PAR1 half a file")
+    kept = set(DeltaTable(str(votes)).file_uris())
+    res = run_pipeline(_cfg(out, "run_id=r2", "output.mode=append"), spark)
+    assert not stray.exists() and not fence.exists()
+    assert kept and all(os.path.exists(u.removeprefix("file://")) for u in kept), "r1's files kept"
+    assert len(read_arrow(str(votes))) == 600 and res.votes_version == first.votes_version + 1

@@ -35,6 +35,7 @@ from wsup_spark.io.base import (
     WriteResult,
     app_id,
     job_description,
+    normalize_table_uri,
     run_tag,
     user_metadata_json,
 )
@@ -48,6 +49,8 @@ from wsup_spark.io.schemas import (
     table_arrow_schema,
 )
 from wsup_spark.io.write_task import (
+    CLOSED,
+    FENCE_DIR,
     FILE_META_DDL,
     TaskSpec,
     close_and_clean,
@@ -278,6 +281,36 @@ def _run_files(dt: Any, uri: str, run_id: str, now: int) -> list[Any]:
     else:
         logger.info("run %r is already in %s: replacing its %d files", run_id, uri, len(old))
     return [RemoveAction(p, True, now, int(s), {}) for p, s in old]
+
+
+def sweep_orphans(uri: str) -> int:
+    """Remove what crashed drivers left in the table folder at ``uri``; returns how many writes.
+
+    A write whose fence has no ``CLOSED`` marker was cut off with its driver. When its write id is
+    in no commit of the table, its data files were never committed: they and the fence go. When
+    it did commit (the driver died during cleanup), only the fence goes; files of its failed task
+    attempts stay until ``VACUUM``. Call it only while no other writer can write to this table
+    (the pipeline does, holding the output path's claim in the run manifest).
+    """
+    from pyarrow import fs as pafs
+
+    uri = normalize_table_uri(uri)
+    fs, root = pafs.FileSystem.from_uri(uri)
+    fences = fs.get_file_info(pafs.FileSelector(f"{root}/{FENCE_DIR}", allow_not_found=True))
+    open_ = [f for f in fences if fs.get_file_info(f"{f.path}/{CLOSED}").type
+             == pafs.FileType.NotFound]  # fmt: skip
+    if not open_:
+        return 0
+    dt = _open(uri)
+    committed = {str(e.get(WRITE_ID_KEY)) for e in dt.history()} if dt is not None else set()
+    for fence in open_:
+        prefix = fence.base_name
+        if prefix.rsplit("-", 1)[-1] not in committed:
+            n = len(close_and_clean(uri, prefix, wait_s=0.0))
+            logger.warning("removed %d uncommitted file(s) of crashed write %s from %s", n,
+                           prefix, uri)  # fmt: skip
+        fs.delete_dir(fence.path)
+    return len(open_)
 
 
 def _find_commit(uri: str, write_id: str, at_least: int) -> int:
