@@ -11,6 +11,8 @@ one partial per partition, tree-reduced). Nothing n-sized. :meth:`MultiTaskStats
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -49,6 +51,100 @@ def implied_values(graph: TaskGraph, task: int, ancestor: int) -> tuple[int, ...
         vals = tuple(t.parent_of[v] for v in vals)
         cur = graph.index(t.parent)
     return vals
+
+
+_ARRAYS = ("counts", "overlaps", "conflicts", "overlaps_any", "n_covered", "n_overlap",
+           "n_conflict")  # fmt: skip
+
+
+class _Layout:
+    """The indicator-column layout of an LF set (built once, reused for every row block)."""
+
+    def __init__(self, graph: TaskGraph, tasks: tuple[int, ...]) -> None:
+        self.graph, self.tasks = graph, tasks
+        m = len(tasks)
+        self.k = np.array([graph.cardinalities[t] for t in tasks], np.int64)
+        self.offs = np.concatenate([[0], np.cumsum(self.k)[:-1]]).astype(np.int64)
+        self.d = int(self.k.sum())
+        self.lf_of = np.repeat(np.arange(m), self.k)
+        self.val = np.arange(self.d) - self.offs[self.lf_of]
+        self.lf_task = np.array(tasks, np.int64)
+        self.col_task = self.lf_task[self.lf_of] if m else np.zeros(0, np.int64)
+        # (d, J): joint values consistent with each indicator column; two columns are
+        # inconsistent when their sets do not intersect (computed per block for the columns
+        # that fire: a 50-class LF set has thousands of columns)
+        Y = graph.feasible
+        self.sets = (Y[:, self.col_task].T == self.val[:, None]).astype(np.float32)
+
+    def check(self, L: np.ndarray, lf_names: Sequence[str] | None) -> np.ndarray:
+        L = np.asarray(L)
+        if L.ndim != 2 or L.shape[1] != len(self.tasks):
+            raise StatsError(
+                f"L must be (n, m) with m = {len(self.tasks)} LFs, got shape {L.shape}"
+            )
+        if L.dtype.kind not in "iu":
+            raise StatsError(f"L must hold integers, got dtype {L.dtype}")
+        for i, t in enumerate(self.tasks):
+            col = L[:, i]
+            bad = col[(col < -1) | (col >= self.k[i])]
+            if bad.size:
+                name = lf_names[i] if lf_names else f"LF {i}"
+                raise StatsError(
+                    f"{name} votes {int(bad[0])} on task {self.graph.tasks[t].name!r}, outside "
+                    f"-1..{self.k[i] - 1}"
+                )
+        return L
+
+    def stats(self, L: np.ndarray, lf_names: Sequence[str] | None) -> MultiTaskStats:
+        """The statistics of the rows of ``L``."""
+        L = self.check(L, lf_names)
+        g, d, m, T = self.graph, self.d, len(self.tasks), len(self.graph.tasks)
+        n = L.shape[0]
+        counts = np.zeros((d, d), np.int64)
+        overlaps = np.zeros((m, T), np.int64)
+        conflicts = np.zeros((m, T), np.int64)
+        overlaps_any = np.zeros(m, np.int64)
+        n_cov = np.zeros(T, np.int64)
+        n_ovl = np.zeros(T, np.int64)
+        n_cfl = np.zeros(T, np.int64)
+        step = max(1, _CHUNK_ELEMS // max(d, 1))
+        for s in range(0, n, step):
+            B = L[s : s + step].astype(np.int64)
+            nb = B.shape[0]
+            voted = B >= 0
+            r, c = np.nonzero(voted)
+            # only the indicator columns that fire in this block (most of a 50-class LF's never
+            # do): (nb, a) one-hot; float32 matmul is exact while sums < 2**24
+            act, pos = np.unique(self.offs[c] + B[r, c], return_inverse=True)
+            X = np.zeros((nb, act.size), np.float32)
+            X[r, pos] = 1.0
+            counts[np.ix_(act, act)] += np.rint(X.T @ X).astype(np.int64)
+            Sa = self.sets[act]
+            incons = ((Sa @ Sa.T) == 0).astype(np.float32)  # (a, a)
+            nvotes = voted.sum(axis=1)
+            overlaps_any += (voted & (nvotes >= 2)[:, None]).sum(axis=0)
+            hit_cols = X > 0
+            for t in range(T):
+                lfs = self.lf_task == t
+                votes_t = voted[:, lfs].sum(axis=1)
+                others = votes_t[:, None] - (voted & lfs[None, :])  # other task-t LFs voting
+                overlaps[:, t] += (voted & (others >= 1)).sum(axis=0)
+                cols = self.col_task[act] == t
+                # per column: task-t votes inconsistent with it (a column is never inconsistent
+                # with itself, and an LF casts one vote per row)
+                Q = X[:, cols] @ incons[cols]  # (nb, a)
+                hit = hit_cols & (Q > 0)
+                conflicts[:, t] += np.bincount(self.lf_of[act[np.nonzero(hit)[1]]], minlength=m)
+                onehot = self.val[act[cols]][:, None] == np.arange(g.cardinalities[t])[None, :]
+                vals_t = X[:, cols] @ onehot.astype(np.float32)  # (nb, k_t) votes per value
+                n_cov[t] += int((votes_t >= 1).sum())
+                n_ovl[t] += int((votes_t >= 2).sum())
+                n_cfl[t] += int(((vals_t > 0).sum(axis=1) >= 2).sum())
+        return MultiTaskStats(
+            graph=g, lf_tasks=self.tasks, n=n, counts=counts, overlaps=overlaps,
+            conflicts=conflicts, overlaps_any=overlaps_any, n_covered=n_cov, n_overlap=n_ovl,
+            n_conflict=n_cfl, lf_names=tuple(lf_names) if lf_names is not None else None,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,6 +227,33 @@ class MultiTaskStats:
 
     # ------------------------------------------------------------------ construction
     @classmethod
+    def empty(
+        cls,
+        graph: TaskGraph,
+        lf_tasks: Sequence[str | int],
+        lf_names: Sequence[str] | None = None,
+    ) -> MultiTaskStats:
+        """Statistics of zero rows (the identity of :meth:`merge`).
+
+        Examples
+        --------
+        >>> from wsup_spark.tasks import Task
+        >>> g = TaskGraph([Task("c", 2), Task("f", 3, parent="c", parent_of=(0, 1, 1))])
+        >>> e = MultiTaskStats.empty(g, ["c", "f"])
+        >>> e.n, e.d, e.merge(MultiTaskStats.from_matrix(np.array([[1, 2]]), g, ["c", "f"])).n
+        (0, 5, 1)
+        """
+        layout = _Layout(graph, _lf_task_indices(graph, lf_tasks))
+        m, T, d = len(layout.tasks), len(graph.tasks), layout.d
+        return cls(
+            graph=graph, lf_tasks=layout.tasks, n=0, counts=np.zeros((d, d), np.int64),
+            overlaps=np.zeros((m, T), np.int64), conflicts=np.zeros((m, T), np.int64),
+            overlaps_any=np.zeros(m, np.int64), n_covered=np.zeros(T, np.int64),
+            n_overlap=np.zeros(T, np.int64), n_conflict=np.zeros(T, np.int64),
+            lf_names=tuple(lf_names) if lf_names is not None else None,
+        )  # fmt: skip
+
+    @classmethod
     def from_matrix(
         cls,
         L: np.ndarray,
@@ -156,76 +279,55 @@ class MultiTaskStats:
         >>> s.d, s.n, s.conflicts.tolist()
         (5, 3, [[0, 1], [1, 0]])
         """
-        tasks = _lf_task_indices(graph, lf_tasks)
-        L = np.asarray(L)
-        if L.ndim != 2 or L.shape[1] != len(tasks):
-            raise StatsError(f"L must be (n, m) with m = {len(tasks)} LFs, got shape {L.shape}")
-        if L.dtype.kind not in "iu":
-            raise StatsError(f"L must hold integers, got dtype {L.dtype}")
-        n, m = L.shape
-        T = len(graph.tasks)
-        k = np.array([graph.cardinalities[t] for t in tasks], np.int64)
-        for i in range(m):
-            col = L[:, i]
-            bad = col[(col < -1) | (col >= k[i])]
-            if bad.size:
-                name = lf_names[i] if lf_names else f"LF {i}"
-                raise StatsError(
-                    f"{name} votes {int(bad[0])} on task {graph.tasks[tasks[i]].name!r}, outside "
-                    f"-1..{k[i] - 1}"
-                )
-        offs = np.concatenate([[0], np.cumsum(k)[:-1]]).astype(np.int64)
-        d = int(k.sum())
-        lf_of = np.repeat(np.arange(m), k)
-        val = np.arange(d) - offs[lf_of]
-        col_task = np.array(tasks, np.int64)[lf_of] if m else np.zeros(0, np.int64)
-        # consistency of two indicator columns: their joint-value sets intersect
-        S = np.stack([graph.feasible[:, t] == v for t, v in zip(col_task, val, strict=True)])
-        S = S.reshape(d, graph.n_joint).astype(np.float64)
-        incons = ((S @ S.T) == 0).astype(np.float32)
-        lf_task = np.array(tasks, np.int64)
-        counts = np.zeros((d, d), np.int64)
-        overlaps = np.zeros((m, T), np.int64)
-        conflicts = np.zeros((m, T), np.int64)
-        overlaps_any = np.zeros(m, np.int64)
-        n_cov = np.zeros(T, np.int64)
-        n_ovl = np.zeros(T, np.int64)
-        n_cfl = np.zeros(T, np.int64)
-        step = max(1, _CHUNK_ELEMS // max(d, 1))
-        for s in range(0, n, step):
-            B = L[s : s + step].astype(np.int64)
-            nb = B.shape[0]
-            voted = B >= 0
-            r, c = np.nonzero(voted)
-            # only the indicator columns that fire in this block (most of a 50-class LF's never
-            # do): (nb, a) one-hot; float32 matmul is exact while sums < 2**24
-            act, pos = np.unique(offs[c] + B[r, c], return_inverse=True)
-            X = np.zeros((nb, act.size), np.float32)
-            X[r, pos] = 1.0
-            counts[np.ix_(act, act)] += np.rint(X.T @ X).astype(np.int64)
-            nvotes = voted.sum(axis=1)
-            overlaps_any += (voted & (nvotes >= 2)[:, None]).sum(axis=0)
-            hit_cols = X > 0
-            for t in range(T):
-                lfs = lf_task == t
-                votes_t = voted[:, lfs].sum(axis=1)
-                others = votes_t[:, None] - (voted & lfs[None, :])  # other task-t LFs voting
-                overlaps[:, t] += (voted & (others >= 1)).sum(axis=0)
-                cols = col_task[act] == t
-                # per column: task-t votes inconsistent with it (a column is never inconsistent
-                # with itself, and an LF casts one vote per row)
-                Q = X[:, cols] @ incons[np.ix_(act[cols], act)]  # (nb, a)
-                hit = hit_cols & (Q > 0)
-                conflicts[:, t] += np.bincount(lf_of[act[np.nonzero(hit)[1]]], minlength=m)
-                onehot = val[act[cols]][:, None] == np.arange(graph.cardinalities[t])[None, :]
-                vals_t = X[:, cols] @ onehot.astype(np.float32)  # (nb, k_t) votes per value
-                n_cov[t] += int((votes_t >= 1).sum())
-                n_ovl[t] += int((votes_t >= 2).sum())
-                n_cfl[t] += int(((vals_t > 0).sum(axis=1) >= 2).sum())
+        layout = _Layout(graph, _lf_task_indices(graph, lf_tasks))
+        return layout.stats(L, lf_names)
+
+    def add_matrix(self, L: np.ndarray) -> MultiTaskStats:
+        """``self.merge(from_matrix(L, ...))`` for the same LF set (a streaming update)."""
+        return self.merge(_Layout(self.graph, self.lf_tasks).stats(L, self.lf_names))
+
+    def to_bytes(self) -> bytes:
+        """Serialise to ``.npz`` bytes (no pickle): the graph and LF-to-task map travel with the
+        counts, so partials decode on their own.
+
+        Examples
+        --------
+        >>> from wsup_spark.tasks import Task
+        >>> g = TaskGraph([Task("c", 2), Task("f", 3, parent="c", parent_of=(0, 1, 1))])
+        >>> s = MultiTaskStats.from_matrix(np.array([[1, 2], [0, -1]]), g, ["c", "f"], ["a", "b"])
+        >>> MultiTaskStats.from_bytes(s.to_bytes()) == s
+        True
+        """
+        buf = io.BytesIO()
+        meta = {
+            "graph": self.graph.to_dict(), "lf_tasks": list(self.lf_tasks), "n": self.n,
+            "d": self.d, "lf_names": list(self.lf_names) if self.lf_names is not None else None,
+        }  # fmt: skip
+        # counts is nonzero only between columns that fired (diagonal > 0): with 50-class LFs
+        # that block is a few hundred columns of thousands, so only it travels
+        active = np.flatnonzero(np.diag(self.counts) > 0)
+        arrays = {a: getattr(self, a) for a in _ARRAYS if a != "counts"}
+        np.savez(
+            buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+            active=active, counts_active=self.counts[np.ix_(active, active)], **arrays,
+        )  # fmt: skip
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> MultiTaskStats:
+        """Inverse of :meth:`to_bytes`."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            meta = json.loads(z["meta"].tobytes().decode())
+            arrays = {a: z[a] for a in _ARRAYS if a != "counts"}
+            active = z["active"]
+            counts = np.zeros((meta["d"], meta["d"]), np.int64)
+            counts[np.ix_(active, active)] = z["counts_active"]
         return cls(
-            graph=graph, lf_tasks=tasks, n=n, counts=counts, overlaps=overlaps,
-            conflicts=conflicts, overlaps_any=overlaps_any, n_covered=n_cov, n_overlap=n_ovl,
-            n_conflict=n_cfl, lf_names=tuple(lf_names) if lf_names is not None else None,
+            counts=counts,
+            graph=TaskGraph.from_dict(meta["graph"]), lf_tasks=tuple(meta["lf_tasks"]),
+            n=int(meta["n"]),
+            lf_names=tuple(meta["lf_names"]) if meta["lf_names"] is not None else None,
+            **arrays,
         )  # fmt: skip
 
     def merge(self, other: MultiTaskStats) -> MultiTaskStats:
@@ -251,8 +353,7 @@ class MultiTaskStats:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MultiTaskStats):
             return NotImplemented
-        arrays = ("counts", "overlaps", "conflicts", "overlaps_any", "n_covered", "n_overlap",
-                  "n_conflict")  # fmt: skip
+        arrays = _ARRAYS
         return (
             self.graph == other.graph
             and (self.lf_tasks, self.n) == (other.lf_tasks, other.n)
