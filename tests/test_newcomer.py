@@ -4,8 +4,10 @@ first job meets is one clear line naming the right value, row, column, file and 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -150,3 +152,121 @@ def test_string_vote_on_spark_names_the_value_and_row(spark):
         apply_lfs(df, [lf_neg_spark], "id", 2).collect()
     assert "vote 'negative' (str) for row id 'r00010'" in str(e.value)
     assert "'-1'" not in str(e.value)
+
+
+# --- item 4: every error is one line, ConfigError exit 2, checked before Spark starts -----------
+
+
+def _job(tmp_path, lfs="my_lfs:BAD", **source):
+    """A first job in ``tmp_path``: data.csv (40 rows, ids r00000..), my_lfs.py, job.yaml."""
+    import textwrap
+
+    rows = ["id,text,score,label"]
+    rows += [f"r{i:05d},{['great stuff', 'bad thing', 'meh'][i % 3]},{i % 10},{i % 2}"
+             for i in range(40)]  # fmt: skip
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "my_lfs.py").write_text(
+        textwrap.dedent("""
+        from wsup_spark import keyword_lf, labeling_function, threshold_lf
+
+        @labeling_function()
+        def lf_neg(x):
+            return "negative" if x.id == "r00010" else -1
+
+        LFS = [keyword_lf("lf_great", ["great"], 1), keyword_lf("lf_bad", ["bad"], 0),
+               threshold_lf("lf_score", column="score", label=1, gt=5)]
+        BAD = [*LFS, lf_neg]
+        NEG = [*LFS[:2], lf_neg]
+        PEEK = [*LFS[:2], labeling_function(name="lf_peek")(lambda x: x.label)]
+    """)
+    )
+    src = {"format": "csv", "path": "data.csv", "gold_col": "label", **source}
+    import yaml
+
+    cfg = {"source": src, "lfs": {"modules": [lfs]}, "output": {"path": str(tmp_path / "out")}}
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(cfg))
+    return tmp_path / "job.yaml"
+
+
+def _main_lines(capsys, argv):
+    from wsup_spark.cli import main
+
+    rc = main(argv)
+    err = capsys.readouterr().err
+    return rc, [ln for ln in err.splitlines() if ln.startswith("error:")], err
+
+
+def test_bad_override_type_is_a_config_error(tmp_path, capsys):
+    job = _job(tmp_path)
+    rc, errors, _ = _main_lines(
+        capsys, ["run", "--config", str(job), "--set", "lfs.cardinality=two"]
+    )
+    assert rc == 2
+    assert errors == ["error: lfs.cardinality must be an integer, got 'two' (str)"]
+
+
+def test_yaml_syntax_error_is_one_line_with_file_line_column(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("source:\n  format: csv\n  path: [data.csv\nlfs: {}\n")
+    rc, errors, err = _main_lines(capsys, ["run", "--config", str(bad)])
+    assert rc == 2 and len(errors) == 1, err
+    assert errors[0].startswith(f"error: {bad}, line 4, column 4: YAML syntax error: ")
+    assert "flow sequence that starts at line 3, column 9: '  path: [data.csv'" in errors[0]
+    assert errors[0].endswith("the line: 'lfs: {}'")
+    assert "Traceback" not in err and "ScannerError" not in err and "ParserError" not in err
+
+
+def test_missing_source_path_fails_before_spark_starts(tmp_path, capsys, monkeypatch):
+    import wsup_spark.spark.session as session
+
+    def no_spark(*a, **k):
+        raise AssertionError("Spark was started before the source path was checked")
+
+    monkeypatch.setattr(session, "get_or_create_session", no_spark)
+    monkeypatch.chdir(tmp_path)
+    job = _job(tmp_path, lfs="my_lfs:LFS", path="dat.csv")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    rc, errors, err = _main_lines(capsys, ["run", "--config", str(job)])
+    assert rc == 2, err
+    assert errors == [
+        f"error: source.path 'dat.csv' does not exist (format csv; a relative path is read from "
+        f"{tmp_path}); similar names there: ['data.csv']; fix source.path or pass --set "
+        "source.path=..."
+    ]
+
+
+def test_train_without_torch_says_how_to_install_it(tmp_path):
+    job = _job(tmp_path)
+    code = ("import sys; sys.modules['torch'] = None; from wsup_spark.cli import main; "
+            f"raise SystemExit(main(['train', '--config', {str(job)!r}]))")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=_clean_env(), cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: wsup train: it needs PyTorch"), lines
+    assert 'pip install "wsup-spark[train]"' in lines[0]
+    assert "https://download.pytorch.org/whl/cpu" in lines[0] and "whl/cu126" in lines[0]
+
+
+@pytest.mark.spark
+def test_lf_error_on_spark_is_one_line_last_and_noise_goes_to_a_log(tmp_path):
+    """The LF error arrives from a Spark task: one `error:` line, last, no Java/Python traces on
+    the terminal; the traceback and Spark's log are in the file the line before names."""
+    job = _job(tmp_path, lfs="my_lfs:NEG")
+    proc = subprocess.run(
+        [sys.executable, "-m", "wsup_spark.cli", "run", "--config", str(job)],
+        capture_output=True, text=True, cwd=tmp_path,
+        env=_clean_env(PYTHONPATH=str(tmp_path)),
+    )  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out
+    lines = proc.stderr.strip().splitlines()
+    want = "vote 'negative' (str) for row id 'r00010'"
+    assert lines[-1].startswith("error: LF 'lf_neg' returned non-integer ") and want in lines[-1]
+    assert sum(want in ln for ln in out.splitlines()) == 1, out
+    for noise in ("Traceback", "ERROR Executor", "TaskSetManager", "py4j", "at org.apache"):
+        assert noise not in out, out
+    assert len(lines) < 20, out
+    log = Path(re.search(r"\(traceback and Spark's log: (\S+);", lines[-2]).group(1))
+    logged = log.read_text()
+    assert want in logged and "Traceback" in logged

@@ -9,11 +9,29 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import re
 import sys
+import tempfile
+import time
+import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
-from wsup_spark.config import load_config
-from wsup_spark.errors import WsupError
+from wsup_spark.config import PipelineConfig, load_config
+from wsup_spark.errors import WsupError, error_cause
+
+#: Where this process's Spark (JVM) log goes, once :func:`start_session` started a local JVM.
+SPARK_LOG: list[Path] = []
+
+TORCH_HINT = (
+    'it needs PyTorch, which is not installed here: pip install "wsup-spark[train]" (from a '
+    'checkout: pip install -e ".[train]"). To choose the build, install torch first: CPU only: '
+    "pip install torch --index-url https://download.pytorch.org/whl/cpu; a CUDA build: the index "
+    "of your CUDA version, e.g. --index-url https://download.pytorch.org/whl/cu126 (see "
+    "https://pytorch.org/get-started/locally/)"
+)
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
@@ -32,7 +50,7 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """Parser of the ``wsup`` command."""
     parser = argparse.ArgumentParser(prog="wsup", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the labeling pipeline (local Spark unless submitted)")
     add_config_args(run)
@@ -40,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_analyze_parser(sub)
     tr = sub.add_parser("train", help="train the end model on the training table (extra: train)")
     add_config_args(tr)
+    for command in sub.choices.values():  # `wsup run ... -v` as well as `wsup -v run ...`
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help=VERBOSE_HELP)  # fmt: skip
     return parser
 
 
@@ -61,6 +82,9 @@ def add_analyze_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore
     an.add_argument("--json", action="store_true", help="print the report's numbers as JSON")
 
 
+VERBOSE_HELP = "debug logging; Spark's own log and error tracebacks on the terminal"
+
+
 def configure_logging(verbose: bool = False) -> None:
     """Plain log lines on stderr (jobs and the CLI only; the library never configures logging)."""
     logging.basicConfig(
@@ -79,7 +103,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from wsup_spark.pipeline import run_pipeline
 
     cfg = load_config(args.config, args.overrides)
-    result = run_pipeline(cfg)
+    preflight(cfg)
+    result = run_pipeline(cfg, start_session(cfg, getattr(args, "verbose", False)))
     report = write_report(result)  # uses the pipeline's active session
     if args.json:
         print(json.dumps({**result.summary(), "report": report}, indent=2))
@@ -93,10 +118,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     """``wsup analyze``: LF table and report of a finished run (reads its tables, recomputes
     nothing but the report's reductions)."""
     from wsup_spark.analysis.report import analyze, format_report_summary
-    from wsup_spark.spark.session import get_or_create_session
 
     cfg = load_config(args.config, args.overrides)
-    spark = get_or_create_session(cfg.spark.master, cfg.spark.app_name, cfg.spark.conf)
+    spark = start_session(cfg, getattr(args, "verbose", False))
     data, path = analyze(cfg, spark, run_id=args.run_id, path=args.report, bins=args.bins)
     if args.json:
         print(json.dumps({**data.to_dict(), "report": path}, indent=2))
@@ -107,9 +131,87 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """``wsup train``: see :mod:`wsup_spark.endmodel.cli`."""
+    load_config(args.config, args.overrides)  # config errors first
+    try:
+        import torch  # noqa: F401
+    except ModuleNotFoundError as e:
+        raise WsupError(f"wsup train: {TORCH_HINT} ({e})") from None
     from wsup_spark.endmodel.cli import cmd_train as run_train
 
     return run_train(args)
+
+
+def preflight(cfg: PipelineConfig) -> None:
+    """What can fail before Spark starts: the LF modules import, ``source.path`` exists."""
+    from wsup_spark.io.sources import check_source_path
+    from wsup_spark.lf.loading import load_lfs
+
+    check_source_path(cfg.source)
+    load_lfs(cfg.lfs.modules, cfg.lfs.exclude)
+
+
+_LOG4J2 = """\
+# written by wsup: Spark's log goes to a file instead of the terminal (wsup --verbose: terminal)
+rootLogger.level = warn
+rootLogger.appenderRef.file.ref = file
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {path}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = %d{{yy/MM/dd HH:mm:ss}} %p %c{{1}}: %m%n%ex
+"""
+
+
+def start_session(cfg: PipelineConfig, verbose: bool = False) -> Any:
+    """The session of :func:`~wsup_spark.spark.session.get_or_create_session`; when this starts
+    a local JVM (no active session, not under spark-submit) and not ``verbose``, Spark's log
+    (executor errors, Python worker tracebacks) goes to ``<tmp>/wsup-logs/spark-<time>-<pid>.log``
+    instead of the terminal."""
+    from wsup_spark.spark.session import get_or_create_session
+
+    conf = dict(cfg.spark.conf)
+    if not verbose and not os.environ.get("PYSPARK_GATEWAY_PORT") and not _active_spark():
+        logs = Path(tempfile.gettempdir()) / "wsup-logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        path = (logs / f"spark-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log").resolve()
+        props = path.with_suffix(".log4j2.properties")
+        props.write_text(_LOG4J2.format(path=path))
+        java = f"-Dlog4j2.configurationFile={props.as_uri()}"
+        key = "spark.driver.extraJavaOptions"
+        conf[key] = f"{conf[key]} {java}" if conf.get(key) else java
+        SPARK_LOG[:] = [path]
+    return get_or_create_session(cfg.spark.master, cfg.spark.app_name, conf)
+
+
+def _active_spark() -> bool:
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession() is not None
+
+
+_RELAYED = re.compile(r"wsup_spark\.errors\.(\w+): ([^\n]+)")
+
+
+def error_line(e: BaseException) -> tuple[str, bool]:
+    """``(one line, is a wsup error)`` for an exception reaching the command line.
+
+    A wsup error raised inside a Spark task reaches the driver wrapped (a Py4J/Python exception,
+    or a :class:`~wsup_spark.errors.WriteError` quoting its cause): its own message is the line.
+
+    >>> error_line(RuntimeError("Job aborted\\nTraceback ...\\nwsup_spark.errors.LFError: LF 'a' "
+    ...                         "voted 7 for row id 3"))
+    ("LF 'a' voted 7 for row id 3", True)
+    """
+    text = str(e)
+    relayed = _RELAYED.findall(text)
+    if relayed:
+        line = relayed[-1][1].strip()
+        if "nothing was committed" in text and "nothing was committed" not in line:
+            line += " (nothing was committed)"
+        return line, True
+    if isinstance(e, WsupError):
+        return " ".join(text.split("\n")), True
+    return f"{type(e).__name__}: {error_cause(e)}", False
 
 
 COMMANDS = {"run": cmd_run, "analyze": cmd_analyze, "train": cmd_train}
@@ -123,13 +225,37 @@ def run_job(
     """Shared ``main`` of the spark-submit/torchrun jobs: parse, configure logging, run, and turn
     a :class:`WsupError` into a message and exit status 2."""
     args = parser.parse_args(argv)
-    configure_logging(getattr(args, "verbose", False))
+    verbose = getattr(args, "verbose", False)
+    configure_logging(verbose)
     try:
         return handler(args)
-    except WsupError as e:
-        logging.getLogger("wsup").error("%s: %s", type(e).__name__, e)
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except Exception as e:
+        return report_error(e, verbose)
+
+
+def report_error(e: Exception, verbose: bool = False) -> int:
+    """Print ``error: <one line>`` last on stderr and return the exit status (2: a wsup error,
+    1: anything else). The traceback and Spark's log go to the log file (``--verbose``: to the
+    terminal, with the error line before and after them)."""
+    line, ours = error_line(e)
+    sys.stdout.flush()
+    details = "".join(traceback.format_exception(e))
+    if verbose:
+        print(f"error: {line}", file=sys.stderr)
+        print(details, file=sys.stderr)
+    elif SPARK_LOG or not ours:
+        log = SPARK_LOG[0] if SPARK_LOG else _error_log()
+        with open(log, "a") as f:
+            f.write(f"\n---- wsup: the error's traceback ----\n{details}")
+        print(f"(traceback and Spark's log: {log}; --verbose prints them here)", file=sys.stderr)
+    print(f"error: {line}", file=sys.stderr)
+    return 2 if ours else 1
+
+
+def _error_log() -> Path:
+    fd, name = tempfile.mkstemp(prefix="wsup-error-", suffix=".log")
+    os.close(fd)
+    return Path(name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

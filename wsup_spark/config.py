@@ -8,6 +8,7 @@ Unknown keys are errors (a typo must not be silently ignored).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
 import logging
@@ -64,8 +65,8 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class LFConfig:
-    """Which LFs to run. ``module`` / ``modules`` are import paths ``pkg.mod`` (attribute
-    ``LFS``) or ``pkg.mod:ATTR`` (a list of LFs or a single LF)."""
+    """Which LFs to run. ``modules`` are import paths ``pkg.mod`` (attribute ``LFS``) or
+    ``pkg.mod:ATTR`` (a list of LFs or a single LF); a single string is read as a list of one."""
 
     modules: Sequence[str] = ()
     cardinality: int = 2
@@ -125,6 +126,78 @@ _SECTIONS: dict[str, type] = {
 }
 
 
+def _did_you_mean(unknown: Sequence[str], allowed: Sequence[str], where: str = "") -> str:
+    """``"; did you mean 'n_rows'?"`` for a misspelt key (empty when nothing is close)."""
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), list(allowed), n=1, cutoff=0.7)
+        if close:
+            hints.append(repr(f"{where}{close[0]}"))
+    return f"; did you mean {', '.join(hints)}?" if hints else ""
+
+
+_TYPE_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false",
+               "str": "a string", "None": "null"}  # fmt: skip
+
+
+def _describe(annotation: str, plural: bool = False) -> str:
+    """``"int | None"`` -> ``"an integer or null"``, ``"Sequence[str]"`` -> ``"a list of
+    strings"``."""
+    words = []
+    for alt in (a.strip() for a in annotation.split("|")):
+        if alt.startswith("Sequence["):
+            words.append(f"a list of {_describe(alt[9:-1], plural=True)}")
+        elif alt.startswith("Mapping["):
+            value_type = alt[8:-1].split(",", 1)[1].strip()
+            to = "" if value_type == "Any" else f" to {_describe(value_type, plural=True)}"
+            words.append(f"a mapping{to}")
+        else:
+            word = _TYPE_WORDS.get(alt, alt)
+            words.append(word.split(" ", 1)[1] + "s" if plural and " " in word else word)
+    return " or ".join(words)
+
+
+def _matches(value: Any, annotation: str) -> bool:
+    for alt in (a.strip() for a in annotation.split("|")):
+        if alt == "Any":
+            return True
+        if alt == "None" and value is None:
+            return True
+        if alt == "int" and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if alt == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        if alt in ("bool", "str") and isinstance(value, bool if alt == "bool" else str):
+            return True
+        if alt.startswith("Sequence[") and isinstance(value, (list, tuple)):
+            if all(_matches(v, alt[9:-1]) for v in value):
+                return True
+        if alt.startswith("Mapping[") and isinstance(value, Mapping):
+            value_type = alt[8:-1].split(",", 1)[1].strip()
+            if all(_matches(v, value_type) for v in value.values()):
+                return True
+    return False
+
+
+def check_types(cls: type, raw: Mapping[str, Any], where: str) -> None:
+    """Raise :class:`ConfigError` naming ``where.key``, the value and the expected type when a
+    value does not match the dataclass field's annotation (``lfs.cardinality=two``).
+
+    >>> check_types(LFConfig, {"cardinality": "two"}, "lfs")
+    Traceback (most recent call last):
+    ...
+    wsup_spark.errors.ConfigError: lfs.cardinality must be an integer, got 'two' (str)
+    """
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in raw.items():
+        annotation = str(fields[key].type)
+        if not _matches(value, annotation):
+            raise ConfigError(
+                f"{where}.{key} must be {_describe(annotation)}, got {value!r} "
+                f"({type(value).__name__})"
+            )
+
+
 def _build(cls: type[T], raw: Any, where: str) -> T:
     if raw is None:
         raw = {}
@@ -135,7 +208,9 @@ def _build(cls: type[T], raw: Any, where: str) -> T:
     if unknown:
         raise ConfigError(
             f"unknown key(s) {unknown} in config section {where!r}; allowed: {sorted(names)}"
+            + _did_you_mean(unknown, sorted(names), f"{where}.")
         )
+    check_types(cls, raw, where)
     return cls(**raw)
 
 
@@ -146,11 +221,17 @@ def parse_config(raw: Mapping[str, Any]) -> PipelineConfig:
     allowed = {"run_id", "train", *_SECTIONS}
     unknown = sorted(set(raw) - allowed)
     if unknown:
-        raise ConfigError(f"unknown top-level config key(s) {unknown}; allowed: {sorted(allowed)}")
+        raise ConfigError(
+            f"unknown top-level config key(s) {unknown}; allowed: {sorted(allowed)}"
+            + _did_you_mean(unknown, sorted(allowed))
+        )
     raw = dict(raw)
     lfs_raw = dict(raw.get("lfs") or {})
-    if "module" in lfs_raw:  # convenience: a single module
-        lfs_raw["modules"] = [lfs_raw.pop("module"), *lfs_raw.get("modules", [])]
+    if "module" in lfs_raw:  # an undocumented alias once: now an error with the fix
+        raise ConfigError(
+            f"lfs.module is not a config key; did you mean lfs.modules (a list of import paths: "
+            f"modules: [{lfs_raw['module']}])?"
+        )
     if isinstance(lfs_raw.get("modules"), str):
         lfs_raw["modules"] = [lfs_raw["modules"]]
     raw["lfs"] = lfs_raw
@@ -222,8 +303,47 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
             if not isinstance(nxt, dict):
                 raise ConfigError(f"--set {key}: {p!r} is not a section")
             node = nxt
-        node[parts[-1]] = yaml.safe_load(value) if value != "" else None
+        try:
+            node[parts[-1]] = yaml.safe_load(value) if value != "" else None
+        except yaml.YAMLError as e:
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise ConfigError(
+                f"--set {item!r}: the value is not valid YAML ({problem}); quote it, e.g. "
+                f"--set '{key}=\"{value}\"'"
+            ) from None
     return raw
+
+
+def yaml_error_line(path: str, text: str, e: Exception) -> str:
+    """One line for a YAML syntax error: file, line, column, the problem and the offending
+    line (1-based, as editors count).
+
+    >>> import yaml
+    >>> text = "source:\\n  path: [data.csv\\nlfs: {}\\n"
+    >>> try:
+    ...     yaml.safe_load(text)
+    ... except yaml.YAMLError as e:
+    ...     print(yaml_error_line("job.yaml", text, e).replace(" (", "\\n(").replace("; ", "\\n"))
+    job.yaml, line 3, column 4: YAML syntax error: expected ',' or ']', but got ':'
+    (while parsing a flow sequence that starts at line 2, column 9: '  path: [data.csv')
+    the line: 'lfs: {}'
+    """
+    lines = text.splitlines()
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    if mark is None:
+        return f"{path}: YAML syntax error: {problem}"
+    where = f"{path}, line {mark.line + 1}, column {mark.column + 1}"
+    context, cmark = getattr(e, "context", None), getattr(e, "context_mark", None)
+    ctx = ""
+    if context and cmark is not None and cmark.line != mark.line:
+        started = lines[cmark.line] if cmark.line < len(lines) else ""
+        ctx = (f" ({context} that starts at line {cmark.line + 1}, column {cmark.column + 1}: "
+               f"{started!r})")  # fmt: skip
+    elif context:
+        ctx = f" ({context})"
+    line = lines[mark.line] if mark.line < len(lines) else "<end of file>"
+    return f"{where}: YAML syntax error: {problem}{ctx}; the line: {line!r}"
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConfig:
@@ -233,8 +353,11 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file {str(p)!r} does not exist")
-    with p.open() as f:
-        raw = yaml.safe_load(f) or {}
+    text = p.read_text()
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(yaml_error_line(str(p), text, e)) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {str(p)!r} must hold a mapping at top level")
     return parse_config(apply_overrides(raw, overrides))

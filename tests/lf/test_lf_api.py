@@ -126,7 +126,7 @@ def test_load_lfs_by_import_path():
 
 def test_config_parsing_and_overrides(tmp_path):
     p = tmp_path / "c.yaml"
-    p.write_text("source: {format: demo, n_rows: 10}\nlfs: {module: a.b}\n")
+    p.write_text("source: {format: demo, n_rows: 10}\nlfs: {modules: a.b}\n")
     cfg = load_config(
         p, ["source.n_rows=7", "output.path=/x", "label_model.class_balance=[0.3, 0.7]"]
     )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
+import glob
 import importlib
 import logging
+import os
+import re
 from typing import Any
 
 from pyspark.sql import functions as F
@@ -69,6 +73,37 @@ def load_source(spark: Any, src: SourceConfig) -> Any:
     if src.gold_col:
         df = with_gold(df, src.gold_col)
     return df
+
+
+def check_source_path(src: SourceConfig) -> None:
+    """Raise :class:`ConfigError` when ``source.path`` names a local file or folder that does not
+    exist — before a SparkSession starts (Spark would print pages of Java first).
+
+    Local means a plain path or a ``file:`` URI; other schemes (``s3://``, ``dbfs:/``,
+    ``hdfs://``) are left to Spark. Relative paths are read from the working directory, as Spark
+    reads them; glob patterns must match something.
+    """
+    if src.format == "demo" or not src.path:
+        return
+    path = str(src.path)
+    if path.startswith("file:"):
+        path = path.removeprefix("file:").removeprefix("//")
+    elif re.match(r"^[A-Za-z][\w+.-]*:", path) and not re.match(r"^[A-Za-z]:[\\/]", path):
+        return  # a URI of another file system
+    if glob.has_magic(path) and glob.glob(path):
+        return
+    if os.path.exists(path):
+        return
+    rel = "" if os.path.isabs(path) else f"; a relative path is read from {os.getcwd()}"
+    parent = os.path.dirname(os.path.abspath(path))
+    near = ""
+    if os.path.isdir(parent):
+        names = difflib.get_close_matches(os.path.basename(path), os.listdir(parent), n=3)
+        near = f"; similar names there: {names}" if names else ""
+    raise ConfigError(
+        f"source.path {src.path!r} does not exist (format {src.format}{rel}){near}; fix "
+        "source.path or pass --set source.path=..."
+    )
 
 
 def load_generator(target: str) -> Any:
