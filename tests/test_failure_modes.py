@@ -53,11 +53,16 @@ BAD = [lf_has_a, lf_has_e, lf_bad_value]
 
 def _no_files(path) -> bool:
     """Nothing was written: no data file and no Delta log under ``path`` (empty dirs are fine;
-    so is the closed-write tombstone in ``_wsup_writes/<write>/CLOSED``, see io.write_task)."""
+    so are the closed-write tombstones ``_wsup_writes/<write>/CLOSED``, see io.write_task, and
+    the run manifest ``_runs/_manifest``, which records the failed run's start and abort)."""
     if not path.exists():
         return True
     files = [p for p in path.rglob("*") if p.is_file()]
-    return all(p.name == "CLOSED" and p.parent.parent.name == "_wsup_writes" for p in files)
+    manifest = path / "_runs" / "_manifest"
+    return all(
+        (p.name == "CLOSED" and p.parent.parent.name == "_wsup_writes") or manifest in p.parents
+        for p in files
+    )
 
 
 def _write_corpus(spark, path, texts, ids=None):
