@@ -3,11 +3,12 @@
     python scripts/airflow/check_run.py --config conf/cluster.yaml --run-id 20240101T000000Z \
         [--set output.path=...]
 
-Reads the run's ``summary.json`` (written last by the pipeline; its place comes from
-:class:`wsup_spark.run.RunLayout`), then the votes and labels tables at the versions it names, with
-:func:`wsup_spark.io.read_arrow` (no Spark). Checks that the commits belong to the run, that each
-table holds exactly ``n_rows`` rows of this run and no id twice. Prints one JSON line; exits 1
-when a check fails.
+Reads the run's ``commit`` entry in the run manifest (written last by the pipeline; see
+:mod:`wsup_spark.run.manifest`) for the table versions that form the run, and its ``summary.json``
+for ``n_rows``; then the votes, labels and train tables at those versions, with
+:func:`wsup_spark.io.read_arrow` (no Spark). Checks that the run committed, that the commits
+belong to the run, that each table holds exactly ``n_rows`` rows of this run and no id twice.
+Prints one JSON line; exits 1 when a check fails.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from wsup_spark.config import load_config
 from wsup_spark.io import commit_history, read_arrow
 from wsup_spark.io.files import read_bytes
 from wsup_spark.run.layout import SUMMARY_FILE, RunLayout
+from wsup_spark.run.manifest import RunManifest
 
 
 def table_rows(path: str, version: int, run_id: str) -> dict[str, Any]:
@@ -42,17 +44,24 @@ def table_rows(path: str, version: int, run_id: str) -> dict[str, Any]:
 
 def check(output: str, run_id: str) -> dict[str, Any]:
     """The checks' results; ``ok`` is True when every check passed."""
-    summary = json.loads(read_bytes(RunLayout.at(output).artifact(run_id, SUMMARY_FILE)))
-    n = int(summary["n_rows"])
-    res: dict[str, Any] = {"run_id": run_id, "n_rows": n, "tables": {}, "problems": []}
-    for name in ("votes", "labels"):
-        t = summary[name]
-        info = table_rows(t["path"], int(t["version"]), run_id)
+    layout = RunLayout.at(output)
+    res: dict[str, Any] = {"run_id": run_id, "tables": {}, "problems": []}
+    done = RunManifest(layout).last_commit(run_id)
+    if done is None:
+        res["problems"].append(f"run {run_id} has no commit in the run manifest {layout.manifest}")
+        res["ok"] = False
+        return res
+    n = int(json.loads(read_bytes(layout.artifact(run_id, SUMMARY_FILE)))["n_rows"])
+    res["n_rows"] = n
+    versions = {"votes": done.votes_version, "labels": done.labels_version,
+                "train": done.train_version}  # fmt: skip
+    for name, version in versions.items():
+        if version is None:
+            continue  # no training table in this run
+        info = table_rows(layout.table(name), int(version), run_id)
         res["tables"][name] = info
         if info["commit_run_id"] != run_id:
-            res["problems"].append(
-                f"{name} v{t['version']} was committed by {info['commit_run_id']}"
-            )
+            res["problems"].append(f"{name} v{version} was committed by {info['commit_run_id']}")
         if info["rows"] != n or info["distinct_ids"] != n:
             res["problems"].append(
                 f"{name}: {info['rows']} rows / {info['distinct_ids']} distinct ids for the run, "
