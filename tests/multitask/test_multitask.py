@@ -190,6 +190,9 @@ def test_child_task_na_when_parent_says_normal() -> None:
                                          ("abnormal", 0.75, 0.8), ("finding", 0.85, 0.5),
                                          ("finding", 0.75, 0.5)], seed=2)  # fmt: skip
     model = MultiTaskLabelModel(XRAY).fit(MultiTaskStats.from_matrix(L, XRAY, tasks))
+    # a finding is defined under one parent value (ABNORMAL): every finding vote implies it,
+    # so the hierarchical fit applies
+    assert model.fit_info["method"] == "hierarchical"
     pred = model.predict(L)
     normal = Y[:, 0] == 0
     assert (pred[normal & (pred[:, 0] == 0), 1] == NA).all()
@@ -219,8 +222,9 @@ def test_fit_is_deterministic(tree_data: tuple[np.ndarray, ...]) -> None:
 def test_model_errors() -> None:
     with pytest.raises(ModelError, match="not fitted"):
         MultiTaskLabelModel(TREE).predict(np.zeros((1, 2), int))
+    two_parents = TaskGraph([Task("a", 3), Task("b", 2, parent="a", active_when=(1, 2))])
     with pytest.raises(ModelError, match="parent_of"):
-        MultiTaskLabelModel(XRAY, method="hierarchical")
+        MultiTaskLabelModel(two_parents, method="hierarchical")
     L = np.array([[0, 1], [1, 2], [2, 4], [0, 0]])
     model = MultiTaskLabelModel(TREE).fit(MultiTaskStats.from_matrix(L, TREE, ["coarse", "fine"]))
     with pytest.raises(ModelError, match="LF 1 votes 6 on task 'fine'"):

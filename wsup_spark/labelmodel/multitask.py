@@ -15,8 +15,9 @@ posterior (a task's row sums to the probability that it applies).
 
 Two fits, chosen by ``method``:
 
-* ``"hierarchical"`` (the default for value trees: every child task declares ``parent_of``, as in
-  TREC coarse → fine or normal/abnormal → finding). For each task, one :class:`LabelModel` over
+* ``"hierarchical"`` (the default for value trees: every child task's values imply a parent
+  value — ``parent_of``, as in TREC coarse → fine, or a single ``active_when`` value, as in
+  normal/abnormal → finding type). For each task, one :class:`LabelModel` over
   every LF whose vote implies a value of that task (its own LFs and its descendants' LFs with
   their votes projected up: ``NUM:count`` is a ``NUM`` vote), fit from the projected statistics
   (:meth:`MultiTaskStats.level_stats`, exact counts) with everything the single-task model does:
@@ -52,7 +53,11 @@ from wsup_spark import LFStats
 from wsup_spark.errors import ModelError, StatsError
 from wsup_spark.labelmodel import LabelModel
 from wsup_spark.labelmodel.multitask_moments import fit_moment_model
-from wsup_spark.labelmodel.multitask_stats import MultiTaskStats, implied_values
+from wsup_spark.labelmodel.multitask_stats import (
+    MultiTaskStats,
+    implied_parent_of,
+    implied_values,
+)
 from wsup_spark.tasks import NA, TaskGraph
 
 __all__ = ["MultiTaskLabelModel", "MultiTaskStats", "dependency_components", "implied_values"]
@@ -86,9 +91,10 @@ def dependency_components(m: int, pairs: Iterable[tuple[int, int]]) -> np.ndarra
 
 
 def _is_value_tree(graph: TaskGraph) -> bool:
-    """Every child task declares ``parent_of`` and Y is the derived (not explicit) set."""
+    """Every child task's values imply a parent value (``parent_of``, or a single
+    ``active_when`` value) and Y is the derived (not explicit) set."""
     return not graph.to_dict().get("feasible") and all(
-        t.parent is None or t.parent_of is not None for t in graph.tasks
+        t.parent is None or implied_parent_of(t) is not None for t in graph.tasks
     )
 
 
@@ -151,8 +157,9 @@ class MultiTaskLabelModel:
             raise ModelError(f"method must be 'auto', 'hierarchical' or 'moments', got {method!r}")
         if method == "hierarchical" and not _is_value_tree(graph):
             raise ModelError("method='hierarchical' needs every child task to declare parent_of "
-                             "(each child value implies one parent value) and no explicit "
-                             "feasible set; use method='moments'")  # fmt: skip
+                             "(each child value implies one parent value) or a single "
+                             "active_when value, and no explicit feasible set; use "
+                             "method='moments'")  # fmt: skip
         if not isinstance(graph, TaskGraph):
             raise ModelError(f"graph must be a TaskGraph, got {type(graph).__name__}")
         if not 1.0 / min(graph.cardinalities) < init_precision < 1.0:
@@ -437,7 +444,7 @@ class MultiTaskLabelModel:
                 else:
                     par, prev_acc = prev
                     pmap = np.array(implied_values(g, t, par), np.int64)
-                    parent_of = g.tasks[u].parent_of or ()
+                    parent_of = implied_parent_of(g.tasks[u]) or ()
                     n_child = np.array([sum(1 for v in parent_of if v == b) for b in pmap])
                     nc = np.maximum(n_child, 2).astype(float)
                     if self._identified[u][pos]:
@@ -570,9 +577,10 @@ class MultiTaskLabelModel:
 
     def predict(self, L: np.ndarray) -> np.ndarray:
         """(n, T) per-task argmax of the marginals (lowest index on ties); -1 (N/A) where the
-        task applies with probability < 1/2."""
+        task applies with probability ≤ 1/2 (so a tie of a binary parent, predicted as its lower
+        value, leaves its child N/A)."""
         marg = self.predict_proba(L)
-        out = [np.where(P.sum(axis=1) >= 0.5, P.argmax(axis=1), NA) for P in marg.values()]
+        out = [np.where(P.sum(axis=1) > 0.5, P.argmax(axis=1), NA) for P in marg.values()]
         return np.stack(out, axis=1)
 
     # ------------------------------------------------------------------ persistence

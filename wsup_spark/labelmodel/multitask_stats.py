@@ -20,15 +20,34 @@ import numpy as np
 
 from wsup_spark import LFStats
 from wsup_spark.errors import StatsError
-from wsup_spark.tasks import TaskGraph
+from wsup_spark.tasks import Task, TaskGraph
 
-__all__ = ["MultiTaskStats", "implied_values"]
+__all__ = ["MultiTaskStats", "implied_parent_of", "implied_values"]
 
 _CHUNK_ELEMS = 1 << 23
 
 
 def _lf_task_indices(graph: TaskGraph, lf_tasks: Sequence[str | int]) -> tuple[int, ...]:
     return tuple(graph.index(t) for t in lf_tasks)
+
+
+def implied_parent_of(task: Task) -> tuple[int, ...] | None:
+    """The parent value each of ``task``'s values implies: ``parent_of``, or — for a task defined
+    under a single parent value (``active_when=(v,)``, e.g. a finding type under ABNORMAL) —
+    that value for every value; None when values do not determine the parent value.
+
+    Examples
+    --------
+    >>> implied_parent_of(Task("finding", 3, parent="abnormal", active_when=(1,)))
+    (1, 1, 1)
+    """
+    if task.parent is None:
+        return None
+    if task.parent_of is not None:
+        return task.parent_of
+    if task.active_when is not None and len(task.active_when) == 1:
+        return task.active_when * task.cardinality
+    return None
 
 
 def implied_values(graph: TaskGraph, task: int, ancestor: int) -> tuple[int, ...] | None:
@@ -46,9 +65,10 @@ def implied_values(graph: TaskGraph, task: int, ancestor: int) -> tuple[int, ...
     cur = task
     while cur != ancestor:
         t = graph.tasks[cur]
-        if t.parent is None or t.parent_of is None:
+        parent_of = implied_parent_of(t)
+        if t.parent is None or parent_of is None:
             return None
-        vals = tuple(t.parent_of[v] for v in vals)
+        vals = tuple(parent_of[v] for v in vals)
         cur = graph.index(t.parent)
     return vals
 
