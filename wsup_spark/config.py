@@ -97,6 +97,23 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class TasksConfig:
+    """Multi-task supervision (optional; see README "Multi-task supervision").
+
+    ``tasks`` lists the tasks, parents before children: each ``{name, cardinality, class_names?,
+    parent?, active_when?, parent_of?, lfs, gold_col?}`` — the keys of
+    :meth:`~wsup_spark.tasks.TaskGraph.from_dict` plus ``lfs`` (that task's LF modules, as
+    ``lfs.modules``) and ``gold_col`` (a corpus column with that task's gold label: class index
+    or name; null where the task does not apply). ``feasible`` optionally lists the feasible
+    joint label vectors explicitly (``-1`` = N/A). In YAML ``tasks:`` may be the list itself.
+    Empty (the default): a single-task run as configured by ``lfs``.
+    """
+
+    tasks: Sequence[Mapping[str, Any]] = ()
+    feasible: Sequence[Sequence[int]] | None = None
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """The whole pipeline's configuration."""
 
@@ -106,11 +123,15 @@ class PipelineConfig:
     lfs: LFConfig = field(default_factory=LFConfig)
     label_model: LabelModelConfig = field(default_factory=LabelModelConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    tasks: TasksConfig = field(default_factory=TasksConfig)
     train: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able mapping."""
-        return json.loads(json.dumps(dataclasses.asdict(self), default=list))  # type: ignore[no-any-return]
+        out = json.loads(json.dumps(dataclasses.asdict(self), default=list))
+        if not self.tasks.tasks:  # single-task configs keep their fingerprint
+            out.pop("tasks")
+        return out  # type: ignore[no-any-return]
 
     def fingerprint(self) -> str:
         """Stable hash of the configuration (used as the default run id)."""
@@ -123,6 +144,7 @@ _SECTIONS: dict[str, type] = {
     "lfs": LFConfig,
     "label_model": LabelModelConfig,
     "output": OutputConfig,
+    "tasks": TasksConfig,
 }
 
 
@@ -240,6 +262,8 @@ def parse_config(raw: Mapping[str, Any]) -> PipelineConfig:
         lm_raw.pop("seed")
         logger.warning("label_model.seed has no effect (every label model fit is deterministic)")
     raw["label_model"] = lm_raw
+    if isinstance(raw.get("tasks"), list):  # ``tasks:`` given as the list of tasks itself
+        raw["tasks"] = {"tasks": raw["tasks"]}
     kwargs: dict[str, Any] = {k: _build(c, raw.get(k), k) for k, c in _SECTIONS.items()}
     run_id = raw.get("run_id")
     cfg = PipelineConfig(
@@ -258,7 +282,7 @@ def validate(cfg: PipelineConfig) -> None:
         raise ConfigError(f"source.format={s.format!r} needs source.path")
     if s.format == "demo" and int(s.n_rows) < 1:
         raise ConfigError(f"source.n_rows must be >= 1, got {s.n_rows}")
-    if not cfg.lfs.modules:
+    if not cfg.lfs.modules and not cfg.tasks.tasks:
         raise ConfigError("lfs.modules is empty: name at least one LF module, e.g. pkg.mod:LFS")
     if int(cfg.lfs.cardinality) < 2:
         raise ConfigError(f"lfs.cardinality must be >= 2, got {cfg.lfs.cardinality}")
@@ -269,7 +293,7 @@ def validate(cfg: PipelineConfig) -> None:
             f"label_model.kind={cfg.label_model.kind!r} is not one of {label_model_kinds()}"
         )
     cb = cfg.label_model.class_balance
-    if cb is not None and len(cb) != int(cfg.lfs.cardinality):
+    if cb is not None and not cfg.tasks.tasks and len(cb) != int(cfg.lfs.cardinality):
         raise ConfigError(
             f"label_model.class_balance has {len(cb)} entries for lfs.cardinality="
             f"{cfg.lfs.cardinality}"
@@ -280,6 +304,81 @@ def validate(cfg: PipelineConfig) -> None:
         )
     if cfg.output.mode not in ("overwrite", "append"):
         raise ConfigError(f"output.mode must be overwrite or append, got {cfg.output.mode!r}")
+    if cfg.tasks.tasks:
+        validate_tasks(cfg)
+
+
+TASK_EXTRA_KEYS = ("lfs", "gold_col")
+"""Keys of a task in the ``tasks`` config section beyond those of the task graph."""
+
+
+def task_graph_of(tasks: TasksConfig) -> Any:
+    """The :class:`~wsup_spark.tasks.TaskGraph` a ``tasks`` section declares (ConfigError naming
+    the task when it is malformed)."""
+    from wsup_spark.tasks import TaskGraph
+
+    specs = []
+    for i, spec in enumerate(tasks.tasks):
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"tasks[{i}] must be a mapping {{name, cardinality, lfs, ...}}")
+        known = {"name", "cardinality", "class_names", "parent", "active_when", "parent_of",
+                 *TASK_EXTRA_KEYS}  # fmt: skip
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise ConfigError(
+                f"task {spec.get('name', f'tasks[{i}]')!r}: unknown key(s) {unknown}; known: "
+                f"{sorted(known)}"
+            )
+        specs.append({k: v for k, v in spec.items() if k not in TASK_EXTRA_KEYS})
+    d: dict[str, Any] = {"tasks": specs}
+    if tasks.feasible is not None:
+        d["feasible"] = [list(r) for r in tasks.feasible]
+    return TaskGraph.from_dict(d)
+
+
+def validate_tasks(cfg: PipelineConfig) -> None:
+    """Checks of the ``tasks`` section: a valid task graph, task names usable as column names,
+    each task's ``lfs`` a list of module paths, one label model kind, a class balance over the
+    feasible joint label vectors."""
+    import re
+
+    graph = task_graph_of(cfg.tasks)
+    if cfg.lfs.modules:
+        raise ConfigError(
+            "with a tasks section each task lists its own LF modules (tasks[i].lfs); "
+            f"move lfs.modules {list(cfg.lfs.modules)} to the task(s) they vote on"
+        )
+    n_lfs = 0
+    for spec in cfg.tasks.tasks:
+        name = spec["name"]
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(name)):
+            raise ConfigError(
+                f"task name {name!r} must be an identifier (letters, digits, _): it names the "
+                "labels table's columns probs_<task> and label_<task>"
+            )
+        mods = spec.get("lfs", [])
+        mods = [mods] if isinstance(mods, str) else mods
+        if not isinstance(mods, (list, tuple)) or not all(isinstance(x, str) for x in mods):
+            raise ConfigError(
+                f"tasks[{name!r}].lfs must be a list of LF module paths, got {mods!r}"
+            )
+        n_lfs += len(mods)
+        gold = spec.get("gold_col")
+        if gold is not None and not isinstance(gold, str):
+            raise ConfigError(f"tasks[{name!r}].gold_col must be a column name, got {gold!r}")
+    if n_lfs == 0:
+        raise ConfigError("no task lists LF modules: give at least one task an lfs: [pkg.mod:LFS]")
+    if cfg.label_model.kind != "label_model":
+        raise ConfigError(
+            f"label_model.kind={cfg.label_model.kind!r}: a multi-task run fits the multi-task "
+            "label model; leave label_model.kind at label_model"
+        )
+    cb = cfg.label_model.class_balance
+    if cb is not None and len(cb) != graph.n_joint:
+        raise ConfigError(
+            f"label_model.class_balance has {len(cb)} entries; a multi-task run needs one per "
+            f"feasible joint label vector ({graph.n_joint}: {graph.feasible.tolist()})"
+        )
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:

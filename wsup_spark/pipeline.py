@@ -19,6 +19,12 @@ table versions that form the run (on failure it records an abort, releasing the 
    and write the labels table with the model parameters, LF names and metrics in the commit.
 6. :func:`write_training_table` — ``<output>/train``: features + probabilistic labels.
 
+With a ``tasks`` section (multi-task supervision) the run takes :func:`_run_multitask_stages`
+instead: the same votes write, then :class:`~wsup_spark.labelmodel.multitask.MultiTaskStats` by
+one reduction over the votes, the multi-task label model, per-task gold accuracy (tasks with a
+``gold_col``), and a labels table with one probability column per task (null where the task does
+not apply), the task structure and per-task metrics in its commit.
+
 Paths come from :class:`~wsup_spark.run.layout.RunLayout`; the run's result and artifacts from
 :mod:`wsup_spark.run`.
 """
@@ -29,36 +35,44 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 from pyspark.sql import functions as F
 
 from wsup_spark.analysis.reductions import gold_diagnostics
-from wsup_spark.config import PipelineConfig
+from wsup_spark.config import PipelineConfig, task_graph_of
 from wsup_spark.errors import DataError
 from wsup_spark.io.base import job_description
 from wsup_spark.io.delta import read_table, resolve_writer, write_table
 from wsup_spark.io.delta_rs import sweep_orphans
+from wsup_spark.io.files import write_files
 from wsup_spark.io.sources import GOLD_COL, load_source
 from wsup_spark.json_values import nan_to_none
 from wsup_spark.labelmodel.base import BaseLabelModel, build_label_model, label_model_class
 from wsup_spark.labelmodel.baselines import MajorityVote
+from wsup_spark.labelmodel.multitask import MultiTaskLabelModel, MultiTaskStats
 from wsup_spark.lf.base import LabelingFunction, LFSet
 from wsup_spark.lf.loading import load_lfs
 from wsup_spark.run.guard import check_output_path
-from wsup_spark.run.layout import RunLayout, default_run_id
+from wsup_spark.run.layout import MODEL_FILE, STATS_FILE, RunLayout, default_run_id
 from wsup_spark.run.manifest import RunManifest
 from wsup_spark.run.result import PipelineResult
 from wsup_spark.run.store import save_artifacts, save_summary
 from wsup_spark.spark.apply import VOTES_COL, LFErrorCounter, apply_transform
+from wsup_spark.spark.multitask import (
+    multitask_gold_counts,
+    multitask_predict_transform,
+    reduce_multitask_stats,
+)
 from wsup_spark.spark.predict import predict_transform
 from wsup_spark.spark.session import get_or_create_session
 from wsup_spark.spark.stats import VotesTap, merge_partials, reduce_stats, stats_via_tap
 from wsup_spark.stats.lfstats import LFStats
+from wsup_spark.tasks import TaskGraph
 
 __all__ = ["PipelineResult", "default_run_id", "run_pipeline"]
 
@@ -79,6 +93,9 @@ class RunContext:
     template: LFStats  # the empty statistics of the LF set (m, k, names, vote patterns?)
     has_gold: bool
     timings: dict[str, float] = field(default_factory=dict)
+    graph: TaskGraph | None = None  # multi-task runs: the tasks; lf_tasks = each LF's task
+    lf_tasks: tuple[int, ...] = ()
+    task_gold: dict[str, str] = field(default_factory=dict)  # task name -> gold column
 
     @property
     def commit_meta(self) -> dict[str, Any]:
@@ -89,7 +106,16 @@ class RunContext:
             "lf_fingerprints": self.lfset.fingerprints,
             "lf_set_hash": self.lfset.hash,
             "cardinality": self.lfset.k,
+            **self.task_meta,
         }
+
+    @property
+    def task_meta(self) -> dict[str, Any]:
+        """Multi-task runs: the task graph and each LF's task (empty for single-task runs)."""
+        if self.graph is None:
+            return {}
+        return {"tasks": self.graph.to_dict(),
+                "lf_tasks": [self.graph.tasks[t].name for t in self.lf_tasks]}  # fmt: skip
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -128,7 +154,7 @@ class FusedVotesWriter:
     exact LF failure counts and seconds."""
 
     def write(self, ctx: RunContext, corpus: Any) -> VotesOutcome:
-        with_tap = stats_via_tap(ctx.template, corpus.rdd.getNumPartitions())
+        with_tap = ctx.graph is None and stats_via_tap(ctx.template, corpus.rdd.getNumPartitions())
         src, t = _apply(ctx, corpus, report=True)
         res = write_table(
             src, ctx.layout.votes, run_id=ctx.run_id, mode=ctx.cfg.output.mode,
@@ -172,7 +198,8 @@ def _apply(
     cfg = ctx.cfg
     return apply_transform(
         corpus, ctx.lfset, cfg.source.id_col, on_error=cfg.lfs.on_error,  # type: ignore[arg-type]
-        carry=[GOLD_COL] if ctx.has_gold else [], max_ms_per_row=cfg.lfs.max_ms_per_row,
+        carry=([GOLD_COL] if ctx.has_gold else []) + sorted(set(ctx.task_gold.values())),
+        max_ms_per_row=cfg.lfs.max_ms_per_row,
         constants={"lf_set_hash": ctx.lfset.hash, "run_id": ctx.run_id}, report=report,
         error_counter=counters[0] if counters else None,
         time_counter=counters[1] if counters else None,
@@ -303,7 +330,9 @@ def write_training_table(ctx: RunContext, corpus: Any, result: PipelineResult) -
 
 
 def run_pipeline(
-    cfg: PipelineConfig, spark: Any = None, lfs: list[LabelingFunction] | None = None
+    cfg: PipelineConfig,
+    spark: Any = None,
+    lfs: list[LabelingFunction] | Mapping[str, Sequence[LabelingFunction]] | None = None,
 ) -> PipelineResult:
     """Run every stage of the labeling pipeline and return a small result object.
 
@@ -314,17 +343,30 @@ def run_pipeline(
     spark : SparkSession, optional
         Used as is when given; otherwise the active session or a new local one.
     lfs : list of LabelingFunction, optional
-        Overrides ``cfg.lfs.modules`` (notebooks pass LF objects directly).
+        Overrides ``cfg.lfs.modules`` (notebooks pass LF objects directly); with a ``tasks``
+        section, a mapping task name -> that task's LFs overrides the tasks' ``lfs``.
     """
     if spark is None:
         spark = get_or_create_session(cfg.spark.master, cfg.spark.app_name, cfg.spark.conf)
-    lfset = LFSet.of(lfs if lfs is not None else load_lfs(cfg.lfs.modules, cfg.lfs.exclude),
-                     cfg.lfs.cardinality)  # fmt: skip
-    patterns = label_model_class(cfg.label_model.kind).needs_patterns
+    graph: TaskGraph | None = None
+    lf_tasks: tuple[int, ...] = ()
+    if cfg.tasks.tasks:
+        graph = task_graph_of(cfg.tasks)
+        loaded, lf_tasks = _load_task_lfs(cfg, graph, lfs)
+        lfset = LFSet.of(loaded, max(graph.cardinalities))
+    else:
+        if isinstance(lfs, Mapping):
+            raise DataError("LFs per task (a mapping) need a tasks section in the config")
+        lfset = LFSet.of(lfs if lfs is not None else load_lfs(cfg.lfs.modules, cfg.lfs.exclude),
+                         cfg.lfs.cardinality)  # fmt: skip
+    patterns = graph is None and label_model_class(cfg.label_model.kind).needs_patterns
     ctx = RunContext(
         cfg=cfg, spark=spark, run_id=cfg.run_id or default_run_id(), lfset=lfset,
         layout=RunLayout.at(cfg.output.path), has_gold=bool(cfg.source.gold_col),
         template=LFStats.empty(lfset.m, lfset.k, lfset.names, patterns=patterns),
+        graph=graph, lf_tasks=lf_tasks,
+        task_gold={str(t["name"]): str(t["gold_col"]) for t in cfg.tasks.tasks
+                   if t.get("gold_col")},
     )  # fmt: skip
     logger.info("run %s: %d LFs, k=%d, output %s", ctx.run_id, lfset.m, lfset.k, ctx.layout.root)
     sources = [cfg.source.path] if cfg.source.path and cfg.source.format != "demo" else []
@@ -347,6 +389,8 @@ def run_pipeline(
 
 def _run_stages(ctx: RunContext) -> PipelineResult:
     """The stages of one claimed run (see :func:`run_pipeline`)."""
+    if ctx.graph is not None:
+        return _run_multitask_stages(ctx)
     cfg, spark, lfset = ctx.cfg, ctx.spark, ctx.lfset
     corpus = load_corpus(ctx)
     votes_out, stats = write_votes(ctx, corpus)
@@ -379,3 +423,123 @@ def _run_stages(ctx: RunContext) -> PipelineResult:
         result.train_version = write_training_table(ctx, corpus, result)
     save_summary(result)
     return result
+
+
+# --------------------------------------------------------------------------- multi-task
+
+
+def _load_task_lfs(
+    cfg: PipelineConfig,
+    graph: TaskGraph,
+    lfs: list[LabelingFunction] | Mapping[str, Sequence[LabelingFunction]] | None,
+) -> tuple[list[LabelingFunction], tuple[int, ...]]:
+    """Every task's LFs in task order, and the task each votes (``lfs.exclude`` applies to all
+    of them: every excluded name must exist in some task)."""
+    if lfs is not None and not isinstance(lfs, Mapping):
+        raise DataError(
+            "a multi-task run needs its LFs per task: pass lfs={task name: [LFs]} (or omit lfs "
+            "and list modules in tasks[i].lfs)"
+        )
+    out: list[LabelingFunction] = []
+    tasks: list[int] = []
+    for spec in cfg.tasks.tasks:
+        name = str(spec["name"])
+        if lfs is not None:
+            got = list(lfs.get(name, []))
+        else:
+            mods = spec.get("lfs") or []
+            got = load_lfs([mods] if isinstance(mods, str) else list(mods)) if mods else []
+        out += got
+        tasks += [graph.index(name)] * len(got)
+    if lfs is not None and set(lfs) - set(graph.names):
+        raise DataError(f"LFs given for unknown task(s) {sorted(set(lfs) - set(graph.names))}; "
+                        f"tasks: {list(graph.names)}")  # fmt: skip
+    exclude = set(cfg.lfs.exclude)
+    missing = sorted(exclude - {lf.name for lf in out})
+    if missing:
+        raise DataError(f"lfs.exclude names LF(s) {missing} that no task has")
+    keep = [i for i, lf in enumerate(out) if lf.name not in exclude]
+    if not keep:
+        raise DataError("no LFs left to run (every task's LF list is empty after lfs.exclude)")
+    return [out[i] for i in keep], tuple(tasks[i] for i in keep)
+
+
+def _run_multitask_stages(ctx: RunContext) -> PipelineResult:
+    """The stages of a multi-task run: votes, multi-task statistics, the multi-task label model,
+    per-task metrics, labels with one probability column per task."""
+    cfg, spark, lfset, graph = ctx.cfg, ctx.spark, ctx.lfset, ctx.graph
+    assert graph is not None
+    corpus = load_corpus(ctx)
+    with ctx.stage("apply LFs + write votes"):
+        votes_out = votes_writer(spark, cfg.output.writer).write(ctx, corpus)
+    if votes_out.lf_errors:
+        logger.warning("LF failures counted as abstains: %s", votes_out.lf_errors)
+    votes = read_table(spark, ctx.layout.votes, version=votes_out.version)
+    votes = votes.where(F.col("run_id") == ctx.run_id)
+    with ctx.stage("LF statistics"):
+        template = MultiTaskStats.empty(graph, ctx.lf_tasks, lfset.names)
+        stats = reduce_multitask_stats(votes, template)
+    if stats.n == 0:
+        raise DataError("the LFs produced no votes rows: the corpus is empty")
+    lm = cfg.label_model
+    with ctx.stage("fit label model"):
+        model = MultiTaskLabelModel(graph, **dict(lm.params)).fit(
+            stats, class_balance=None if lm.class_balance is None else list(lm.class_balance)
+        )
+    params = model.to_dict()
+    artifacts = {MODEL_FILE: json.dumps(params).encode(), STATS_FILE: stats.to_bytes()}
+    write_files(ctx.layout.artifacts(ctx.run_id), artifacts)
+    metrics = multitask_metrics(stats, model)
+    if ctx.task_gold:
+        with ctx.stage("evaluate against gold"):
+            gold = multitask_gold_counts(votes, model, stats.m, ctx.task_gold)
+        for name, g in gold.items():
+            metrics["tasks"][name]["gold"] = g
+    metrics["lf_seconds"] = [round(votes_out.lf_seconds.get(nm, 0.0), 3) for nm in lfset.names]
+    params_fit = len(json.dumps(params)) <= MAX_PARAMS_IN_COMMIT
+    labels_meta = {
+        **ctx.commit_meta, "stage": "labels", "votes_version": votes_out.version,
+        "label_model": "multitask_label_model",
+        "label_model_params": params if params_fit else None,
+        "artifacts": ctx.layout.artifacts(ctx.run_id), "metrics": metrics,
+        "lf_errors": votes_out.lf_errors,
+    }  # fmt: skip
+    with ctx.stage("predict + write labels"):
+        t = multitask_predict_transform(votes, model, stats.m, constants={"run_id": ctx.run_id})
+        res = write_table(
+            votes.select("id", VOTES_COL), ctx.layout.labels, run_id=ctx.run_id,
+            mode=cfg.output.mode, metadata=labels_meta, writer=cfg.output.writer,
+            description="predict + write labels", transform=t,
+        )  # fmt: skip
+    # a multi-task run's result holds MultiTaskStats and the MultiTaskLabelModel
+    result = PipelineResult(
+        run_id=ctx.run_id, stats=cast(Any, stats), model=cast(Any, model), layout=ctx.layout,
+        votes_version=votes_out.version, labels_version=res.version, timings=ctx.timings,
+        metrics=metrics, lf_errors=votes_out.lf_errors,
+    )  # fmt: skip
+    if cfg.output.training_table:
+        raise DataError("output.training_table is not supported for multi-task runs yet")
+    save_summary(result)
+    return result
+
+
+def multitask_metrics(stats: MultiTaskStats, model: MultiTaskLabelModel) -> dict[str, Any]:
+    """Per-task metrics of a multi-task run (no gold): the task's LFs, coverage, overlap and
+    conflict rates, learned accuracies, and the model's fit report."""
+    graph = stats.graph
+    n = max(stats.n, 1)
+    acc = model.accuracies
+    tasks: dict[str, Any] = {}
+    for j, t in enumerate(graph.tasks):
+        lfs = stats.task_lfs(j)
+        names = [stats.lf_names[i] for i in lfs] if stats.lf_names else lfs.tolist()
+        tasks[t.name] = {
+            "lfs": names, "cardinality": t.cardinality,
+            "coverage": float(stats.n_covered[j]) / n, "overlap": float(stats.n_overlap[j]) / n,
+            "conflict": float(stats.n_conflict[j]) / n,
+            "lf_accuracy_learned": nan_to_none(acc[lfs]),
+            "cross_task_conflicts": {graph.tasks[u].name: int(stats.conflicts[lfs, u].sum())
+                                     for u in range(len(graph.tasks)) if u != j},
+        }  # fmt: skip
+    return {"n_rows": stats.n, "tasks": tasks, "fit_info": json.loads(json.dumps(
+        model.fit_info, default=str))}  # fmt: skip

@@ -11,6 +11,10 @@ partitions. Reports are assembled from phrase banks with realistic traps for LFs
 Besides ``text`` and ``gold``, two numeric columns the LFs never read — ``patient_age`` and
 ``image_score`` (a noisy stand-in for an image model's output) — let an end model generalise
 beyond the LFs.
+
+Multi-task view (:func:`make_multitask_corpus`): an abnormal report's *finding type* — the type
+of its first finding sentence (:data:`FINDING_TYPES`); N/A (null) for normal reports. The text is
+the same; a second finding of another type, and normal sentences negating findings, are the traps.
 """
 
 from __future__ import annotations
@@ -81,6 +85,16 @@ HEDGED = np.array(
         "Subtle opacity may represent atelectasis.",
     ]
 )
+#: Finding types of the multi-task demo (task ``finding``, defined when the report is ABNORMAL),
+#: and the type of every finding sentence of the banks above.
+FINDING_TYPES = ("pneumonia", "pneumothorax", "effusion", "cardiac", "other")
+PNEUMONIA, PNEUMOTHORAX, EFFUSION, CARDIAC, OTHER = range(5)
+FINDINGS_TYPE = np.array(
+    [PNEUMONIA, PNEUMOTHORAX, EFFUSION, CARDIAC, OTHER, OTHER, EFFUSION, PNEUMONIA, OTHER, CARDIAC,
+     OTHER]
+)  # fmt: skip
+SHORT_ABNORMAL_TYPE = np.array([PNEUMOTHORAX, CARDIAC, PNEUMONIA, EFFUSION])
+HEDGED_TYPE = np.array([PNEUMONIA, EFFUSION, OTHER])
 SHORT_NORMAL = np.array(
     [
         "No acute findings.",
@@ -111,6 +125,26 @@ def _uniform(ids: np.ndarray, seed: int, draw: int) -> np.ndarray:
 
 def _pick(bank: np.ndarray, u: np.ndarray) -> np.ndarray:
     return bank[np.minimum((u * len(bank)).astype(np.int64), len(bank) - 1)]
+
+
+def finding_types(ids: np.ndarray, seed: int = 0) -> np.ndarray:
+    """(n,) int8: the finding type (:data:`FINDING_TYPES`) of each report's first finding
+    sentence, -1 for normal reports — from the same draws as :func:`generate_reports`.
+
+    Examples
+    --------
+    >>> r = generate_reports(np.arange(4), seed=0)
+    >>> [(int(f), t.split(".")[0]) for f, t in zip(finding_types(np.arange(4)), r["text"])][:2]
+    [(-1, 'Normal chest'), (4, 'Displaced fracture of the right sixth rib')]
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    U = {j: _uniform(ids, seed, j) for j in (0, 1, 2, 5, 14)}
+    ab = U[0] < P_ABNORMAL
+    short = U[1] < np.where(ab, 0.06, 0.35)
+    hedged = ab & (U[2] < 0.12)
+    kind = np.where(hedged, _pick(HEDGED_TYPE, U[5]), _pick(FINDINGS_TYPE, U[5]))
+    kind = np.where(short, _pick(SHORT_ABNORMAL_TYPE, U[14]), kind)
+    return np.where(ab, kind, -1).astype(np.int8)
 
 
 def generate_reports(ids: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
@@ -187,4 +221,34 @@ def make_corpus(
             )
 
     schema = "id long, text string, gold int, patient_age double, image_score double"
+    return spark.range(0, int(n_rows), 1, parts).mapInArrow(gen, schema)
+
+
+def make_multitask_corpus(
+    spark: Any, n_rows: int = 100_000, seed: int = 0, num_partitions: int | None = None
+) -> Any:
+    """:func:`make_corpus` plus ``finding int`` (the finding type, null for normal reports): the
+    corpus of the two-task demo (``conf/radiology_multitask.yaml``)."""
+    parts = num_partitions or max(1, spark.sparkContext.defaultParallelism)
+
+    def gen(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        for b in batches:
+            ids = b.column("id").to_numpy()
+            cols = generate_reports(ids, seed)
+            finding = finding_types(ids, seed)
+            yield pa.RecordBatch.from_pydict(
+                {
+                    "id": pa.array(cols["id"], pa.int64()),
+                    "text": pa.array(cols["text"], pa.string()),
+                    "gold": pa.array(cols["gold"].astype(np.int32), pa.int32()),
+                    "finding": pa.array(finding.astype(np.int32), pa.int32(), mask=finding < 0),
+                    "patient_age": pa.array(cols["patient_age"], pa.float64()),
+                    "image_score": pa.array(cols["image_score"], pa.float64()),
+                }
+            )
+
+    schema = ("id long, text string, gold int, finding int, patient_age double, "
+              "image_score double")  # fmt: skip
     return spark.range(0, int(n_rows), 1, parts).mapInArrow(gen, schema)

@@ -12,7 +12,13 @@ import re
 import numpy as np
 import pandas as pd
 
-from wsup_spark.lf.base import ABSTAIN, Record, labeling_function, vectorized_lf
+from wsup_spark.lf.base import (
+    ABSTAIN,
+    LabelingFunction,
+    Record,
+    labeling_function,
+    vectorized_lf,
+)
 from wsup_spark.lf.templates import keyword_lf, lookup_lf, regex_lf
 
 NORMAL, ABNORMAL = 0, 1
@@ -100,4 +106,73 @@ LFS = [
     lf_severity_words,
     lf_negated_findings,
     lf_interval_change,
+]
+
+
+# Multi-task demo: the finding type of an abnormal report --------------------------------------
+# Task ``finding`` (defined only when the report is ABNORMAL): 0 pneumonia, 1 pneumothorax,
+# 2 effusion, 3 cardiac, 4 other (``wsup_spark.demo.radiology.FINDING_TYPES``). One LF per type
+# votes it when one of its terms appears outside a negated clause — noisy where a report has a
+# second finding of another type or a hedged one; "opacity" is ambiguous (pneumonia or other);
+# the last votes only when all non-negated, non-hedged terms agree (precise, covers less). Every
+# finding vote also says "ABNORMAL": the multi-task label model uses it for both tasks.
+PNEUMONIA, PNEUMOTHORAX, EFFUSION, CARDIAC, OTHER = range(5)
+FINDING_TERMS = {
+    "pneumonia": PNEUMONIA, "consolidation": PNEUMONIA, "airspace": PNEUMONIA,
+    "pneumothorax": PNEUMOTHORAX,
+    "effusion": EFFUSION, "effusions": EFFUSION,
+    "cardiomegaly": CARDIAC, "edema": CARDIAC, "cardiac": CARDIAC,
+    "nodular": OTHER, "mass": OTHER, "atelectasis": OTHER, "fracture": OTHER, "emphysema": OTHER,
+}  # fmt: skip
+
+
+def _finding_terms(text: str, terms: dict[str, int], skip_hedged: bool = False) -> list[int]:
+    """Types of the finding terms outside negated (and, if asked, hedged) clauses, in order; a
+    healed fracture is no finding."""
+    found = []
+    for sentence in text.split("."):
+        low = sentence.lower()
+        if "healed" in low:
+            continue
+        if skip_hedged and ("excluded" in low or "possible" in low or " may " in low):
+            continue
+        for m in _TOKEN.finditer(low):
+            if m.group() in terms and not _NEGATION.search(sentence[: m.start()]):
+                found.append(terms[m.group()])
+    return found
+
+
+def _finding_lf(finding: int, name: str) -> LabelingFunction:
+    """An LF voting ``finding`` when one of its terms appears outside a negated clause."""
+
+    @labeling_function(name=name, resources={"terms": FINDING_TERMS})
+    def lf(x: Record, terms: dict[str, int]) -> int:
+        return finding if finding in _finding_terms(x.text, terms) else ABSTAIN
+
+    return lf
+
+
+lf_find_pneumonia = _finding_lf(PNEUMONIA, "lf_find_pneumonia")
+lf_find_pneumothorax = _finding_lf(PNEUMOTHORAX, "lf_find_pneumothorax")
+lf_find_effusion = _finding_lf(EFFUSION, "lf_find_effusion")
+lf_find_cardiac = _finding_lf(CARDIAC, "lf_find_cardiac")
+lf_find_other = _finding_lf(OTHER, "lf_find_other")
+lf_find_opacity = regex_lf("lf_find_opacity", r"\bopacit", OTHER)
+
+
+@labeling_function(resources={"terms": FINDING_TERMS})
+def lf_single_finding(x: Record, terms: dict[str, int]) -> int:
+    """The finding type when every non-negated, non-hedged finding term has the same type."""
+    found = set(_finding_terms(x.text, terms, skip_hedged=True))
+    return found.pop() if len(found) == 1 else ABSTAIN
+
+
+FINDING_LFS = [
+    lf_find_pneumonia,
+    lf_find_pneumothorax,
+    lf_find_effusion,
+    lf_find_cardiac,
+    lf_find_other,
+    lf_find_opacity,
+    lf_single_finding,
 ]
