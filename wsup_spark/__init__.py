@@ -81,6 +81,14 @@ _LAZY = {
     # end model (torch)
     "TrainConfig": "wsup_spark.endmodel.config",
     "train_from_config": "wsup_spark.endmodel.trainer",
+    # multi-task supervision (MultiTaskModel, multitask_soft_cross_entropy: torch)
+    "Task": "wsup_spark.tasks",
+    "TaskGraph": "wsup_spark.tasks",
+    "MultiTaskStats": "wsup_spark.labelmodel.multitask_stats",
+    "MultiTaskLabelModel": "wsup_spark.labelmodel.multitask",
+    "compute_multitask_stats": "wsup_spark.spark.multitask",
+    "MultiTaskModel": "wsup_spark.endmodel.multitask",
+    "multitask_soft_cross_entropy": "wsup_spark.endmodel.multitask",
 }
 
 __getattr__ = lazy_getattr("wsup_spark", _LAZY)
@@ -98,11 +106,16 @@ __all__ = [
     "LabelingFunction",
     "MajorityVote",
     "ModelError",
+    "MultiTaskLabelModel",
+    "MultiTaskModel",
+    "MultiTaskStats",
     "PipelineConfig",
     "PipelineResult",
     "Record",
     "RunLayout",
     "StatsError",
+    "Task",
+    "TaskGraph",
     "TrainConfig",
     "VotePatterns",
     "WriteError",
@@ -112,6 +125,7 @@ __all__ = [
     "apply_lfs_local",
     "collect_report_data",
     "commit_history",
+    "compute_multitask_stats",
     "compute_stats",
     "format_summary",
     "get_or_create_session",
@@ -124,6 +138,7 @@ __all__ = [
     "load_run",
     "lookup_lf",
     "model_lf",
+    "multitask_soft_cross_entropy",
     "parse_config",
     "predict_labels",
     "read_arrow",
