@@ -15,7 +15,8 @@ must hold x_train, y_train, x_test, y_test with uint8 images of shape (n, h, w).
 its own ``--labeled`` training images; every policy sees the same ones and the same test set.
 Every epoch trains on the labeled originals plus one augmented copy of each (keyed by epoch), or
 on the originals twice for ``none`` (same number of steps). Prints mean ± 95% CI (Student t over
-seeds); ``--json`` writes {"policies": {name: {"mean", "ci95", "per_seed"}}, ...}.
+seeds) and, paired seed by seed, each learned policy minus none/random/trivial; ``--json``
+writes {"policies": {name: {"mean", "ci95", "per_seed"}}, "paired_differences": {...}, ...}.
 """
 
 from __future__ import annotations
@@ -147,6 +148,17 @@ def ci95(values: list[float]) -> float:
     return float(stats.t.ppf(0.975, len(values) - 1) * sd / np.sqrt(len(values)))
 
 
+def paired_differences(acc: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    """Learned minus fixed policy, seed by seed: {"meanfield-random": {"mean", "ci95"}, ...}."""
+    out = {}
+    for a in ("meanfield", "sequence"):
+        for b in ("none", "random", "trivial"):
+            if a in acc and b in acc and acc[a]:
+                d = [x - y for x, y in zip(acc[a], acc[b], strict=True)]
+                out[f"{a}-{b}"] = {"mean": float(np.mean(d)), "ci95": ci95(d)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import torch
@@ -199,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         "policies": {
             p: {"mean": float(np.mean(v)), "ci95": ci95(v), "per_seed": v} for p, v in acc.items()
         },
+        "paired_differences": paired_differences(acc),
         "config": {k: v for k, v in vars(args).items() if k != "json_out"} | {"tfs": list(names)},
         "learned_action_marginals": {k: v for k, v in learned.items() if v},
         "seconds": round(time.perf_counter() - t0, 1),
@@ -207,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
           f"labeled={args.labeled}{' +bad TF' if args.add_bad_tf else ''}")  # fmt: skip
     for p, r in out["policies"].items():
         print(f"{p:<10} {r['mean']:>17.4f} ± {r['ci95']:.4f}")
+    for k, r in out["paired_differences"].items():
+        print(f"{k:<18} {r['mean']:>+9.4f} ± {r['ci95']:.4f}  (paired over seeds)")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=1) + "\n")
     return 0

@@ -58,10 +58,27 @@ def build_parser() -> argparse.ArgumentParser:
     add_analyze_parser(sub)
     tr = sub.add_parser("train", help="train the end model on the training table (extra: train)")
     add_config_args(tr)
+    aug = sub.add_parser(
+        "augment", help="augment a Delta table with a TF policy (config: conf/augment_demo.yaml)"
+    )
+    add_augment_args(aug)
     for command in sub.choices.values():  # `wsup run ... -v` as well as `wsup -v run ...`
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                              help=VERBOSE_HELP)  # fmt: skip
     return parser
+
+
+def add_augment_args(p: argparse.ArgumentParser) -> None:
+    """``--config`` (the augment job's own YAML: :mod:`wsup_spark.augment.job`) and ``--set``."""
+    p.add_argument("--config", required=True, help="augment YAML (see conf/augment_demo.yaml)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a value, e.g. --set copies=4 --set policy=policy.json (repeatable)",
+    )
 
 
 def add_analyze_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -214,7 +231,14 @@ def error_line(e: BaseException) -> tuple[str, bool]:
     return f"{type(e).__name__}: {error_cause(e)}", False
 
 
-COMMANDS = {"run": cmd_run, "analyze": cmd_analyze, "train": cmd_train}
+def cmd_augment(args: argparse.Namespace) -> int:
+    """``wsup augment``: see :mod:`wsup_spark.augment.job`."""
+    from wsup_spark.augment.job import cmd_augment as run_augment
+
+    return run_augment(args)
+
+
+COMMANDS = {"run": cmd_run, "analyze": cmd_analyze, "train": cmd_train, "augment": cmd_augment}
 
 
 def run_job(

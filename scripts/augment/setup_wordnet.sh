@@ -25,19 +25,23 @@ else
 fi
 DEST=$TARGET/corpora/wordnet
 
+echo "wordnet: 1/4 Debian packages (database in $WN)"
 if [ ! -f "$WN/data.noun" ] || [ ! -f "$WN/index.sense" ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "WordNet is not in $WN: install the Debian packages wordnet-base and" \
       "wordnet-sense-index (as root: apt-get install wordnet-base wordnet-sense-index)" >&2
     exit 1
   fi
-  echo "installing wordnet-base wordnet-sense-index"
+  echo "wordnet: installing wordnet-base wordnet-sense-index with apt-get"
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -qq --no-install-recommends wordnet-base wordnet-sense-index >/dev/null \
     || { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
          wordnet-base wordnet-sense-index >/dev/null; }
+else
+  echo "wordnet: already installed"
 fi
 
+echo "wordnet: 2/4 copying the database into $DEST"
 mkdir -p "$DEST"
 for f in "$WN"/*; do
   name=$(basename "$f")
@@ -50,6 +54,7 @@ for f in "$WN"/*; do
 done
 
 # lexnames: "NN<TAB>name<TAB>category" with category 1 noun, 2 verb, 3 adjective, 4 adverb.
+echo "wordnet: 3/4 writing $DEST/lexnames"
 MAN=/usr/share/man/man5/lexnames.5WN.gz
 TMP=$(mktemp)
 if [ -f "$MAN" ]; then
@@ -73,7 +78,8 @@ rm -f "$TMP"
 rm -f "$DEST/lexnames"
 mv "$DEST/lexnames.new" "$DEST/lexnames"
 
-"$PY" -c "import nltk" 2>/dev/null || "$PY" -m pip install -q "nltk>=3.8"
+echo "wordnet: 4/4 checking nltk's reader"
+"$PY" -c "import nltk" 2>/dev/null || { echo "wordnet: pip install nltk"; "$PY" -m pip install -q "nltk>=3.8"; }
 NLTK_DATA=$TARGET "$PY" - <<'PYEOF'
 from nltk.corpus import wordnet as wn
 

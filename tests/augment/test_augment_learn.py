@@ -77,3 +77,14 @@ def test_tanda_learns_to_avoid_a_destructive_tf() -> None:
     probs = np.asarray(res.policy.probs)  # identity, shift@0.5, heavy_noise@0.5
     assert probs[2] < 0.2 < probs[1], probs
     assert res.history and res.policy.meta["learned"]["kind"] == "meanfield"
+
+
+@pytest.mark.parametrize("kind", ["meanfield", "sequence"])
+def test_learn_policy_is_deterministic_by_seed(kind: str) -> None:
+    x = blobs(40)
+    cfg = LearnConfig(kind=kind, seq_len=2, steps=4, batch_size=8, progress=False, seed=3)
+    torch.manual_seed(123)  # the global torch state must not matter
+    a = learn_policy(x, [shift, heavy_noise], cfg).policy
+    torch.rand(5)
+    b = learn_policy(x, [shift, heavy_noise], cfg).policy
+    assert a == b and a.hash == b.hash

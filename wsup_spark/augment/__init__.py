@@ -6,12 +6,14 @@ below are loaded on first use::
     from wsup_spark.augment import (transformation_function, vectorized_tf, TransformationFunction,
                                     TFError, Policy, augment_arrays, augment_rows, IMAGE_TFS,
                                     TEXT_TFS, learn_policy, LearnConfig, augment_dataframe,
-                                    write_augmented, AugmentedImageDataset)
+                                    write_augmented, AugmentedImageDataset, AugmentJobConfig,
+                                    run_augment)
 
 Modules: ``randomness`` (per-row counter-based draws), ``base`` (the TF API), ``images`` and
 ``text`` (the TF library), ``policy`` (policies as JSON data), ``apply`` (the in-memory kernel),
 ``learn`` (TANDA's learned policies, torch), ``spark`` (``mapInArrow`` application and the Delta
-write), ``loader`` (on-the-fly augmentation in torch DataLoader workers).
+write), ``loader`` (on-the-fly augmentation in torch DataLoader workers), ``job`` (``wsup
+augment`` / ``jobs/augment.py``: config, policy by name or JSON file, Delta in, Delta out).
 """
 
 from __future__ import annotations
@@ -41,7 +43,11 @@ _LAZY = {
     "learn_policy": "wsup_spark.augment.learn",
     "augment_dataframe": "wsup_spark.augment.spark",
     "write_augmented": "wsup_spark.augment.spark",
+    "augment_transform": "wsup_spark.augment.spark",
     "AugmentedImageDataset": "wsup_spark.augment.loader",
+    "AugmentJobConfig": "wsup_spark.augment.job",
+    "load_augment_config": "wsup_spark.augment.job",
+    "run_augment": "wsup_spark.augment.job",
 }
 
 __all__ = sorted(_LAZY)

@@ -363,8 +363,8 @@ def learn_policy(
         raise DataError(f"learn_policy needs unlabeled examples; got {n}")
     feat = featurize or (lambda b: torch.as_tensor(np.asarray(b, np.float32)))
     dist = distance or _mean_abs_change
+    torch.manual_seed(cfg.seed)  # before the default discriminator's initialisation
     disc = discriminator or ImageDiscriminator()
-    torch.manual_seed(cfg.seed)
     a = n_actions(len(names), len(cfg.levels))
     gen_model: MeanFieldGenerator | SequenceGenerator = (
         MeanFieldGenerator(a) if cfg.kind == "meanfield"

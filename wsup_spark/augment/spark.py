@@ -13,6 +13,9 @@ worker process. Nothing n-sized reaches the driver; no SparkContext, RDD or accu
 Augmented column types: a string column (texts) stays a string; a numeric array column holding
 flattened images (give ``image_shape=(h, w)``) or vectors becomes ``array<float>`` (values are
 processed as float32; scale integer images to [0, 1] first).
+
+Written tables (:func:`write_augmented`) also carry ``run_id``, the augmentation run's id (the
+source's own ``run_id``, e.g. the labeling run of a training table, becomes ``source_run_id``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from wsup_spark.augment.apply import augment_batch, resolve_tfs
 from wsup_spark.augment.base import TransformationFunction
 from wsup_spark.augment.policy import Policy
 from wsup_spark.errors import ConfigError, DataError
+from wsup_spark.io.base import BatchTransform, check_run_id
 
 logger = logging.getLogger(__name__)
 
@@ -34,15 +38,21 @@ __all__ = [
     "COPY_COL",
     "LINEAGE_COL",
     "POLICY_COL",
+    "RUN_COL",
+    "SOURCE_RUN_COL",
     "augment_dataframe",
     "augment_metadata",
     "augment_table",
+    "augment_transform",
     "write_augmented",
 ]
 
 COPY_COL = "aug_copy"
 LINEAGE_COL = "aug_tfs"
 POLICY_COL = "aug_policy"
+#: Written tables carry the augmentation's run id; a source ``run_id`` column is renamed.
+RUN_COL = "run_id"
+SOURCE_RUN_COL = "source_run_id"
 
 
 def _values_from_arrow(col: Any, name: str, kind: str, shape: tuple[int, ...]) -> Any:
@@ -91,6 +101,32 @@ def augment_dataframe(
 ) -> Any:
     """The augmented DataFrame (lazy; one ``mapInArrow``).
 
+    Parameters and result as :func:`augment_transform`, applied: ``df.mapInArrow(fn, schema)``.
+    """
+    t = augment_transform(df, policy, tfs, column=column, seed=seed, id_col=id_col,
+                          n_copies=n_copies, keep_original=keep_original,
+                          image_shape=image_shape)  # fmt: skip
+    return df.mapInArrow(t.fn, t.schema)
+
+
+def augment_transform(
+    df: Any,
+    policy: Policy,
+    tfs: Sequence[TransformationFunction] | Mapping[str, TransformationFunction],
+    *,
+    column: str,
+    seed: int,
+    id_col: str = "id",
+    n_copies: int = 1,
+    keep_original: bool = True,
+    image_shape: Sequence[int] | None = None,
+) -> BatchTransform:
+    """The augmentation of ``df`` as a ``mapInArrow`` step: the function each task runs on its
+    Arrow batches and the output schema.
+
+    ``fn`` is plain Python over ``pyarrow.RecordBatch`` iterators, so it also runs outside Spark
+    (one process over a Parquet file's batches gives the same rows).
+
     Parameters
     ----------
     df : pyspark.sql.DataFrame
@@ -111,10 +147,11 @@ def augment_dataframe(
 
     Returns
     -------
-    pyspark.sql.DataFrame
-        ``df``'s columns in order (``column`` as ``array<float>`` for arrays) plus ``aug_copy``
-        int, ``aug_tfs`` string (``"tf@strength|..."``, ``""`` for originals) and
-        ``aug_policy`` string (the policy hash). ``(id, aug_copy)`` is unique.
+    BatchTransform
+        ``fn`` and ``schema``; the rows are ``df``'s columns in order (``column`` as
+        ``array<float>`` for arrays) plus ``aug_copy`` int, ``aug_tfs`` string
+        (``"tf@strength|..."``, ``""`` for originals) and ``aug_policy`` string (the policy hash).
+        ``(id, aug_copy)`` is unique.
     """
     from pyspark.sql.types import (
         ArrayType,
@@ -191,7 +228,7 @@ def augment_dataframe(
             yield pa.RecordBatch.from_arrays(cols, names=[*names, COPY_COL, LINEAGE_COL,
                                                           POLICY_COL])  # fmt: skip
 
-    return df.mapInArrow(augment_partition, schema)
+    return BatchTransform(augment_partition, schema)
 
 
 def augment_metadata(
@@ -233,24 +270,37 @@ def write_augmented(
 ) -> Any:
     """Augment ``df`` and write it to the Delta table at ``path`` as one commit.
 
-    Rerunning the same ``run_id`` replaces that run's rows (idempotent); the commit metadata holds
-    :func:`augment_metadata`. Parameters as :func:`augment_dataframe` and
+    The written rows carry ``run_id`` = this augmentation's ``run_id`` (a ``run_id`` column of
+    ``df``, e.g. the labeling run of a training table, is kept as ``source_run_id``), so in append
+    mode rerunning the same ``run_id`` replaces that run's rows with either writer (idempotent);
+    the commit metadata holds :func:`augment_metadata`. Parameters as :func:`augment_dataframe` and
     :func:`wsup_spark.io.write_table`.
 
     Returns
     -------
     wsup_spark.io.WriteResult
     """
+    from pyspark.sql import functions as F
+
     from wsup_spark.io import write_table
 
-    aug = augment_dataframe(df, policy, tfs, column=column, seed=seed, id_col=id_col,
-                            n_copies=n_copies, keep_original=keep_original,
-                            image_shape=image_shape)  # fmt: skip
+    if RUN_COL in df.columns:
+        if SOURCE_RUN_COL in df.columns:
+            raise DataError(
+                f"the DataFrame has both {RUN_COL!r} and {SOURCE_RUN_COL!r}; drop one (the "
+                f"augmented table's {RUN_COL!r} is this augmentation's run id)"
+            )
+        df = df.withColumnRenamed(RUN_COL, SOURCE_RUN_COL)
+    df = df.withColumn(RUN_COL, F.lit(check_run_id(run_id)))
+    t = augment_transform(df, policy, tfs, column=column, seed=seed, id_col=id_col,
+                          n_copies=n_copies, keep_original=keep_original,
+                          image_shape=image_shape)  # fmt: skip
     meta = augment_metadata(policy, tfs, seed=seed, n_copies=n_copies, column=column)
     logger.info("augmenting %s into %s with policy %s (%d copies, seed %d)", column, path,
                 policy.hash, n_copies, seed)  # fmt: skip
-    return write_table(aug, path, run_id=run_id, mode=mode, metadata=meta, writer=writer,
-                       description=f"augment {column} → {path}")  # fmt: skip
+    # fused: with the delta-rs writer the augmentation runs inside the write tasks
+    return write_table(df, path, run_id=run_id, mode=mode, metadata=meta, writer=writer,
+                       description=f"augment {column} → {path}", transform=t)  # fmt: skip
 
 
 def augment_table(
