@@ -270,3 +270,116 @@ def test_lf_error_on_spark_is_one_line_last_and_noise_goes_to_a_log(tmp_path):
     log = Path(re.search(r"\(traceback and Spark's log: (\S+);", lines[-2]).group(1))
     logged = log.read_text()
     assert want in logged and "Traceback" in logged
+
+
+# --- item 5: a first job of your own ------------------------------------------------------------
+
+
+def test_lfs_module_singular_is_rejected_with_the_fix():
+    from wsup_spark.config import parse_config
+    from wsup_spark.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        parse_config({"lfs": {"module": "my_lfs"}})
+    assert str(e.value) == (
+        "lfs.module is not a config key; did you mean lfs.modules (a list of import paths: "
+        "modules: [my_lfs])?"
+    )
+
+
+def test_threshold_lf_on_a_string_column_names_the_column_and_its_type():
+    import pyarrow as pa
+
+    from wsup_spark.errors import LFError
+    from wsup_spark.lf.kernel import apply_lfs_local
+    from wsup_spark.lf.templates import threshold_lf
+
+    table = pa.table({"id": ["r0", "r1"], "score": ["7", "3"]})
+    with pytest.raises(LFError) as e:
+        apply_lfs_local(table, [threshold_lf("lf_score", "score", 1, gt=5)], 2, id_col="id")
+    msg = str(e.value)
+    assert msg.startswith("LF 'lf_score' compares column 'score' with numbers, but the column "
+                          "holds string values")  # fmt: skip
+    assert "inferSchema" in msg and "raised" not in msg  # not wrapped a second time
+
+
+def test_gold_is_hidden_from_lfs_that_read_every_column():
+    import pyarrow as pa
+
+    from wsup_spark.errors import DataError
+    from wsup_spark.lf.base import labeling_function, vectorized_lf
+    from wsup_spark.lf.kernel import apply_lfs_to_batch, check_columns
+
+    seen = []
+
+    @labeling_function()
+    def lf_row(x):
+        seen.append(sorted(x.keys()) if hasattr(x, "keys") else sorted(vars(x)))
+        return -1
+
+    @vectorized_lf()
+    def lf_all(df):
+        seen.append(sorted(df.columns))
+        return [-1] * len(df)
+
+    batch = pa.record_batch({"id": ["a", "b"], "text": ["x", "y"], "gold": [0, 1]})
+    apply_lfs_to_batch(batch, [lf_row, lf_all], 2, "id", hidden=["gold"])
+    assert seen and all("gold" not in cols for cols in seen), seen
+
+    @vectorized_lf(columns=["text", "gold"])
+    def lf_cheat(df):
+        return df["gold"]
+
+    with pytest.raises(DataError, match=r"LF 'lf_cheat' reads column\(s\) \['gold'\], the gold"):
+        check_columns([lf_cheat], ["id", "text", "gold"], hidden=["gold"])
+
+
+def test_lf_declaring_the_gold_column_fails_before_spark(tmp_path, capsys, monkeypatch):
+    import wsup_spark.spark.session as session
+
+    monkeypatch.setattr(session, "get_or_create_session", lambda *a, **k: pytest.fail("Spark"))
+    job = _job(tmp_path, lfs="my_lfs:CHEAT")
+    with open(tmp_path / "my_lfs.py", "a") as f:
+        f.write("CHEAT = [*LFS, threshold_lf('lf_cheat', column='label', label=1, gt=0)]\n")
+    monkeypatch.chdir(tmp_path)
+    rc, errors, err = _main_lines(capsys, ["run", "--config", str(job)])
+    assert rc == 2, err
+    assert errors[0].startswith("error: LF 'lf_cheat' reads ['label'], the gold label "
+                                "(source.gold_col='label')")  # fmt: skip
+
+
+@pytest.mark.spark
+def test_first_job_next_to_its_config_without_pythonpath(tmp_path):
+    """LF modules next to the config and in the working directory import without PYTHONPATH
+    (driver and local Spark workers); CSV numbers arrive as numbers (threshold_lf works); an LF
+    that reads every column never sees the gold column."""
+    job_dir, cwd = tmp_path / "job", tmp_path / "elsewhere"
+    job_dir.mkdir()
+    cwd.mkdir()
+    job = _job(job_dir, lfs="my_lfs:LFS")
+    (cwd / "cwd_lfs.py").write_text(
+        "from wsup_spark import labeling_function\n"
+        "@labeling_function()\n"
+        "def lf_gold_peek(x):\n"
+        "    keys = set(x.keys()) if hasattr(x, 'keys') else set(vars(x))\n"
+        "    assert not keys & {'label', 'gold'}, sorted(keys)\n"
+        "    return 1 if x.score > 7 else -1\n"
+        "LFS = [lf_gold_peek]\n"
+    )
+    import yaml
+
+    cfg = yaml.safe_load(job.read_text())
+    cfg["lfs"]["modules"] = ["my_lfs:LFS", "cwd_lfs"]
+    cfg["source"]["path"] = str(job_dir / "data.csv")
+    job.write_text(yaml.safe_dump(cfg))
+    proc = subprocess.run(
+        [sys.executable, "-m", "wsup_spark.cli", "run", "--config", str(job), "--json"],
+        capture_output=True, text=True, cwd=cwd, env=_clean_env(),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import json
+
+    summary = json.loads(proc.stdout[proc.stdout.index("{") :])
+    assert summary["lf_names"] == ["lf_great", "lf_bad", "lf_score", "lf_gold_peek"], summary
+    coverage = summary["metrics"]["coverage"]
+    assert coverage[2] == 16 / 40 and coverage[3] == 8 / 40, coverage  # score > 5, score > 7

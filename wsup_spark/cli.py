@@ -120,6 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from wsup_spark.pipeline import run_pipeline
 
     cfg = load_config(args.config, args.overrides)
+    add_import_paths(args.config)
     preflight(cfg)
     result = run_pipeline(cfg, start_session(cfg, getattr(args, "verbose", False)))
     report = write_report(result)  # uses the pipeline's active session
@@ -137,6 +138,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from wsup_spark.analysis.report import analyze, format_report_summary
 
     cfg = load_config(args.config, args.overrides)
+    add_import_paths(args.config)
     spark = start_session(cfg, getattr(args, "verbose", False))
     data, path = analyze(cfg, spark, run_id=args.run_id, path=args.report, bins=args.bins)
     if args.json:
@@ -158,13 +160,44 @@ def cmd_train(args: argparse.Namespace) -> int:
     return run_train(args)
 
 
+def add_import_paths(config: str | Path) -> list[str]:
+    """Put the config file's folder and the working directory on the import path, so that
+    ``lfs.modules: [my_lfs]`` finds ``my_lfs.py`` next to the config or in the current folder
+    (no ``PYTHONPATH=.``). Also on ``PYTHONPATH`` for the Python workers of a local Spark started
+    afterwards; on a cluster ship LF modules with ``--py-files`` or install them. Returns the
+    folders added."""
+    folders = list(dict.fromkeys([str(Path(config).resolve().parent), os.getcwd()]))
+    added = [f for f in folders if f not in sys.path]
+    sys.path[:0] = added
+    env = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([*folders, *env]))
+    return added
+
+
 def preflight(cfg: PipelineConfig) -> None:
-    """What can fail before Spark starts: the LF modules import, ``source.path`` exists."""
-    from wsup_spark.io.sources import check_source_path
+    """What can fail before Spark starts: ``source.path`` exists, the LF modules import, no LF
+    declares the gold column, ``output.features`` does not name it."""
+    from wsup_spark.errors import ConfigError
+    from wsup_spark.io.sources import GOLD_COL, check_source_path
     from wsup_spark.lf.loading import load_lfs
 
     check_source_path(cfg.source)
-    load_lfs(cfg.lfs.modules, cfg.lfs.exclude)
+    lfs = load_lfs(cfg.lfs.modules, cfg.lfs.exclude)
+    gold = cfg.source.gold_col
+    if gold:
+        for lf in lfs:
+            peeks = [c for c in (lf.columns or ()) if c in (gold, GOLD_COL)]
+            if peeks:
+                raise ConfigError(
+                    f"LF {lf.name!r} reads {peeks}, the gold label (source.gold_col={gold!r}): "
+                    "it is for evaluation only and hidden from LFs; remove it from the LF's "
+                    "columns="
+                )
+        if gold in cfg.output.features and gold != GOLD_COL:
+            raise ConfigError(
+                f"output.features names the gold column {gold!r}: the train table has the gold "
+                f"label as {GOLD_COL!r} already; remove it from output.features"
+            )
 
 
 _LOG4J2 = """\

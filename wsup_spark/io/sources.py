@@ -26,7 +26,10 @@ def load_source(spark: Any, src: SourceConfig) -> Any:
     """Return the corpus DataFrame: demo generator, CSV/JSON/Parquet files or a Delta table.
 
     ``src.columns`` renames columns (``{old: new}``) after reading. When ``src.gold_col`` is set the
-    gold label is exposed as an integer column ``gold`` (null where unknown).
+    gold label is exposed as an integer column ``gold`` (null where unknown) that replaces it: gold
+    is for evaluation only, and the LFs never see ``gold``. CSV files are read with a header and
+    ``inferSchema`` (numeric columns arrive as numbers; ``source.options.inferSchema: false`` reads
+    every column as a string and saves a pass over the files).
     """
     fmt = src.format
     if fmt == "demo":
@@ -42,6 +45,7 @@ def load_source(spark: Any, src: SourceConfig) -> Any:
             opts.setdefault("header", "true")
             opts.setdefault("multiLine", "true")
             opts.setdefault("escape", '"')
+            opts.setdefault("inferSchema", "true")  # numbers as numbers (one extra pass)
         for key, value in opts.items():
             reader = reader.option(key, value)
         try:
@@ -123,13 +127,14 @@ def load_generator(target: str) -> Any:
 
 
 def with_gold(df: Any, gold_col: str) -> Any:
-    """Expose ``gold_col`` as an integer column named ``gold`` (non-integers become null)."""
+    """Replace ``gold_col`` by an integer column named ``gold`` (non-integers become null)."""
     if gold_col not in df.columns:
         raise DataError(
             f"gold column {gold_col!r} (source.gold_col) is not in the corpus; columns are "
             f"{df.columns}. Remove source.gold_col or fix the name"
         )
-    return df.withColumn(GOLD_COL, F.col(gold_col).cast("int"))
+    df = df.withColumn(GOLD_COL, F.col(gold_col).cast("int"))
+    return df if gold_col == GOLD_COL else df.drop(gold_col)
 
 
 def check_ids(df: Any, id_col: str, show: int = 5) -> None:

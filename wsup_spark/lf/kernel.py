@@ -87,10 +87,20 @@ def required_columns(lfs: Sequence[LabelingFunction]) -> set[str] | None:
     return cols
 
 
-def check_columns(lfs: Sequence[LabelingFunction], available: Sequence[str]) -> None:
-    """Raise :class:`DataError` when an LF declares a column the corpus does not have."""
-    have = set(available)
+def check_columns(
+    lfs: Sequence[LabelingFunction], available: Sequence[str], hidden: Sequence[str] = ()
+) -> None:
+    """Raise :class:`DataError` when an LF declares a column the corpus does not have, or one
+    of the ``hidden`` columns (the gold label: for evaluation only, never shown to LFs)."""
+    have = set(available) - set(hidden)
     for lf in lfs:
+        peeks = [c for c in (lf.columns or ()) if c in set(hidden)]
+        if peeks:
+            raise DataError(
+                f"LF {lf.name!r} reads column(s) {peeks}, the gold label: it is for evaluation "
+                "only and hidden from LFs (an LF that reads it would make the label model look "
+                "perfect). Remove it from the LF's columns="
+            )
         missing = [c for c in (lf.columns or ()) if c not in have]
         if missing:
             raise DataError(
@@ -108,6 +118,7 @@ def apply_lfs_to_batch(
     errors: MutableMapping[str, int] | None = None,
     seconds: MutableMapping[str, float] | None = None,
     max_ms_per_row: float | None = None,
+    hidden: Sequence[str] = (),
 ) -> np.ndarray:
     """Run every LF over one batch.
 
@@ -132,6 +143,8 @@ def apply_lfs_to_batch(
         (whatever ``on_error`` says: a slow LF is a code problem, not a data problem). A running
         LF is interrupted once it has spent ``max(n, 100) * max_ms_per_row`` ms on the batch (an
         LF that hangs fails the run instead of stalling it; see :func:`_deadline`).
+    hidden : sequence of str
+        Columns of ``batch`` the LFs must not see (the gold label carried into the votes).
 
     Returns
     -------
@@ -151,6 +164,8 @@ def apply_lfs_to_batch(
             "every row needs a stable non-null id (filter them out or fix source.id_col)"
         )
     ids = id_array.to_pylist()
+    if hidden:
+        batch = batch.select([c for c in batch.schema.names if c not in set(hidden)])
     # Build the shared inputs first, so each LF's timing is its own work.
     records: list[Record] = []
     row_lfs = [f for f in lfs if f.kind == "row"]
@@ -257,6 +272,8 @@ def _run_batch_lf(
             data = pandas_cache[key]
         raw = lf(data)
     except Exception as e:
+        if on_error == "raise" and isinstance(e, LFError):
+            raise  # an LF's own error (a template's) already names the LF and the problem
         if on_error == "raise":
             raise LFError(
                 f"batch LF {lf.name!r} raised {type(e).__name__}: {e} on a batch of {n} rows "

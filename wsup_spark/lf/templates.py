@@ -194,9 +194,18 @@ def threshold_lf(
         raise LFError(f"LF {name!r}: give at least one of gt, ge, lt, le")
 
     def f(batch: Any) -> np.ndarray:
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         col = batch.column(column)
+        t = col.type
+        if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+                or pa.types.is_null(t)):  # fmt: skip
+            raise LFError(
+                f"LF {name!r} compares column {column!r} with numbers, but the column holds {t} "
+                "values: read it as numbers (CSV: source.options.inferSchema: true, the "
+                "default; or cast it) or use another template"
+            )
         hit = None
         for op, v in bounds.items():
             h = getattr(pc, op)(col, v)

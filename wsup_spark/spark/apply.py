@@ -159,7 +159,7 @@ def apply_transform(
             f"id column {id_col!r} is not in the corpus; columns are {df.columns}. Set "
             "source.id_col to a stable unique row id column"
         )
-    check_columns(lfs, df.columns)
+    check_columns(lfs, df.columns, hidden=carry)  # carried (gold) columns: not for LFs
     missing = [c for c in carry if c not in df.columns]
     if missing:
         raise DataError(f"column(s) {missing} to carry into the votes are not in the corpus")
@@ -182,7 +182,7 @@ def apply_transform(
         seconds: dict[str, float] = {}
         for batch in batches:
             L = apply_lfs_to_batch(batch, lf_list, cardinality, id_col, on_error, errors,
-                                   seconds, max_ms_per_row)  # fmt: skip
+                                   seconds, max_ms_per_row, hidden=carry)  # fmt: skip
             out = votes_to_arrow(batch.column(id_col), L)
             for c in carry:
                 out = out.append_column(c, batch.column(c))
