@@ -3,6 +3,7 @@ first job meets is one clear line naming the right value, row, column, file and 
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shutil
@@ -383,3 +384,55 @@ def test_first_job_next_to_its_config_without_pythonpath(tmp_path):
     assert summary["lf_names"] == ["lf_great", "lf_bad", "lf_score", "lf_gold_peek"], summary
     coverage = summary["metrics"]["coverage"]
     assert coverage[2] == 16 / 40 and coverage[3] == 8 / 40, coverage  # score > 5, score > 7
+
+
+# --- item 7: help text and install progress ------------------------------------------------------
+
+
+def test_help_is_plain_text():
+    from wsup_spark.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    texts = {"wsup": parser.format_help()}
+    texts.update({f"wsup {n}": p.format_help() for n, p in sub.choices.items()})
+    for name, text in texts.items():
+        assert "`" not in text and ":mod:" not in text and ":func:" not in text, (name, text)
+    assert "wsup run --config conf/demo.yaml" in texts["wsup"]  # examples in the epilog
+
+
+def test_airflow_setup_shows_progress(tmp_path):
+    """scripts/airflow/setup.sh with a stand-in python (its venv's pip prints what pip prints):
+    a start line naming the venv and the log, a line per 25 packages, each phase, the result."""
+    stub = tmp_path / "python3"
+    stub.write_text(
+        "#!/usr/bin/env bash\n"
+        '[ "$1 $2" = "-m venv" ] || exit 3\n'
+        'mkdir -p "$3/bin"\n'
+        "cat > \"$3/bin/python\" <<'EOS'\n"
+        "#!/usr/bin/env bash\n"
+        "for i in $(seq 1 60); do echo \"Collecting pkg$i==1.0\"; echo '  Downloading'; done\n"
+        "echo 'Installing collected packages: pkg1, pkg2'\n"
+        "echo 'Successfully installed pkg1-1.0'\n"
+        "EOS\n"
+        "printf '#!/usr/bin/env bash\\necho 3.3.2\\n' > \"$3/bin/airflow\"\n"
+        'chmod +x "$3/bin/python" "$3/bin/airflow"\n'
+    )
+    stub.chmod(0o755)
+    venv = tmp_path / "venv"
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "airflow" / "setup.sh")], capture_output=True, text=True,
+        env=_clean_env(PYTHON=str(stub), WSUP_AIRFLOW_VENV=str(venv)),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(f"airflow setup: installing Airflow 3.3.2 + the Spark provider into "
+                               f"{venv}")  # fmt: skip
+    assert f"pip's log: {venv}/pip-install.log" in lines[0]
+    assert lines[1:4] == [
+        "airflow setup: 25 packages resolved",
+        "airflow setup: 50 packages resolved",
+        "airflow setup: 60 packages resolved; installing them",
+    ], lines
+    assert lines[-1] == f"airflow 3.3.2 installed in {venv}"
+    assert "Collecting pkg60" in (venv / "pip-install.log").read_text()

@@ -47,9 +47,28 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+DESCRIPTION = """\
+Weak supervision on Spark: apply labeling functions to a corpus, fit a label
+model from their agreements, and write probabilistic labels (Delta tables) and
+an HTML report."""
+
+EPILOG = """\
+examples:
+  wsup run --config conf/demo.yaml
+  wsup run --config conf/demo.yaml --set source.n_rows=10000
+  wsup analyze --config conf/demo.yaml
+  wsup train --config conf/demo.yaml --set train.epochs=5
+
+'wsup COMMAND --help' describes a command; the configuration keys are in
+README.md (Configuration) and conf/demo.yaml."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """Parser of the ``wsup`` command."""
-    parser = argparse.ArgumentParser(prog="wsup", description=__doc__)
+    """Parser of the ``wsup`` command (plain-text help: no reST markup on the terminal)."""
+    parser = argparse.ArgumentParser(
+        prog="wsup", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the labeling pipeline (local Spark unless submitted)")

@@ -19,13 +19,20 @@ fi
 rm -rf "$VENV"
 "$PY" -m venv "$VENV"
 log="$VENV/pip-install.log"
-if ! "$VENV/bin/python" -m pip install -q -c "$HERE/constraints.txt" \
+echo "airflow setup: installing Airflow $AIRFLOW_VERSION + the Spark provider into $VENV" \
+  "(about 200 packages, 1-2 min the first time; pip's log: $log)"
+# pip's full output goes to the log; the terminal gets a line per 25 packages and each phase.
+if ! "$VENV/bin/python" -m pip install --progress-bar off -c "$HERE/constraints.txt" \
     "apache-airflow==$AIRFLOW_VERSION" \
-    "apache-airflow-providers-apache-spark==$SPARK_PROVIDER_VERSION" >"$log" 2>&1; then
+    "apache-airflow-providers-apache-spark==$SPARK_PROVIDER_VERSION" 2>&1 | tee "$log" | awk '
+      /^Collecting / { n++; if (n % 25 == 0) { printf "airflow setup: %d packages resolved\n", n; fflush() } }
+      /^Installing collected packages/ { printf "airflow setup: %d packages resolved; installing them\n", n; fflush() }
+    '; then
   grep -v "^WARNING: Location" "$log" | tail -40 >&2
   echo "error: installing Airflow into $VENV failed (full log: $log)" >&2
   exit 1
 fi
+echo "airflow setup: checking that airflow starts"
 "$VENV/bin/airflow" version >/dev/null
 echo "$want" >"$STAMP"
 echo "airflow $("$VENV/bin/airflow" version 2>/dev/null | tail -1) installed in $VENV"
