@@ -236,10 +236,12 @@ def start_session(cfg: PipelineConfig, verbose: bool = False) -> Any:
     a local JVM (no active session, not under spark-submit) and not ``verbose``, Spark's log
     (executor errors, Python worker tracebacks) goes to ``<tmp>/wsup-logs/spark-<time>-<pid>.log``
     instead of the terminal."""
-    from wsup_spark.spark.session import get_or_create_session
+    from wsup_spark.spark.session import get_or_create_session, remote_url
 
     conf = dict(cfg.spark.conf)
-    if not verbose and not os.environ.get("PYSPARK_GATEWAY_PORT") and not _active_spark():
+    remote = cfg.spark.remote or remote_url(conf)  # Spark Connect: the server keeps its log
+    local = not remote and not os.environ.get("PYSPARK_GATEWAY_PORT") and not _active_spark()
+    if not verbose and local:
         logs = Path(tempfile.gettempdir()) / "wsup-logs"
         logs.mkdir(parents=True, exist_ok=True)
         path = (logs / f"spark-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log").resolve()
@@ -249,7 +251,7 @@ def start_session(cfg: PipelineConfig, verbose: bool = False) -> Any:
         key = "spark.driver.extraJavaOptions"
         conf[key] = f"{conf[key]} {java}" if conf.get(key) else java
         SPARK_LOG[:] = [path]
-    return get_or_create_session(cfg.spark.master, cfg.spark.app_name, conf)
+    return get_or_create_session(cfg.spark.master, cfg.spark.app_name, conf, remote=remote)
 
 
 def _active_spark() -> bool:

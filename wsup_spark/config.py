@@ -34,6 +34,7 @@ class SparkConfig:
     master: str | None = None
     app_name: str = "wsup_spark"
     conf: Mapping[str, Any] = field(default_factory=dict)
+    remote: str | None = None  # Spark Connect URL (sc://host:15002); also SPARK_REMOTE
 
 
 @dataclass(frozen=True)

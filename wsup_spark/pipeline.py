@@ -69,7 +69,7 @@ from wsup_spark.spark.multitask import (
     reduce_multitask_stats,
 )
 from wsup_spark.spark.predict import predict_transform
-from wsup_spark.spark.session import get_or_create_session
+from wsup_spark.spark.session import get_or_create_session, is_connect, num_partitions
 from wsup_spark.spark.stats import VotesTap, merge_partials, reduce_stats, stats_via_tap
 from wsup_spark.stats.lfstats import LFStats
 from wsup_spark.tasks import TaskGraph
@@ -154,7 +154,8 @@ class FusedVotesWriter:
     exact LF failure counts and seconds."""
 
     def write(self, ctx: RunContext, corpus: Any) -> VotesOutcome:
-        with_tap = ctx.graph is None and stats_via_tap(ctx.template, corpus.rdd.getNumPartitions())
+        parts = num_partitions(corpus) or UNKNOWN_PARTITIONS
+        with_tap = ctx.graph is None and stats_via_tap(ctx.template, parts)
         src, t = _apply(ctx, corpus, report=True)
         res = write_table(
             src, ctx.layout.votes, run_id=ctx.run_id, mode=ctx.cfg.output.mode,
@@ -172,14 +173,30 @@ class SparkVotesWriter:
     ``mapInArrow`` with accumulators, and the statistics by a second pass over the votes."""
 
     def write(self, ctx: RunContext, corpus: Any) -> VotesOutcome:
+        if is_connect(ctx.spark):  # no accumulators on Spark Connect
+            logger.warning(
+                "Spark Connect with Spark's Delta writer: per-LF failure counts and timings are "
+                "not collected (use output.writer=delta-rs for exact counts)"
+            )
+            src, t = _apply(ctx, corpus, report=False)
+            res = self._write(ctx, src, t)
+            return VotesOutcome(res.version, None, {}, {})
         errors, seconds = LFErrorCounter(ctx.spark), LFErrorCounter(ctx.spark)
         src, t = _apply(ctx, corpus, report=False, counters=(errors, seconds))
-        res = write_table(
+        res = self._write(ctx, src, t)
+        return VotesOutcome(res.version, None, errors.value, seconds.value)
+
+    @staticmethod
+    def _write(ctx: RunContext, src: Any, t: Any) -> Any:
+        return write_table(
             src.mapInArrow(t.fn, t.schema), ctx.layout.votes, run_id=ctx.run_id,
             mode=ctx.cfg.output.mode, metadata={**ctx.commit_meta, "stage": "votes"},
             writer="spark", description="apply LFs + write votes",
         )  # fmt: skip
-        return VotesOutcome(res.version, None, errors.value, seconds.value)
+
+
+#: Partition count assumed where Spark does not tell (Spark Connect) when sizing the taps.
+UNKNOWN_PARTITIONS = 1024
 
 
 def votes_writer(spark: Any, writer: str) -> VotesWriter:
@@ -347,7 +364,8 @@ def run_pipeline(
         section, a mapping task name -> that task's LFs overrides the tasks' ``lfs``.
     """
     if spark is None:
-        spark = get_or_create_session(cfg.spark.master, cfg.spark.app_name, cfg.spark.conf)
+        spark = get_or_create_session(cfg.spark.master, cfg.spark.app_name, cfg.spark.conf,
+                                      remote=cfg.spark.remote)
     graph: TaskGraph | None = None
     lf_tasks: tuple[int, ...] = ()
     if cfg.tasks.tasks:

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from wsup_spark.spark.session import default_parallelism
+
 NORMAL, ABNORMAL = 0, 1
 CLASS_NAMES = ["NORMAL", "ABNORMAL"]
 P_ABNORMAL = 0.4
@@ -203,7 +205,7 @@ def make_corpus(
     the row count leaves the driver. Columns: id long, text string, gold int, patient_age double,
     image_score double.
     """
-    parts = num_partitions or max(1, spark.sparkContext.defaultParallelism)
+    parts = num_partitions or default_parallelism(spark)
 
     def gen(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
@@ -229,7 +231,7 @@ def make_multitask_corpus(
 ) -> Any:
     """:func:`make_corpus` plus ``finding int`` (the finding type, null for normal reports): the
     corpus of the two-task demo (``conf/radiology_multitask.yaml``)."""
-    parts = num_partitions or max(1, spark.sparkContext.defaultParallelism)
+    parts = num_partitions or default_parallelism(spark)
 
     def gen(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa

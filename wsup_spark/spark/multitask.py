@@ -6,7 +6,7 @@ The votes table is the single-task one: ``votes`` holds, per row, each LF's vote
 (``0..k_t-1`` or -1); the LF-to-task map comes from the LF set. Each partition turns its Arrow
 batches into an (n_b, m) matrix and accumulates :class:`MultiTaskStats` (integer sums over rows);
 :func:`~wsup_spark.spark.reduce.reduce_partitions` merges the partials (npz bytes carrying only the
-block of indicator columns that fired) with ``treeReduce``. The result equals
+block of indicator columns that fired). The result equals
 ``MultiTaskStats.from_matrix`` on the whole matrix exactly; nothing n-sized reaches the driver.
 
 Labels (:func:`multitask_predict_transform`): the fitted model is broadcast and applied to whole
@@ -88,7 +88,7 @@ def reduce_multitask_stats(
 
     return reduce_partitions(
         votes_df.select(votes_col), partial, MultiTaskStats.from_bytes, MultiTaskStats.merge,
-        lambda: template, "multi-task LF statistics", depth,
+        lambda: template, "multi-task LF statistics", depth, encode=MultiTaskStats.to_bytes,
     )  # fmt: skip
 
 
@@ -110,7 +110,7 @@ def compute_multitask_stats(
     lf_tasks : (m,) task names or indices
     lf_names : (m,) str, optional
     depth : int
-        ``treeReduce`` depth.
+        1: every partial merged on the driver; 2 (default): first in a few merge tasks.
     """
     template = MultiTaskStats.empty(graph, lf_tasks, lf_names)
     return reduce_multitask_stats(votes_df, template, votes_col, depth)

@@ -1,4 +1,4 @@
-"""Distributed prediction: broadcast the fitted label model, ``mapInArrow`` over the votes.
+"""Distributed prediction: ship the fitted label model to the tasks, ``mapInArrow`` over the votes.
 
 Output columns: ``id``, ``probs array<double>`` (P(Y | votes), length k), ``label int`` (argmax,
 lowest class on ties), ``confidence double`` (max probability), ``n_votes int`` (non-abstaining
@@ -37,15 +37,21 @@ class ProbabilisticModel(Protocol):
     def predict_proba(self, L: np.ndarray) -> np.ndarray: ...
 
 
-def broadcast_object(spark: Any, obj: Any) -> Any:
-    """Broadcast ``obj`` serialised with cloudpickle (so models defined in notebooks or scripts
-    travel by value, as task closures do). Read it back in a task with :func:`unbroadcast`."""
-    return spark.sparkContext.broadcast(cloudpickle.dumps(obj))  # type: ignore[no-untyped-call]
+def broadcast_object(spark: Any, obj: Any) -> bytes:
+    """``obj`` serialised with cloudpickle, to ship inside a task closure (models defined in
+    notebooks or scripts travel by value). Read it back in a task with :func:`unbroadcast`.
+
+    No ``sparkContext.broadcast``: Spark Connect sessions have none, and a fitted label model is
+    small (its parameters are O(m·k), or O(d²) for a multi-task model), so shipping it with each
+    task's closure costs little. ``spark`` is kept for API compatibility.
+    """
+    del spark
+    return cloudpickle.dumps(obj)  # type: ignore[no-untyped-call,no-any-return]
 
 
-def unbroadcast(bc: Any) -> Any:
-    """The object behind a :func:`broadcast_object` handle (inside a task)."""
-    return pickle.loads(bc.value)  # trusted: bytes produced by this job's driver
+def unbroadcast(bc: bytes) -> Any:
+    """The object behind :func:`broadcast_object`'s bytes (inside a task)."""
+    return pickle.loads(bc)  # trusted: bytes produced by this job's driver
 
 
 def labels_schema(id_type: Any) -> Any:
@@ -88,7 +94,8 @@ def predict_transform(
     """The prediction step as a :class:`~wsup_spark.io.base.BatchTransform` over
     ``votes_df.select("id", votes_col)``: ``write_table`` fuses it into its write tasks.
 
-    The model is broadcast once; each task calls ``model.predict_proba`` on whole Arrow batches.
+    The model travels in the task closure; each task calls ``model.predict_proba`` on whole Arrow
+    batches.
     ``constants`` are string columns of one value appended to the labels (e.g. the run id).
     """
     bc = broadcast_object(votes_df.sparkSession, model)
@@ -110,7 +117,8 @@ def predict_labels(
 ) -> Any:
     """Probabilistic labels for every row of a votes DataFrame ``(id, votes)``.
 
-    The model is broadcast once; each task calls ``model.predict_proba`` on whole Arrow batches.
+    The model travels in the task closure; each task calls ``model.predict_proba`` on whole Arrow
+    batches.
     """
     t = predict_transform(votes_df, model, m, votes_col)
     return votes_df.select("id", votes_col).mapInArrow(t.fn, t.schema)

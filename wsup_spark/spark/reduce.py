@@ -1,5 +1,10 @@
 """One distributed reduction: a small partial per partition (numpy on Arrow batches), combined
-by a tree reduction, so the driver receives one merged value and nothing n-sized.
+in two levels, so the driver receives a few partials and nothing n-sized.
+
+DataFrame APIs only (Spark Connect has no RDDs): ``mapInArrow`` makes one partial per partition,
+``repartition(groups)`` gathers them into a few tasks that merge theirs (a second ``mapInArrow``),
+and the driver merges those ``groups`` partials. The merge must be associative and commutative;
+for the exact integer counts of the LF statistics the result does not depend on the order.
 
 Used for the LF statistics (:func:`~wsup_spark.spark.stats.compute_stats`) and the gold
 diagnostics of the report (:func:`~wsup_spark.analysis.diagnostics.gold_diagnostics`).
@@ -28,6 +33,8 @@ def reduce_partitions(
     zero: Callable[[], T],
     description: str,
     depth: int = 2,
+    encode: Callable[[T], bytes] | None = None,
+    groups: int = 16,
 ) -> T:
     """``merge`` over the partitions of ``df`` of ``decode(partial(batches))``.
 
@@ -42,14 +49,35 @@ def reduce_partitions(
     description : str
         Spark job description (Spark UI).
     depth : int
-        ``treeReduce`` depth.
+        Kept for compatibility: 1 merges every partition's partial on the driver.
+    encode : value → bytes, optional
+        Inverse of ``decode``; with it, partials are first merged in ``groups`` tasks (so the
+        driver holds ``groups`` partials, not one per partition).
+    groups : int
+        Number of merge tasks of the first level.
     """
+    if depth <= 1:
+        groups = 1
 
     def per_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         yield pa.RecordBatch.from_arrays([pa.array([partial(batches)], pa.binary())], ["partial"])
 
+    def merge_group(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        assert encode is not None
+        acc: Any = None
+        for b in batches:
+            for raw in b.column(0).to_pylist():
+                value = decode(bytes(raw))
+                acc = value if acc is None else merge(acc, value)
+        if acc is not None:
+            yield pa.RecordBatch.from_arrays([pa.array([encode(acc)], pa.binary())], ["partial"])
+
     with job_description(df.sparkSession, description):
-        parts = df.mapInArrow(per_partition, _SCHEMA).rdd.map(lambda row: decode(bytes(row[0])))
-        if parts.getNumPartitions() == 0:
-            return zero()
-        return parts.treeReduce(merge, depth=depth)  # type: ignore[no-any-return]
+        parts = df.mapInArrow(per_partition, _SCHEMA)
+        if encode is not None and groups > 1:
+            parts = parts.repartition(groups).mapInArrow(merge_group, _SCHEMA)
+        rows = parts.collect()
+    result: T = zero()
+    for row in rows:
+        result = merge(result, decode(bytes(row[0])))
+    return result

@@ -10,7 +10,16 @@ from typing import Any
 
 from wsup_spark.io.delta import delta_configured
 
-__all__ = ["delta_configured", "get_or_create_session", "submitted_conf"]
+__all__ = [
+    "default_parallelism",
+    "delta_configured",
+    "describe_session",
+    "get_or_create_session",
+    "is_connect",
+    "num_partitions",
+    "remote_url",
+    "submitted_conf",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -31,14 +40,68 @@ SUBMIT_DEFAULTS: dict[str, str] = {
 }
 
 
+#: Session-level SQL settings that a Spark Connect session accepts (``spark.conf.set``); static
+#: settings (driver memory, UI, master) belong to the server there.
+CONNECT_DEFAULTS: dict[str, str] = {
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.session.timeZone": "UTC",
+}
+
+
+def is_connect(spark: Any) -> bool:
+    """True for a Spark Connect session (Databricks serverless / shared clusters / ``sc://``)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def describe_session(spark: Any) -> str:
+    """``master=local[2]`` for a classic session, ``Spark Connect`` for a remote one."""
+    if is_connect(spark):
+        return "Spark Connect"
+    return f"master={spark.sparkContext.master}"
+
+
+def default_parallelism(spark: Any) -> int:
+    """The session's default parallelism; on Spark Connect (no SparkContext) the
+    ``spark.default.parallelism`` setting, else ``spark.sql.shuffle.partitions``."""
+    if not is_connect(spark):
+        return int(spark.sparkContext.defaultParallelism)
+    for key in ("spark.default.parallelism", "spark.sql.shuffle.partitions"):
+        try:
+            value = spark.conf.get(key, None)
+        except Exception:
+            value = None
+        if value:
+            return max(1, int(value))
+    return 8
+
+
+def num_partitions(df: Any) -> int | None:
+    """Partitions of ``df``; None on Spark Connect, where a DataFrame does not expose them."""
+    if is_connect(df.sparkSession):
+        return None
+    return int(df.rdd.getNumPartitions())
+
+
+def remote_url(conf: Mapping[str, Any] | None = None) -> str | None:
+    """The Spark Connect URL to use: ``conf["spark.remote"]`` (config ``spark.conf``), else the
+    ``SPARK_REMOTE`` environment variable, else None (a classic session)."""
+    url = (conf or {}).get("spark.remote") or os.environ.get("SPARK_REMOTE")
+    return str(url) if url else None
+
+
 def get_or_create_session(
     master: str | None = None,
     app_name: str = "wsup_spark",
     conf: Mapping[str, Any] | None = None,
+    remote: str | None = None,
 ) -> Any:
-    """Return the active SparkSession, the one spark-submit prepared, or a new local one.
+    """Return the active SparkSession, the one spark-submit prepared, a Spark Connect session, or
+    a new local one.
 
     * An active session (Databricks, a notebook, a test fixture) is returned untouched.
+    * ``remote`` (or ``spark.remote`` in ``conf``, or ``SPARK_REMOTE``): a Spark Connect session
+      to that URL (``sc://host:15002``, or ``local[2]`` for pyspark's own local server); no master
+      is set (Connect forbids it), and only session-level SQL settings are applied.
     * Under ``spark-submit`` (or the ``pyspark`` shell) the JVM is already up with the submitted
       ``--master`` and ``--conf`` values: the session is built from those, ``master`` is ignored
       (with a warning when it differs) and no local defaults are applied; ``conf`` entries are
@@ -54,13 +117,18 @@ def get_or_create_session(
         Application name of a new session.
     conf : mapping, optional
         Spark configuration for a new session.
+    remote : str, optional
+        Spark Connect URL.
     """
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None:
-        logger.info("using the active SparkSession (master=%s)", active.sparkContext.master)
+        logger.info("using the active SparkSession (%s)", describe_session(active))
         return active
+    url = remote or remote_url(conf)
+    if url is not None:
+        return _connect_session(url, app_name, conf)
     builder = SparkSession.builder.appName(app_name)
     submitted = submitted_conf()
     if submitted is not None:
@@ -88,7 +156,26 @@ def get_or_create_session(
             builder = builder.config(key, str(value))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
-    logger.info("started SparkSession (master=%s)", spark.sparkContext.master)
+    logger.info("started SparkSession (%s)", describe_session(spark))
+    return spark
+
+
+def _connect_session(url: str, app_name: str, conf: Mapping[str, Any] | None) -> Any:
+    """A Spark Connect session to ``url`` with the session-level settings applied."""
+    from pyspark.sql import SparkSession
+
+    if url.startswith("local"):  # pyspark starts a local Connect server with this master
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    spark = SparkSession.builder.remote(url).appName(app_name).getOrCreate()
+    for key, value in {**CONNECT_DEFAULTS, **(conf or {})}.items():
+        if key in ("spark.remote", "spark.master"):
+            continue
+        try:
+            spark.conf.set(key, str(value))
+        except Exception as e:  # a static setting: the server's to decide
+            logger.warning("spark.conf %s=%s not applied on Spark Connect: %s", key, value, e)
+    logger.info("started a Spark Connect session (%s)", url)
     return spark
 
 

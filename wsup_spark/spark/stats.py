@@ -2,8 +2,9 @@
 
 Each task turns its Arrow batches of votes into an (n_b, m) matrix and computes
 :meth:`LFStats.from_matrix` per batch, merging into one partial per partition; the partials are
-serialised (npz bytes, d×d integers) and combined with ``treeReduce``, so the driver receives one
-LFStats and nothing n-sized. The result equals ``LFStats.from_matrix`` on the whole matrix exactly
+serialised (npz bytes, d×d integers) and combined by
+:func:`~wsup_spark.spark.reduce.reduce_partitions`, so the driver receives a few LFStats and
+nothing n-sized. The result equals ``LFStats.from_matrix`` on the whole matrix exactly
 (integer counts).
 
 :class:`StatsTap` computes the same partial inside another pass (the votes-table write), so the
@@ -24,7 +25,7 @@ from wsup_spark.stats.lfstats import LFStats
 
 logger = logging.getLogger(__name__)
 
-# Above this many bytes of partials (n_partitions * d * d * 8), combine them with treeReduce on
+# Above this many bytes of partials (n_partitions * d * d * 8), combine them in merge tasks on
 # the executors instead of sending every partial to the driver.
 DRIVER_MERGE_MAX_BYTES = 256 * 1024 * 1024
 
@@ -138,7 +139,7 @@ def compute_stats(
     lf_names : sequence of str, optional
         LF names (m).
     depth : int
-        ``treeReduce`` depth.
+        1: every partial merged on the driver; 2 (default): first in a few merge tasks.
     patterns : bool
         Also collect the histogram of distinct vote rows (:class:`~wsup_spark.stats.patterns.
         VotePatterns`).
@@ -162,5 +163,5 @@ def reduce_stats(
 
     return reduce_partitions(
         votes_df.select(votes_col), partial, LFStats.from_bytes, LFStats.merge,
-        lambda: template, "LF statistics", depth,
+        lambda: template, "LF statistics", depth, encode=LFStats.to_bytes,
     )  # fmt: skip
