@@ -370,3 +370,13 @@ def test_rerun_finds_a_runs_files_by_run_id_statistics_after_compaction(spark, t
         write_table(_with_run(labels_df(spark, 3, tag="d"), "a"), path, run_id="a",
                     mode="append")  # fmt: skip
     assert DeltaTable(path).version() == version and delta_rows(path) == 9
+
+
+def test_a_deleted_data_file_is_one_clear_error(spark, tmp_path):
+    path = str(tmp_path / "t")
+    write_table(labels_df(spark, 30), path, run_id="r")
+    victim = sorted(data_files(path))[0]
+    os.remove(os.path.join(path, victim))
+    for read in (lambda: read_table(spark, path), lambda: read_arrow(path)):
+        with pytest.raises(DataError, match=rf"version 0 references 1 data file.*{victim}"):
+            read()

@@ -177,3 +177,16 @@ def test_files_of_a_crashed_driver_are_removed_by_the_next_run(spark, tmp_path):
     assert not stray.exists() and not fence.exists()
     assert kept and all(os.path.exists(u.removeprefix("file://")) for u in kept), "r1's files kept"
     assert len(read_arrow(str(votes))) == 600 and res.votes_version == first.votes_version + 1
+
+
+def test_analyze_with_a_deleted_data_file_is_one_line_exit_2(spark, tmp_path, capsys):
+    from wsup_spark.cli import main
+
+    out = tmp_path / "out"
+    run_pipeline(_cfg(out, "run_id=r1"), spark)
+    victim = next(p for p in (out / "votes").iterdir() if p.suffix == ".parquet")
+    victim.unlink()
+    rc = main(["analyze", "--config", CONF, "--set", f"output.path={out}"])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert f"references 1 data file(s) that do not exist (e.g. {victim.name})" in err

@@ -236,7 +236,23 @@ def read_table(spark: Any, path: str, version: int | None = None) -> Any:
     files = [as_uri(u) for u in dt.file_uris()]
     if not files:
         return spark.createDataFrame([], schema)
+    check_files_exist(uri, int(dt.version()), files)
     return spark.read.schema(schema).parquet(*files)
+
+
+def check_files_exist(uri: str, version: int, files: list[str]) -> None:
+    """:class:`DataError` when data files of a local table's version are gone (deleted by hand,
+    or vacuumed with a short retention). Object-store tables are not checked (one request per
+    file); Spark's own error names the file there."""
+    local = [f[len("file://"):] for f in files if f.startswith("file://")]
+    missing = [f for f in local if not os.path.exists(f)]
+    if missing:
+        raise DataError(
+            f"Delta table {uri} version {version} references {len(missing)} data file(s) that "
+            f"do not exist (e.g. {os.path.basename(missing[0])}): deleted by hand, or vacuumed "
+            "with a retention shorter than the version's age. Rerun `wsup run` to write the "
+            "table again, or read another version"
+        )
 
 
 def read_arrow(path: str, version: int | None = None) -> pa.Table:
@@ -252,6 +268,7 @@ def read_arrow(path: str, version: int | None = None) -> pa.Table:
     if not files:
         return schema.empty_table()
     if "://" not in uri:
+        check_files_exist(uri, int(dt.version()), [as_uri(f) for f in files])
         return ds.dataset(files, schema=schema, format="parquet").to_table()
     fs, root = pafs.FileSystem.from_uri(uri)
     base = uri.rstrip("/") + "/"
