@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_wrench import DEFAULT_DATA, SETS, load_split, score, wrench_argmax
 
 from wsup_spark import LabelModel, LFStats, MajorityVote
+from wsup_spark.labelmodel.dependencies import dependency_components
 
 Edge = tuple[int, int]
 
@@ -134,7 +135,11 @@ def planted_problem(
             kinds.append(f"dict×{size}")
         edges += [(a, b) for a, b in zip(*np.triu_indices(len(members), 1), strict=True)
                   for a, b in [(members[a], members[b])]]  # fmt: skip
-    edges = sorted({(min(a, b), max(a, b)) for a, b in edges})
+    # dependence is transitive through shared sources (a copy of a cluster member): the planted
+    # graph is every pair inside a connected component
+    comp = dependency_components(L.shape[1], edges)
+    edges = [(int(a), int(b)) for a, b in zip(*np.triu_indices(L.shape[1], 1), strict=True)
+             if comp[a] == comp[b]]  # fmt: skip
     cov_rows = float((L >= 0).any(axis=1).mean())
     desc = (f"k={k} m={L.shape[1]} n={n} minp={p.min():.3f} cov={cov_rows:.2f} "
             f"{'uni' if unipolar else 'multi'} {'+'.join(kinds)}")  # fmt: skip
@@ -193,7 +198,7 @@ def parse_model(spec: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
         val: Any = raw
         if raw in ("True", "False"):
             val = raw == "True"
-        elif raw == "none":
+        elif raw == "None":
             val = None
         else:
             try:

@@ -218,7 +218,7 @@ def test_duplicated_lf_counts_once():
         np.testing.assert_allclose(w[:3], base.weights[:3], rtol=0.15)
         assert (model.predict(Ld) == base.predict(L)).mean() > 0.99
     # without the dependency the copies get triple weight and outvote the good LFs
-    naive = LabelModel(2, merge_identical=False).fit(stats)
+    naive = LabelModel(2, merge_identical=False, structure="none").fit(stats)
     assert (naive.predict(Ld) == y).mean() < (auto.predict(Ld) == y).mean() - 0.005
 
 
@@ -229,9 +229,10 @@ def test_near_duplicate_declared_as_dependency():
     copy[::50] = -1  # abstains on 2% of rows: no longer an exact copy
     Ld = np.hstack([L, copy[:, None]])
     stats = LFStats.from_matrix(Ld, 2)
-    naive = LabelModel(2).fit(stats)
+    naive = LabelModel(2, structure="none").fit(stats)
     assert naive.dependencies == []
-    dep = LabelModel(2).fit(stats, dependencies=[(3, 4)])
+    assert LabelModel(2).fit(stats).dependencies == [(3, 4)]  # learned from the statistics
+    dep = LabelModel(2, structure="none").fit(stats, dependencies=[(3, 4)])
     assert dep.weights[3] + dep.weights[4] < naive.weights[3] + naive.weights[4]
     assert (dep.predict(Ld) == y).mean() > (naive.predict(Ld) == y).mean()
 
@@ -259,9 +260,14 @@ def test_semeval_sized_fit_is_fast_and_deterministic():
     t0 = time.perf_counter()
     a = LabelModel(9).fit(stats)
     elapsed = time.perf_counter() - t0
-    b = LabelModel(9).fit(scaled(stats, 100))
-    assert np.array_equal(a.mu, b.mu) and a.fit_info["iterations"] == b.fit_info["iterations"]
+    b = LabelModel(9).fit(stats)
+    assert np.array_equal(a.mu, b.mu) and a.fit_info == b.fit_info
     assert elapsed < 10.0  # ≤ 2 s unloaded (scripts/bench_fit.py); generous for shared CI
+    # the cost does not depend on n (100× the rows: the structure test and the balance choice
+    # see more evidence, the work is the same)
+    t0 = time.perf_counter()
+    LabelModel(9).fit(scaled(stats, 100))
+    assert time.perf_counter() - t0 < 10.0
     assert (a.predict(L) == y).mean() > 0.5
 
 

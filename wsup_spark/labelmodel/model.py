@@ -64,6 +64,7 @@ from wsup_spark.labelmodel.moments import (
     pearson_chi2,
 )
 from wsup_spark.labelmodel.shrinkage import shrink_accuracies
+from wsup_spark.labelmodel.structure import learn_structure
 from wsup_spark.stats.lfstats import LFStats
 
 __all__ = ["LabelModel"]
@@ -128,6 +129,7 @@ class LabelModel(BaseLabelModel):
         balance: str = "auto",
         shrinkage: bool = True,
         merge_identical: bool = True,
+        structure: str = "auto",
     ) -> None:
         super().__init__(cardinality)
         if not 1.0 / self.cardinality < init_precision < 1.0:
@@ -138,7 +140,10 @@ class LabelModel(BaseLabelModel):
         self.l2 = float(l2)
         self.max_iter = int(max_iter)
         self.better_than_random = float(better_than_random)
+        if structure not in ("auto", "none"):
+            raise ModelError(f"structure must be 'auto' or 'none', got {structure!r}")
         self.balance = balance
+        self.structure = structure
         self.shrinkage = bool(shrinkage)
         self.merge_identical = bool(merge_identical)
         self._mu: np.ndarray | None = None
@@ -153,7 +158,7 @@ class LabelModel(BaseLabelModel):
         self,
         stats: LFStats,
         class_balance: Sequence[float] | np.ndarray | None = None,
-        dependencies: Dependencies | None = None,
+        dependencies: Dependencies | str | None = None,
     ) -> LabelModel:
         """Fit from statistics only (never n-sized data); returns self.
 
@@ -183,7 +188,7 @@ class LabelModel(BaseLabelModel):
         self,
         stats: LFStats,
         class_balance: Sequence[float] | np.ndarray | None,
-        dependencies: Dependencies | None,
+        dependencies: Dependencies | str | None,
     ) -> LabelModel:
         k = self.cardinality
         self.check_stats(stats)
@@ -196,9 +201,29 @@ class LabelModel(BaseLabelModel):
             if p_fixed.shape != (k,) or not (p_fixed > 0).all():
                 raise ModelError(f"class_balance must be {k} positive numbers, got {p_fixed}")
             p_fixed = p_fixed / p_fixed.sum()
+        learn = self.structure == "auto"
+        if isinstance(dependencies, str):
+            if dependencies not in ("auto", "none"):
+                raise ModelError(
+                    f"dependencies must be pairs, 'auto' or 'none', got {dependencies!r}"
+                )
+            learn, dependencies = dependencies == "auto", None
         deps = resolve_dependencies(stats.m, stats.lf_names, dependencies)
         if self.merge_identical:  # exact copies carry no extra evidence: always one vote
             deps = sorted(set(deps) | set(identical_lf_pairs(stats)))
+        learned_info: dict[str, Any] | None = None
+        learned: list[tuple[int, int]] = []
+        redundancy = np.zeros(m)
+        if learn:
+            structure = learn_structure(stats)
+            learned_info = structure.to_info(stats.lf_names)
+            learned = [e for e in structure.edges if e not in set(deps)]
+            linked = np.zeros((m, m), bool)
+            for i, j in learned:
+                linked[i, j] = linked[j, i] = True
+            # a learned dependency is partial: an LF keeps the share of its vote that its
+            # dependent partners do not already cast (a copy of one LF: half a vote each)
+            redundancy = (structure.redundancy * linked).sum(axis=1)
         self.warnings = degenerate_stats_warnings(stats)
         for w in self.warnings:
             logger.warning(w)
@@ -208,12 +233,28 @@ class LabelModel(BaseLabelModel):
         lf_of, cls = active // k, active % k
         mask = (lf_of[:, None] != lf_of[None, :]).astype(float)
         comp = dependency_components(m, deps)
-        # LFs of one dependency component are not conditionally independent given Y (not even
-        # those linked only through others): none of their co-occurrences enter the fit
+        # LFs of one declared dependency component are not conditionally independent given Y
+        # (not even those linked only through others): none of their co-occurrences enter the fit
         mask[comp[lf_of][:, None] == comp[lf_of][None, :]] = 0.0
+        # a learned edge masks its own pair only (no chaining through weak links)
+        for i, j in learned:
+            mask[np.ix_(lf_of == i, lf_of == j)] = 0.0
+            mask[np.ix_(lf_of == j, lf_of == i)] = 0.0
+        indep = dependency_components(m, deps + learned)  # for counting independent LFs
+        # an LF's accuracy rests on its overlap rows with the LFs it is not masked from: scale
+        # its overlap count by the share of its co-votes that enter the fit
+        co = np.zeros((m, m))
+        np.add.at(co, (lf_of[:, None], lf_of[None, :]), stats.counts[np.ix_(active, active)])
+        co_fit = np.zeros((m, m))
+        np.add.at(co_fit, (lf_of[:, None], lf_of[None, :]),
+                  stats.counts[np.ix_(active, active)] * mask)  # fmt: skip
+        np.fill_diagonal(co, 0.0)
+        share = np.where(co.sum(axis=1) > 0, co_fit.sum(axis=1) / np.maximum(co.sum(axis=1), 1), 1)
+        n_obs = stats.overlaps * share
         Oa, Ca = O[np.ix_(active, active)], stats.counts[np.ix_(active, active)]
         mu = np.zeros((d, k))
         info: dict[str, Any] = {}
+        candidates: list[tuple[np.ndarray, np.ndarray, str]] = []
         if not len(active):
             p = p_fixed if p_fixed is not None else np.full(k, 1.0 / k)
             info = {"iterations": 0, "loss": 0.0, "converged": True, "message": "no votes"}
@@ -228,7 +269,7 @@ class LabelModel(BaseLabelModel):
             use = chi2_cells(Ca, stats.n, mu_a, p, mask)
             # p is identifiable from second moments only with >= 3 conditionally independent LFs
             # voting each class (LFs of one dependency component count once)
-            per_class = np.array([len(set(comp[lf_of[cls == c]])) for c in range(k)])
+            per_class = np.array([len(set(indep[lf_of[cls == c]])) for c in range(k)])
             info["min_independent_lfs_per_class"] = int(per_class.min())
             identifiable = bool(per_class.min() >= 3)
             if p_fixed is None and (
@@ -242,42 +283,85 @@ class LabelModel(BaseLabelModel):
                 gain = (chi_u - chi_e) / kappa_e  # quasi-likelihood drop of the χ² (QAIC units)
                 info.update(balance_estimate=p_e.tolist(), balance_qaic_gain=float(gain),
                             iterations=info["iterations"] + its)  # fmt: skip
-                if self.balance == "estimate" or gain > 2.0 * (k - 1):
+                # the estimate must keep every class's voters better than random (the model's
+                # own assumption): a balance that makes the votes for a class mostly wrong
+                # contradicts those votes — what undeclared dependencies or sparse overlaps do
+                post = mu_e * p_e
+                post = post[np.arange(len(cls)), cls] / np.maximum(post.sum(axis=1), 1e-300)
+                votes = np.diag(Oa)
+                prec = np.bincount(cls, weights=votes * post, minlength=k) / np.maximum(
+                    np.bincount(cls, weights=votes, minlength=k), 1e-300
+                )
+                voted_cls = np.bincount(cls, weights=votes, minlength=k) > 0
+                info["balance_estimate_precision"] = np.round(prec, 4).tolist()
+                sane = bool((prec[voted_cls] > 1.0 / k).all())
+                # quasi-BIC: k − 1 extra parameters cost log(n) each
+                if self.balance == "estimate" or (gain > (k - 1) * np.log(stats.n) and sane):
                     mu_a, p, balance = mu_e, p_e, "estimated"
-            kappa = overdispersion(Ca, stats.n, mu_a, p, mask, use)
+                elif not sane:
+                    info["balance_rejected"] = "the estimate makes some class's votes mostly wrong"
+            candidates = [(mu_a, p, balance)]
+            if self.balance == "auto" and balance == "estimated":
+                candidates.append((res.mu, first, "uniform"))
+        for mu_c, p_c, balance in candidates:
+            kappa = overdispersion(Ca, stats.n, mu_c, p_c, mask, use)
             # an LF's estimate is as unreliable as the worse of the overall fit and its own cells
             kappa_lf = np.maximum(
-                overdispersion_per_lf(Ca, stats.n, mu_a, p, use, lf_of, m, kappa), kappa
+                overdispersion_per_lf(Ca, stats.n, mu_c, p_c, use, lf_of, m, kappa), kappa
             )
-            mu[active] = mu_a
-        if balance == "estimated":
-            mu, p = self._undo_flipped_permutation(mu, p)
+            mu = np.zeros((d, k))
+            mu[active] = mu_c
+            p = p_c
+            if balance == "estimated":
+                mu, p = self._undo_flipped_permutation(mu, p)
+            raw, acc, shr_info = self._shrunk(self._accuracies(mu, p), n_obs, kappa_lf)
+            if (
+                balance == "estimated"
+                and shr_info.get("shrink_tau2") == 0.0
+                and (self.balance == "auto")
+            ):
+                # the data cannot tell the LFs apart (all pooled, i.e. majority vote): then it
+                # cannot tell the class balance either — majority vote has no prior
+                info["balance_rejected"] = "LF accuracies all pooled (τ² = 0) under the estimate"
+                continue
+            break
+        if not candidates:
+            raw, acc, shr_info = self._shrunk(self._accuracies(mu, p), n_obs, kappa_lf)
+        info.update(shr_info)
         info["balance"] = balance
-        raw = self._accuracies(mu, p)
-        if self.shrinkage:
-            shr = shrink_accuracies(raw, stats.overlaps, kappa_lf)
-            acc = shr.accuracies
-            info.update(
-                shrink_mean=shr.mean if np.isfinite(shr.mean) else None,
-                shrink_tau2=float(shr.tau2),
-            )
-        else:
-            acc = raw.copy()
         n_overlap_lfs = int(((stats.overlaps > 0) & np.isfinite(raw)).sum())
         if n_overlap_lfs < 3:  # accuracies not identifiable: keep the prior precision for all
             acc = np.where(np.isfinite(raw), self.init_precision, np.nan)
         sizes = np.bincount(comp, minlength=m)
         self._mu, self._p = mu, p.copy()
         self._raw_acc, self._acc = raw, acc
-        self._scale = 1.0 / sizes[comp]
-        self.dependencies = deps
+        self._scale = 1.0 / (sizes[comp] + redundancy)
+        self.dependencies = sorted(set(deps) | set(learned))
         self.lf_names = stats.lf_names
         self.fit_info = {**info, "overdispersion": kappa, "active_columns": len(active)}
+        if learned_info is not None:
+            self.fit_info["learned_dependencies"] = learned_info
         logger.info(
             "label model fit: %d iterations, loss %.3e, overdispersion %.2f",
             info["iterations"], info["loss"], kappa,
         )  # fmt: skip
         return self
+
+    def _shrunk(
+        self, raw_acc: np.ndarray, n_obs: np.ndarray, kappa_lf: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """(raw, shrunk accuracies, fit_info entries) — shrinkage off: the raw estimates."""
+        if not self.shrinkage:
+            return raw_acc, raw_acc.copy(), {}
+        shr = shrink_accuracies(raw_acc, n_obs, kappa_lf)
+        return (
+            raw_acc,
+            shr.accuracies,
+            {
+                "shrink_mean": shr.mean if np.isfinite(shr.mean) else None,
+                "shrink_tau2": float(shr.tau2),
+            },
+        )
 
     def _fit_fixed(
         self, Oa: np.ndarray, lf_of: np.ndarray, cls: np.ndarray, p: np.ndarray,
@@ -404,6 +488,7 @@ class LabelModel(BaseLabelModel):
             "balance": self.balance,
             "shrinkage": self.shrinkage,
             "merge_identical": self.merge_identical,
+            "structure": self.structure,
             "mu": mu.tolist(),
             "class_balance": p.tolist(),
             "accuracies": nan_to_none(self._acc),
@@ -422,7 +507,7 @@ class LabelModel(BaseLabelModel):
         model = cls(
             d["cardinality"], d["init_precision"], d["l2"], d["max_iter"],
             d.get("better_than_random", 10.0), d.get("balance", "auto"),
-            d.get("shrinkage", True), d.get("merge_identical", True),
+            d.get("shrinkage", True), d.get("merge_identical", True), d.get("structure", "none"),
         )  # fmt: skip
         model._mu = np.asarray(d["mu"], float)
         model._p = np.asarray(d["class_balance"], float)
