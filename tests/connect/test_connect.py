@@ -68,3 +68,23 @@ def test_errors_on_spark_connect_are_one_clear_line(connect_url, tmp_path):
     assert done.returncode == 2, done.stderr[-3000:]
     assert "id column 'nope'" in done.stderr
     assert not (out / "votes").exists()
+
+
+@pytest.mark.slow
+def test_databricks_notebook_on_spark_connect(connect_url, tmp_path):
+    """The notebook as on Databricks serverless: its `spark` is a Connect session, the checkout
+    is shipped with addArtifacts, the tables and the report are written."""
+    out, n = tmp_path / "out", 2000
+    widgets = {"config": "conf/databricks.yaml", "output_path": str(out), "mode": "append",
+               "run_id": "nb-connect", "ship_package": "yes",
+               "overrides": f"source.n_rows={n}; source.num_partitions=2"}  # fmt: skip
+    env = {**os.environ, "SPARK_REMOTE": connect_url, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "connect" / "notebook_runner.py"),
+         json.dumps(widgets)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.split("EXIT:", 1)[1])
+    assert summary["run_id"] == "nb-connect" and summary["n_rows"] == n
+    assert sorted(read_arrow(str(out / "labels")).column("id").to_pylist()) == list(range(n))
+    assert (out / "report.html").is_file()
