@@ -37,6 +37,7 @@ MODELS: dict[str, Callable[[int], Any]] = {
     "weighted MV (ours)": lambda k: LabelModel(k, shrinkage=False, balance="uniform"),
     "LabelModel balance=est.": lambda k: LabelModel(k, balance="estimate"),
     "Dawid-Skene (ours)": DawidSkene,
+    "LabelModel structure=none": lambda k: LabelModel(k, structure="none"),
     "LabelModel (ours)": LabelModel,
 }
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "wrench"

@@ -24,20 +24,38 @@ batched): the accuracy model ("one coin" per LF, abstain independent of Y)
 
     P(y | λ) ∝ p_y Π_{i: λ_i ≠ -1} [a_i if λ_i = y else (1 − a_i)/(k − 1)]^{s_i}
 
-with ``s_i = 1/|C(i)|`` for LF i in a declared dependency component C(i) (a duplicated LF does not
-count twice). Abstains carry no evidence. This is deliberate: WRENCH LFs are mostly unipolar, and
-the class-conditional abstain factors of the full model are where LF dependencies hurt most (on
-TREC even the *true* class-conditional parameters give 50.4% accuracy vs 66.4% for the true
-accuracies in the model above, and 60.8% for majority vote).
+with ``s_i = 1/(|C(i)| + Σ_j redundancy_ij)`` for LF i in a declared dependency component C(i) and
+with learned partners j (a duplicated LF does not count twice). Abstains carry no evidence. This is
+deliberate: WRENCH LFs are mostly unipolar, and the class-conditional abstain factors of the full
+model are where LF dependencies hurt most (on TREC even the *true* class-conditional parameters
+give 50.4% accuracy vs 66.4% for the true accuracies in the model above, and 60.8% for majority
+vote).
+
+**Learned dependencies** (``structure="auto"``, the default;
+:mod:`wsup_spark.labelmodel.structure`): LF pairs whose co-occurrences the rank-(k − 1) class
+signal cannot explain (sparse + low-rank decomposition of the LF correlation matrix,
+Bonferroni-corrected Poisson test, excess ≥ 30% of the rarer LF's votes). A learned edge leaves
+that pair's co-occurrences out of the moment fit (the pair only — no chaining through weak links),
+divides each LF's vote by ``1 + Σ redundancy`` with its partners (a near-copy and its source: about
+0.6 of a vote each), and counts as one LF when checking identifiability. Each LF's accuracy is then
+shrunk as resting on the share of its co-votes that entered the fit. Edges, scores, excess,
+redundancy and the test threshold are in ``fit_info["learned_dependencies"]``.
 
 Class balance ``p`` (also the prior of rows without votes): given (``fit(stats,
 class_balance=[...])``), or chosen from the statistics (``balance="auto"``, the default): the moment
 fit is run with the uniform balance (the Snorkel default) and — when p is identifiable, i.e. every
-class is voted by ≥ 3 LFs from different dependency groups — with p estimated jointly (softmax
-parameterised, starting from the vote shares); the estimate is kept only if it lowers the Pearson χ²
-of the co-occurrence counts by more than its k − 1 extra parameters cost (quasi-AIC: χ² drop / κ >
-2(k − 1)). With sparse, dependent LFs (all three WRENCH sets) the estimate explains nothing and the
-balance stays uniform; with informative unipolar LFs on imbalanced classes it is estimated.
+class is voted by ≥ 3 LFs from different (declared or learned) dependency groups — with p estimated
+jointly (softmax parameterised, starting from the vote shares). The estimate is kept only if
+
+* it lowers the Pearson χ² of the co-occurrence counts by more than its k − 1 extra parameters
+  cost (quasi-BIC: χ² drop / κ > (k − 1) log n);
+* under it, every voted class's votes stay mostly right (vote-weighted ``P(Y = a | λ = a) > 1/k``,
+  the model's own "better than random" assumption — an estimate that makes a class's voters wrong
+  contradicts those votes, which is what undeclared dependencies and sparse overlaps produce);
+* the LFs stay distinguishable under it: if the shrinkage pools every accuracy (τ² = 0, i.e. the
+  model is majority vote), the data cannot tell the balance either, and the fit falls back to the
+  uniform balance (majority vote has no prior).
+
 ``balance="uniform"`` / ``"estimate"`` force either.
 """
 
@@ -104,6 +122,9 @@ class LabelModel(BaseLabelModel):
     merge_identical : bool
         Treat LFs that vote identically on every row as dependent (default), so copies share one
         vote's weight.
+    structure : {"auto", "none"}
+        Learn LF dependencies from the statistics (default) or not; ``fit(...,
+        dependencies="auto" | "none")`` overrides it for one fit.
 
     Examples
     --------
@@ -169,10 +190,12 @@ class LabelModel(BaseLabelModel):
         class_balance : (k,) optional
             Fix P(Y) (used in the fit and as the prior of every prediction). When None: uniform,
             or estimated if the model was built with ``balance="estimate"``.
-        dependencies : iterable of (i, j), optional
+        dependencies : iterable of (i, j), "auto", "none", optional
             Pairs of dependent LFs (indices or names). The co-occurrences within each connected
             group are left out of the moment fit, and its LFs share one vote's weight. LFs that
             vote identically on every row are added automatically (``merge_identical``).
+            Dependencies learned from the statistics are added when the model's ``structure`` is
+            ``"auto"`` (default) or when this is ``"auto"``; ``"none"`` learns none.
 
         BLAS runs single-threaded during the fit (threadpoolctl): the matrices are at most
         (d, d) with d = m·k, where threads cost more than they save (SemEval-sized fit: 0.22 s
