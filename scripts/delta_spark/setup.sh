@@ -29,7 +29,7 @@ else
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
   log="$VENV/pip-install.log"
   if ! "$VENV/bin/python" -m pip install -q "pyspark==$PYSPARK_VERSION" \
-      "delta-spark==$DELTA_VERSION" -e "$ROOT" pytest >"$log" 2>&1; then
+      "delta-spark==$DELTA_VERSION" -e "$ROOT[connect]" pytest >"$log" 2>&1; then
     grep -v "^WARNING: Location" "$log" | tail -40 >&2
     echo "error: installing into $VENV failed (full log: $log)" >&2
     exit 1

@@ -29,6 +29,25 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+os.environ.setdefault("WSUP_CONNECT_PORT", str(_free_port()))
+
+
+@pytest.fixture(scope="session")
+def connect_url(spark: Any) -> str:
+    """``sc://localhost:<port>``: a Spark Connect server on the Delta-configured session (clients
+    run in subprocesses with ``SPARK_REMOTE``)."""
+    spark._jvm.org.apache.spark.sql.connect.service.SparkConnectService.start(spark._jsc.sc())
+    return f"sc://localhost:{os.environ['WSUP_CONNECT_PORT']}"
+
+
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real local SparkSession with Delta configured: local[2,2], UI off, 2 shuffle partitions."""

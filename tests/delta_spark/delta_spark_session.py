@@ -58,6 +58,9 @@ def delta_session(master: str = "local[2]", app_name: str = "wsup_spark-delta-te
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.master(master).appName(app_name)
+    port = os.environ.get("WSUP_CONNECT_PORT")
+    if port:  # a Spark Connect server may be started on this session (tests/delta_spark)
+        builder = builder.config("spark.connect.grpc.binding.port", port)
     for key, value in {**TEST_CONF, **DELTA_CONF}.items():
         builder = builder.config(key, value)
     jars = os.environ.get("WSUP_DELTA_JARS")
