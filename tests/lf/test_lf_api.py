@@ -180,3 +180,25 @@ def test_slow_lf_is_interrupted_and_the_alarm_restored():
     assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
     L = apply_lfs_to_batch(batch, [quick], 2, "id", max_ms_per_row=1)  # a fast LF passes
     assert (L == 1).all()
+
+
+def test_an_lf_calling_sys_exit_is_an_lf_failure_naming_lf_and_row():
+    import sys
+
+    @labeling_function()
+    def lf_exits(x):
+        if x.text == "bye":
+            sys.exit(3)
+        return 1
+
+    @vectorized_lf(columns=["text"])
+    def lf_batch_exits(df):
+        raise SystemExit(4)
+
+    df = pd.DataFrame({"id": ["r0", "r1", "r2"], "text": ["a", "bye", "c"]})
+    with pytest.raises(LFError, match=r"lf_exits.*raised SystemExit: 3 on row id 'r1'"):
+        apply_lfs_local(df, [lf_exits], 2, "id")
+    with pytest.raises(LFError, match=r"lf_batch_exits.*raised SystemExit: 4.*first row id 'r0'"):
+        apply_lfs_local(df, [lf_batch_exits], 2, "id")
+    L = apply_lfs_local(df, [lf_exits, lf_batch_exits], 2, "id", on_error="abstain")
+    assert L.tolist() == [[1, -1], [-1, -1], [1, -1]]

@@ -39,6 +39,12 @@ OnError = Literal["raise", "abstain"]
 MIN_BUDGET_ROWS = 100
 
 
+#: What an LF may raise that counts as the LF failing: every Exception, and ``sys.exit()`` /
+#: ``KeyboardInterrupt`` raised from LF code (they would otherwise end the Python worker and
+#: surface as a bare ``SystemExit: 3`` without the LF or the row).
+LF_FAILURES: tuple[type[BaseException], ...] = (Exception, SystemExit, KeyboardInterrupt)
+
+
 class _Deadline(BaseException):
     """Raised inside a running LF when its batch's time budget is spent.
 
@@ -226,14 +232,14 @@ def _run_row_lf(
         else:
             raw = list(map(lf.func, records))
         return validate_votes(lf.name, raw, len(records), k, ids)
-    except Exception as first:
+    except LF_FAILURES as first:
         if on_error == "raise" and isinstance(first, LFError):
             raise
     votes = np.full(len(records), ABSTAIN, np.int64)
     for i, r in enumerate(records):
         try:
             v = lf(r)
-        except Exception as e:
+        except LF_FAILURES as e:
             if on_error == "raise":
                 raise LFError(
                     f"LF {lf.name!r} raised {type(e).__name__}: {e} on row id {ids[i]!r}; fix "
@@ -271,7 +277,7 @@ def _run_batch_lf(
                 pandas_cache[key] = src.to_pandas()
             data = pandas_cache[key]
         raw = lf(data)
-    except Exception as e:
+    except LF_FAILURES as e:
         if on_error == "raise" and isinstance(e, LFError):
             raise  # an LF's own error (a template's) already names the LF and the problem
         if on_error == "raise":
