@@ -236,3 +236,21 @@ def test_slow_lf_guard_names_the_lf(spark, tmp_path):
     assert time.monotonic() - t0 < 60 and _no_files(tmp_path / "out")
     res = run_pipeline(_cfg(tmp_path, tmp_path / "c"), spark, lfs=[lf_has_a, lf_has_e])
     assert len(res.metrics["lf_seconds"]) == 2 and all(s >= 0 for s in res.metrics["lf_seconds"])
+
+
+def test_gold_values_that_are_not_integers_become_null_as_documented(spark, tmp_path):
+    pdf = pd.DataFrame({"id": range(6), "text": ["a b c d e", "x", "aaa", "e", "ab", "q"],
+                        "label": ["1", "0", "spam", "", "1", None]})  # fmt: skip
+    spark.createDataFrame(pdf).write.parquet(str(tmp_path / "c"))
+    res = run_pipeline(_cfg(tmp_path, tmp_path / "c", source__gold_col="label"), spark)
+    gold = dict(zip(*(_read(res.votes_path)[c] for c in ("id", "gold")), strict=True))
+    got = [None if pd.isna(gold[i]) else int(gold[i]) for i in range(6)]
+    assert got == [1, 0, None, None, 1, None]
+
+
+def test_a_malformed_csv_line_fails_the_run_by_default(spark, tmp_path):
+    csv = tmp_path / "c.csv"
+    csv.write_text('id,text\n1,"fine"\n2,"one",too many,fields\n3,"ok"\n')
+    with pytest.raises(Exception, match=r"(?i)malformed|FAILFAST"):
+        run_pipeline(_cfg(tmp_path, csv, source__format="csv"), spark)
+    assert _no_files(tmp_path / "out")

@@ -27,9 +27,11 @@ def load_source(spark: Any, src: SourceConfig) -> Any:
 
     ``src.columns`` renames columns (``{old: new}``) after reading. When ``src.gold_col`` is set the
     gold label is exposed as an integer column ``gold`` (null where unknown) that replaces it: gold
-    is for evaluation only, and the LFs never see ``gold``. CSV files are read with a header and
+    is for evaluation only, and the LFs never see ``gold``. CSV files are read with a header,
     ``inferSchema`` (numeric columns arrive as numbers; ``source.options.inferSchema: false`` reads
-    every column as a string and saves a pass over the files).
+    every column as a string and saves a pass over the files) and ``mode: FAILFAST`` (a malformed
+    line fails the run instead of arriving as garbled text; ``source.options.mode: PERMISSIVE``
+    accepts it).
     """
     fmt = src.format
     if fmt == "demo":
@@ -46,6 +48,7 @@ def load_source(spark: Any, src: SourceConfig) -> Any:
             opts.setdefault("multiLine", "true")
             opts.setdefault("escape", '"')
             opts.setdefault("inferSchema", "true")  # numbers as numbers (one extra pass)
+            opts.setdefault("mode", "FAILFAST")  # a malformed line fails the run, never garbles
         for key, value in opts.items():
             reader = reader.option(key, value)
         try:
@@ -127,13 +130,15 @@ def load_generator(target: str) -> Any:
 
 
 def with_gold(df: Any, gold_col: str) -> Any:
-    """Replace ``gold_col`` by an integer column named ``gold`` (non-integers become null)."""
+    """Replace ``gold_col`` by an integer column named ``gold`` (non-integers become null, also
+    under Spark 4's ANSI casts: ``try_cast``)."""
     if gold_col not in df.columns:
         raise DataError(
             f"gold column {gold_col!r} (source.gold_col) is not in the corpus; columns are "
             f"{df.columns}. Remove source.gold_col or fix the name"
         )
-    df = df.withColumn(GOLD_COL, F.col(gold_col).cast("int"))
+    quoted = gold_col.replace("`", "``")
+    df = df.withColumn(GOLD_COL, F.expr(f"try_cast(`{quoted}` AS INT)"))
     return df if gold_col == GOLD_COL else df.drop(gold_col)
 
 
