@@ -202,3 +202,14 @@ def test_an_lf_calling_sys_exit_is_an_lf_failure_naming_lf_and_row():
         apply_lfs_local(df, [lf_batch_exits], 2, "id")
     L = apply_lfs_local(df, [lf_exits, lf_batch_exits], 2, "id", on_error="abstain")
     assert L.tolist() == [[1, -1], [-1, -1], [1, -1]]
+
+
+def test_text_that_is_not_utf8_names_the_column_and_the_row():
+    @labeling_function()
+    def lf_text(x):
+        return 1 if "a" in x.text else -1
+
+    text = pa.array([b"ok a", b"bad \xff\xfe", b"fine"], pa.binary()).view(pa.string())
+    batch = pa.record_batch([pa.array(["r0", "r1", "r2"]), text], names=["id", "text"])
+    with pytest.raises(DataError, match=r"column 'text' of row id 'r1' holds bytes that are not"):
+        apply_lfs_to_batch(batch, [lf_text], 2, "id")

@@ -178,7 +178,11 @@ def apply_lfs_to_batch(
     if row_lfs:
         cols = required_columns(row_lfs)
         src = batch if cols is None else batch.select(sorted(cols | {id_col}))
-        records = [Record.wrap(r) for r in src.to_pylist()]
+        try:
+            rows = src.to_pylist()
+        except UnicodeDecodeError as e:
+            raise _decode_error(src, ids, e) from e
+        records = [Record.wrap(r) for r in rows]
     pandas_cache: dict[tuple[str, ...] | None, Any] = {}
     for lf in lfs:
         if lf.kind == "batch" and lf.batch_format == "pandas":
@@ -213,6 +217,29 @@ def apply_lfs_to_batch(
                 "(@vectorized_lf / templates), cache its resources, or raise the limit"
             )
     return out
+
+
+def _decode_error(batch: Any, ids: list[Any], err: UnicodeDecodeError) -> DataError:
+    """A :class:`DataError` naming the string column and the row id whose bytes are not UTF-8."""
+    import pyarrow as pa
+
+    for name in batch.schema.names:
+        col = batch.column(name)
+        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            continue
+        raw = col.cast(pa.large_binary() if pa.types.is_large_string(col.type) else pa.binary())
+        for i, value in enumerate(raw.to_pylist()):
+            if value is None:
+                continue
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                return DataError(
+                    f"column {name!r} of row id {ids[i]!r} holds bytes that are not UTF-8 text "
+                    f"({value[:40]!r}…: {err.reason}); fix the source, or decode it before the LFs "
+                    "(e.g. read it as binary and decode with errors='replace')"
+                )
+    return DataError(f"a text column is not valid UTF-8: {err}")
 
 
 def _run_row_lf(
