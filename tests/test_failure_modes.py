@@ -254,3 +254,17 @@ def test_a_malformed_csv_line_fails_the_run_by_default(spark, tmp_path):
     with pytest.raises(Exception, match=r"(?i)malformed|FAILFAST"):
         run_pipeline(_cfg(tmp_path, csv, source__format="csv"), spark)
     assert _no_files(tmp_path / "out")
+
+
+def test_an_lf_that_kills_its_python_worker_is_named_as_a_crash(spark, tmp_path):
+    import os as _os
+
+    @vectorized_lf(columns=["text"])
+    def lf_crashes(df):
+        _os._exit(1)
+
+    _write_corpus(spark, tmp_path / "c", TEXTS)
+    with pytest.raises(Exception, match="a Python worker crashed") as err:
+        run_pipeline(_cfg(tmp_path, tmp_path / "c"), spark, lfs=[lf_has_a, lf_crashes])
+    assert "faulthandler" in str(err.value)
+    assert _no_files(tmp_path / "out")

@@ -222,6 +222,8 @@ def close_and_clean(
                     "worker leaves one); cleaning up anyway",
                     len(running), prefix, wait_s,
                 )  # fmt: skip
+                for name in running:  # a task still alive sees CLOSED and deletes its own file
+                    fs.delete_file(f"{fence}/{name}")
                 break
             time.sleep(0.05)
         removed = _delete_prefixed(fs, root, prefix, keep)
