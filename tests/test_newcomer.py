@@ -436,3 +436,182 @@ def test_airflow_setup_shows_progress(tmp_path):
     ], lines
     assert lines[-1] == f"airflow 3.3.2 installed in {venv}"
     assert "Collecting pkg60" in (venv / "pip-install.log").read_text()
+
+
+# --- item 6: the report -----------------------------------------------------------------------
+
+
+def _report_data(names, class_names, n=600, seed=0):
+    """A two-class ReportData with gold, the histogram and the gold diagnostics (no Spark)."""
+    import numpy as np
+
+    from wsup_spark.analysis.diagnostics import gold_batch, histogram_from_probs
+    from wsup_spark.analysis.report import ReportData
+    from wsup_spark.analysis.summary import corpus_summary, lf_pair_matrices, lf_summary_rows
+    from wsup_spark.labelmodel import LabelModel, LFStats, MajorityVote
+
+    rng = np.random.default_rng(seed)
+    gold = rng.integers(0, 2, n)
+    m = len(names)
+    right = rng.random((n, m)) < 0.8
+    L = np.where(rng.random((n, m)) < 0.35, np.where(right, gold[:, None], 1 - gold[:, None]), -1)
+    stats = LFStats.from_matrix(L, 2, list(names))
+    lm, mv = LabelModel(2).fit(stats), MajorityVote(2).fit(stats)
+    g = gold_batch(L, gold, {"label_model": lm, "majority_vote": mv}, 2, 10)
+    ov, cf = lf_pair_matrices(stats)
+    return ReportData(
+        run_id="r", lf_names=list(names), k=2, class_names=list(class_names), stats=stats,
+        corpus=corpus_summary(stats), lf_rows=lf_summary_rows(stats, lm.accuracies.tolist(),
+                                                               g.lfs, True),
+        overlap=ov, conflict=cf, label_model="label_model", class_balance=lm.class_balance,
+        histogram=histogram_from_probs(lm.predict_proba(L), (L >= 0).sum(1), 10), gold=g,
+        tables={"votes": {"path": "v", "version": 0}, "labels": {"path": "l", "version": 0}},
+    )  # fmt: skip
+
+
+def test_class_names_config():
+    from wsup_spark.config import parse_config
+    from wsup_spark.errors import ConfigError
+
+    cfg = parse_config({"lfs": {"modules": ["m"], "class_names": ["HAM", "SPAM"]}})
+    assert list(cfg.lfs.class_names) == ["HAM", "SPAM"]
+    for bad in (["HAM"], ["HAM", "HAM"]):
+        with pytest.raises(ConfigError, match=r"lfs.class_names .* must name each of the lfs"):
+            parse_config({"lfs": {"modules": ["m"], "class_names": bad}})
+
+
+def test_class_names_in_the_report_and_the_cli_tables():
+    import numpy as np
+
+    from wsup_spark.analysis import plots
+    from wsup_spark.analysis.html import render_html
+    from wsup_spark.analysis.report import format_report_summary
+    from wsup_spark.analysis.summary import format_summary
+    from wsup_spark.labelmodel import LabelModel
+    from wsup_spark.run.layout import RunLayout
+    from wsup_spark.run.result import PipelineResult
+
+    data = _report_data(["lf_a", "lf_b", "lf_c"], ["HAM", "SPAM"])
+    page = render_html(data)
+    assert "<th>F1 (SPAM)</th>" in page and "F1 (class 1)" not in page
+    assert "<th>gold \\ vote</th><th>HAM</th><th>SPAM</th>" in page  # per-LF confusion labels
+    assert "<tr><th>HAM</th><td>" in page
+    assert 'data-v="HAM,SPAM">HAM,SPAM</td>' in page  # polarity
+    text = format_report_summary(data)
+    assert "F1 (SPAM):" in text and "HAM,SPAM" in text
+    fig = plots.class_balance(data.class_names, {"gold": np.array([0.4, 0.6])})
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["HAM", "SPAM"]
+    fig = plots.confidence_histogram(data.histogram, data.class_names)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend[:2] == ["predicted HAM", "predicted SPAM"]
+
+    result = PipelineResult(
+        run_id="r", stats=data.stats, model=LabelModel(2).fit(data.stats),
+        layout=RunLayout.at("/tmp/x"), votes_version=0, labels_version=0,
+        metrics={"accuracy": {"label_model": 0.9, "majority_vote": 0.8}, "n_gold": 600,
+                 "f1": {"label_model": 0.9, "majority_vote": 0.8}},
+    )  # fmt: skip
+    out = format_summary(result, ["HAM", "SPAM"])
+    assert "F1 (SPAM): label model 0.9000" in out
+    assert re.search(r"lf_a +HAM,SPAM ", out), out
+
+
+def test_model_panel_shares_a_row_with_class_balance():
+    """The label model vs majority vote panel (a table) sits next to the class balance plot, not
+    next to the tall calibration plot (which left it mostly empty space)."""
+    from wsup_spark.analysis.html import render_html
+
+    page = render_html(_report_data(["lf_a", "lf_b", "lf_c"], ["0", "1"]))
+    rows = page.split('<div class="grid2 row">')
+    row = next(r for r in rows if "<h2>Label model vs majority vote</h2>" in r)
+    assert "<h2>Class balance</h2>" in row and "Calibration" not in row
+
+
+def _text_boxes(fig, texts):
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    return [Text.get_window_extent(t, r) for t in texts]
+
+
+def test_scatter_labels_never_overlap():
+    import numpy as np
+
+    from wsup_spark.analysis import plots
+
+    rng = np.random.default_rng(3)
+    for m in (8, 14, 24):
+        names = [f"lf_{'long_name_' * (i % 3)}{i}" for i in range(m)]
+        emp = list(0.9 + 0.08 * rng.random(m))
+        learned = list(0.9 + 0.08 * rng.random(m))
+        fig = plots.accuracy_scatter(names, learned, emp, rng.random(m) * 0.3)
+        ax = fig.axes[0]
+        boxes = _text_boxes(fig, ax.texts)
+        assert len(boxes) == m
+        clash = [(i, j) for i in range(m) for j in range(i + 1, m) if boxes[i].overlaps(boxes[j])]
+        assert clash == [], (m, clash)
+        frame = ax.get_window_extent(fig.canvas.get_renderer())
+        assert all(frame.x0 - 1 <= b.x0 and b.x1 <= frame.x1 + 1 and frame.y0 - 1 <= b.y0
+                   and b.y1 <= frame.y1 + 1 for b in boxes)  # fmt: skip
+        shown = {t.get_text() for t in ax.texts}
+        numbered = ax.get_title(loc="left")
+        assert all(n in shown or f": {n}" in numbered for n in names)
+
+
+def test_heat_map_names_are_whole_and_inside_the_figure():
+    import numpy as np
+
+    from wsup_spark.analysis import plots
+
+    names = ["lf_ontology_not_negated_findings_v2", "lf_a", "lf_interval_change_since_prior"]
+    fig = plots.pair_heatmaps(names, np.full((3, 3), 0.2), np.full((3, 3), 0.05))
+    frame = fig.bbox
+    for ax in fig.axes[::2]:  # the two maps (the others are colour bars)
+        labels = ax.get_yticklabels() + ax.get_xticklabels()
+        assert [t.get_text() for t in ax.get_yticklabels()] == names
+        for b in _text_boxes(fig, labels):
+            assert frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0, b
+
+
+def test_confidence_histogram_top_bar_is_not_clipped():
+    import numpy as np
+
+    from wsup_spark.analysis import plots
+    from wsup_spark.analysis.diagnostics import histogram_from_probs
+
+    rng = np.random.default_rng(0)
+    for spread in (0.5, 0.02):  # linear and (skewed counts) log scale
+        p1 = np.clip(0.5 + spread * rng.random(2000), 0, 1)
+        probs = np.stack([1 - p1, p1], 1)
+        hist = histogram_from_probs(probs, np.ones(2000, int), 20)
+        fig = plots.confidence_histogram(hist, ["HAM", "SPAM"])
+        ax = fig.axes[0]
+        tallest = float((hist.counts.sum(1) + hist.uncovered).max())
+        assert ax.get_ylim()[1] >= 1.1 * tallest
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        legend = ax.get_legend().get_window_extent(r)
+        assert legend.y0 >= ax.get_window_extent(r).y1 - 1  # above the bars, never over them
+
+
+@pytest.mark.spark
+def test_readme_analyze_sample_is_from_a_real_run(spark, shared_data, tmp_path, capsys):
+    """README's `wsup analyze` sample equals a real run's output (regenerate it with
+    `python scripts/readme_samples.py` when the label model or the LFs change)."""
+    import importlib.util
+
+    from wsup_spark.cli import main
+
+    spec = importlib.util.spec_from_file_location("readme_samples", ROOT / "scripts" /
+                                                  "readme_samples.py")  # fmt: skip
+    samples = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(samples)
+    sets = ["--set", f"output.path={tmp_path}",
+            "--set", f"source.path={shared_data / 'youtube_spam'}"]  # fmt: skip
+    assert main(["run", "--config", "conf/youtube.yaml", *sets]) == 0
+    capsys.readouterr()
+    assert main(["analyze", "--config", "conf/youtube.yaml", *sets]) == 0
+    got = samples.sample_block(capsys.readouterr().out)
+    want = samples.readme_block((ROOT / "README.md").read_text())
+    assert got == want, f"README's sample is stale: run python scripts/readme_samples.py\n{got}"

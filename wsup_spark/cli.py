@@ -142,11 +142,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     add_import_paths(args.config)
     preflight(cfg)
     result = run_pipeline(cfg, start_session(cfg, getattr(args, "verbose", False)))
-    report = write_report(result)  # uses the pipeline's active session
+    names = cfg.lfs.class_names
+    report = write_report(result, class_names=names)  # uses the pipeline's active session
     if args.json:
-        print(json.dumps({**result.summary(), "report": report}, indent=2))
+        summary = {**result.summary(), "class_names": names and list(names), "report": report}
+        print(json.dumps(summary, indent=2))
     else:
-        print(format_summary(result))
+        print(format_summary(result, names))
         print(f"  report: {report}")
     return 0
 

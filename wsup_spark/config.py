@@ -67,13 +67,15 @@ class SourceConfig:
 @dataclass(frozen=True)
 class LFConfig:
     """Which LFs to run. ``modules`` are import paths ``pkg.mod`` (attribute ``LFS``) or
-    ``pkg.mod:ATTR`` (a list of LFs or a single LF); a single string is read as a list of one."""
+    ``pkg.mod:ATTR`` (a list of LFs or a single LF); a single string is read as a list of one.
+    ``class_names`` names the k classes (report, CLI tables; default ``0 .. k-1``)."""
 
     modules: Sequence[str] = ()
     cardinality: int = 2
     on_error: str = "raise"
     exclude: Sequence[str] = ()
     max_ms_per_row: float | None = None
+    class_names: Sequence[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,13 @@ def validate(cfg: PipelineConfig) -> None:
         raise ConfigError(f"lfs.cardinality must be >= 2, got {cfg.lfs.cardinality}")
     if cfg.lfs.on_error not in ("raise", "abstain"):
         raise ConfigError(f"lfs.on_error must be 'raise' or 'abstain', got {cfg.lfs.on_error!r}")
+    names = list(cfg.lfs.class_names or [])
+    k = int(cfg.lfs.cardinality)
+    if cfg.lfs.class_names is not None and (len(names) != k or len(set(names)) != k):
+        raise ConfigError(
+            f"lfs.class_names {names} must name each of the lfs.cardinality="
+            f"{cfg.lfs.cardinality} classes once, in class id order (0 first)"
+        )
     if cfg.label_model.kind not in label_model_kinds():
         raise ConfigError(
             f"label_model.kind={cfg.label_model.kind!r} is not one of {label_model_kinds()}"

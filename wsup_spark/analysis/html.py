@@ -17,6 +17,7 @@ import numpy as np
 from wsup_spark.analysis import plots
 from wsup_spark.analysis.progress import Progress
 from wsup_spark.analysis.report_data import ReportData
+from wsup_spark.analysis.summary import f1_label
 
 PLOT_STEPS = 6
 
@@ -64,7 +65,9 @@ td.na { color:#b0b7bf; }
 .tablewrap { overflow-x:auto; max-height:640px; overflow-y:auto; }
 table.cmi { width:auto; border-collapse:collapse; margin-left:auto; font-size:11px;
             font-family:ui-monospace, "DejaVu Sans Mono", monospace; }
-table.cmi td { border:1px solid var(--line); padding:0 5px; background:#fafbfc; }
+table.cmi td, table.cmi th { border:1px solid var(--line); padding:0 5px; background:#fafbfc;
+                              position:static; font-weight:normal; }
+table.cmi th { color:var(--muted); background:#f0f3f6; }
 table.cm { width:auto; display:inline-table; margin:0 6px; font-size:12px; }
 table.cm td, table.cm th { padding:2px 7px; text-align:right; }
 .mini { font-family:ui-monospace, "DejaVu Sans Mono", monospace; font-size:11.5px; }
@@ -150,7 +153,7 @@ def _lf_table(data: ReportData) -> str:
             if key == "delta":
                 la, ga = r.get("learned_acc"), r.get("gold_acc")
                 v = None if la is None or ga is None else la - ga
-            cells.append(_lf_cell(key, v))
+            cells.append(_lf_cell(key, v, data.class_names))
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
         '<div class="tablewrap"><table class="sortable" id="lf-table"><thead><tr>'
@@ -161,21 +164,27 @@ def _lf_table(data: ReportData) -> str:
     )
 
 
-def _lf_cell(key: str, v: Any) -> str:
+def _lf_cell(key: str, v: Any, class_names: Sequence[str] = ()) -> str:
     if v is None:
         return '<td class="na" data-v="">–</td>'
     if key == "lf":
         return f'<td data-v="{_esc(v)}"><b>{_esc(v)}</b></td>'
     if key == "polarity":
-        return (
-            f'<td data-v="{_esc(",".join(map(str, v)))}">{_esc(",".join(map(str, v)) or "–")}</td>'
-        )
+        text = ",".join(class_names[a] if a < len(class_names) else str(a) for a in v)
+        return f'<td data-v="{_esc(text)}">{_esc(text or "–")}</td>'
     if key == "confusion":
         text = "; ".join(" ".join(str(x) for x in row) for row in v)
         if len(v) > 4:
             return f'<td class="mini" data-v="{_esc(text)}">{_esc(text)}</td>'
-        grid = "".join("<tr>" + "".join(f"<td>{x:,}</td>" for x in row) + "</tr>" for row in v)
-        return f'<td data-v="{_esc(text)}"><table class="cmi">{grid}</table></td>'
+        names = list(class_names) if len(class_names) == len(v) else [str(a) for a in range(len(v))]
+        head = "<tr><th>gold \\ vote</th>" + "".join(f"<th>{_esc(n)}</th>" for n in names) + "</tr>"
+        grid = "".join(
+            f"<tr><th>{_esc(names[a])}</th>" + "".join(f"<td>{x:,}</td>" for x in row) + "</tr>"
+            for a, row in enumerate(v)
+        )
+        title = "votes on gold rows: rows = gold class, columns = the LF's vote"
+        return (f'<td data-v="{_esc(text)}"><table class="cmi" title="{title}">{head}{grid}'
+                "</table></td>")  # fmt: skip
     if key in ("coverage", "overlaps", "conflicts"):
         w = max(0.0, min(1.0, float(v))) * 100
         return f'<td class="bar" style="--w:{w:.1f}%" data-v="{float(v)!r}">{_pct(float(v))}</td>'
@@ -204,7 +213,7 @@ def _model_table(data: ReportData) -> str:
     g = data.gold
     if g is None:
         return '<p class="help">No gold labels: accuracy and F1 need a gold column.</p>'
-    f1_name = "F1 (class 1)" if data.k == 2 else "macro F1"
+    f1_name = f1_label(data.class_names) if data.k == 2 else "macro F1"
     f1: Callable[[str], float] = g.f1 if data.k == 2 else g.macro_f1
     rows = []
     for name in g.models:
@@ -371,18 +380,18 @@ def render_html(data: ReportData, progress: Progress | None = None) -> str:
         "model's estimated P(Y), the distribution of predicted labels on rows with at least one "
         "vote, and the gold distribution where known.</p>",
         _figure(img["class_balance"], "class balance", "no class balance available"),
-        '</section><section><h2>Confidence of the labels</h2><p class="help">Max class '
-        "probability per row in the labels table, by predicted label; grey: rows no LF voted on "
-        "(labeled by P(Y | all LFs abstain)).</p>",
-        _figure(img["confidence"], "confidence histogram", "no labels table available"),
+        "</section><section><h2>Label model vs majority vote</h2>",
+        _model_table(data),
         "</section></div>",
-        '<div class="grid2 row"><section><h2>Calibration on gold rows</h2><p class="help">'
+        '<div class="grid2 row"><section><h2>Confidence of the labels</h2><p class="help">Max '
+        "class probability per row in the labels table, by predicted label; grey: rows no LF "
+        "voted on (labeled by P(Y | all LFs abstain)).</p>",
+        _figure(img["confidence"], "confidence histogram", "no labels table available"),
+        '</section><section><h2>Calibration on gold rows</h2><p class="help">'
         "Accuracy vs mean confidence per confidence bin (reliability diagram; marker area ∝ gold "
         "rows in the bin); below, the label model's gold rows per bin. ECE: expected "
         "calibration error.</p>",
         _figure(img["calibration"], "calibration curve", "no gold labels: no calibration curve"),
-        "</section><section><h2>Label model vs majority vote</h2>",
-        _model_table(data),
         "</section></div>",
         "<footer><p>Votes table <code>"
         + _esc(t["votes"]["path"])

@@ -69,6 +69,10 @@ def to_data_uri(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+#: LF names longer than this are shortened with "…" on the plots (the LF table has them whole).
+NAME_WIDTH = 40
+
+
 def _short(names: Sequence[str], width: int = 28) -> list[str]:
     return [n if len(n) <= width else n[: width - 1] + "…" for n in names]
 
@@ -88,7 +92,7 @@ def lf_bars(
         (h, "conflicts", conflicts),
     ):
         ax.barh(y + off, vals, height=h, color=COLORS[key], label=key)
-    ax.set_yticks(y, _short(names))
+    ax.set_yticks(y, _short(names, NAME_WIDTH))
     ax.invert_yaxis()
     ax.set_xlim(
         0, max(1e-9, float(np.max([coverage.max(), overlaps.max(), conflicts.max()]))) * 1.1
@@ -101,10 +105,12 @@ def lf_bars(
     return fig
 
 
-def _pct_formatter() -> Any:
+def _pct_formatter(decimals: int | None = 0) -> Any:
+    """Fractions as percent; ``decimals=None`` picks enough decimals for the axis range (no
+    repeated tick labels on a 0–5% colour bar)."""
     from matplotlib.ticker import PercentFormatter
 
-    return PercentFormatter(xmax=1.0, decimals=0)
+    return PercentFormatter(xmax=1.0, decimals=decimals)
 
 
 def accuracy_scatter(
@@ -137,44 +143,85 @@ def accuracy_scatter(
             linewidth=0.8,
             zorder=3,
         )
-        _label_points(ax, [(names[i], x, y) for i, x, y in pts], lo, 1.02)
     ax.set_xlim(lo, 1.02)
     ax.set_ylim(lo, 1.02)
     ax.set_xlabel("empirical accuracy on gold rows", fontsize=9)
     ax.set_ylabel("learned accuracy (label model)", fontsize=9)
     _style(ax)
+    if pts:
+        _label_points(ax, [(names[i], x, y) for i, x, y in pts], list(sizes))
     return fig
 
 
-def _label_points(ax: Any, pts: Sequence[tuple[str, float, float]], lo: float, hi: float) -> None:
-    """Name each point without overlaps: right of the point in the left 70% of the x range, left
-    of it otherwise; labels on one side are pushed apart vertically (with a leader line)."""
-    span = hi - lo
-    gap = 0.034 * span
-    for side in (1, -1):
-        group = sorted(
-            (p for p in pts if (p[1] <= lo + 0.7 * span) == (side == 1)), key=lambda p: -p[2]
-        )
-        placed: list[float] = []
-        for name, x, y in group:
-            ty = min(y, placed[-1] - gap) if placed else y
-            placed.append(ty)
-            # start beyond every point of the group near the label's height
-            near = [px for _, px, py in group if abs(py - ty) < gap] + [x]
-            tx = (min(near) - 0.018 * span) if side == -1 else (x + 0.018 * span)
-            moved = abs(ty - y) > 1e-9 or abs(tx - x) > 0.02 * span
-            ax.annotate(
-                _short([name], 24)[0],
-                (x, y),
-                xytext=(tx, ty),
-                ha="left" if side == 1 else "right",
-                va="center",
-                fontsize=7.5,
-                color="#333333",
-                arrowprops={"arrowstyle": "-", "color": "#aaaaaa", "linewidth": 0.6}
-                if moved
-                else None,
-            )
+#: Where a point's name may go, tried in order: (distance in points, angle in degrees).
+_LABEL_SPOTS = [(r, a) for r in (7, 16, 28, 42, 58, 76, 96)
+                for a in (0, 180, 60, 300, 120, 240, 90, 270, 30, 330, 150, 210)]  # fmt: skip
+
+
+def _label_points(
+    ax: Any, pts: Sequence[tuple[str, float, float]], marker_sizes: Sequence[float]
+) -> None:
+    """Name each point without overlaps: each label takes the first spot around its point (near
+    to far, right and left first) where it stays inside the axes and covers no other label and no
+    marker; a leader line joins a label set apart. A label with no free spot becomes the point's
+    number, and the names of numbered points are listed under the axes."""
+    fig = ax.figure
+    fig.canvas.draw()  # settle the layout: positions below are in final display pixels
+    renderer = fig.canvas.get_renderer()
+    to_px = fig.dpi / 72.0
+    box = ax.get_window_extent(renderer)
+    centers = ax.transData.transform([(x, y) for _, x, y in pts])
+    radii = [np.sqrt(s) / 2 * to_px + 2 for s in marker_sizes]  # scatter sizes are points²
+    taken: list[tuple[float, float, float, float]] = [
+        (cx - r, cy - r, cx + r, cy + r) for (cx, cy), r in zip(centers, radii, strict=True)
+    ]
+    numbered: list[str] = []
+    order = sorted(range(len(pts)), key=lambda i: -marker_sizes[i])
+    for i in order:
+        name = _short([pts[i][0]], 30)[0]
+        probe = ax.text(0, 0, name, fontsize=7.5)
+        ext = probe.get_window_extent(renderer)
+        probe.remove()
+        w, h = ext.width + 2, ext.height + 2
+        cx, cy = centers[i]
+        spot = None
+        for r, a in _LABEL_SPOTS:
+            dx, dy = np.cos(np.radians(a)), np.sin(np.radians(a))
+            ox, oy = cx + (radii[i] - 2 + r * to_px) * dx, cy + (radii[i] - 2 + r * to_px) * dy
+            x0 = ox if dx > 0.3 else (ox - w if dx < -0.3 else ox - w / 2)
+            y0 = oy - h / 2 if abs(dy) < 0.6 else (oy if dy > 0 else oy - h)
+            rect = (x0, y0, x0 + w, y0 + h)
+            inside = _hits((box.x0, box.y0, box.x1, box.y1), rect, inside=True)
+            if inside and not any(_hits(rect, t) for j, t in enumerate(taken) if j != i):
+                spot = (rect, r, dx, dy)
+                break
+        if spot is None:
+            numbered.append(f"{len(numbered) + 1}: {pts[i][0]}")
+            name = str(len(numbered))
+            spot = ((cx, cy, cx, cy), 0, 0.0, 0.0)
+        rect, r, dx, dy = spot
+        taken.append(rect)
+        tx, ty = (rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2
+        ann = ax.annotate(
+            name, pts[i][1:], xytext=ax.transData.inverted().transform((tx, ty)),
+            ha="center", va="center", fontsize=7.5, color="#333333",
+            arrowprops={"arrowstyle": "-", "color": "#aaaaaa", "linewidth": 0.6,
+                        "shrinkA": 0, "shrinkB": radii[i] / to_px} if r > 7 else None,
+        )  # fmt: skip
+        ann.set_in_layout(False)
+    if numbered:
+        ax.set_title("  ".join(numbered), fontsize=7, loc="left", wrap=True)
+
+
+Rect = tuple[float, float, float, float]
+
+
+def _hits(a: Rect, b: Rect, inside: bool = False) -> bool:
+    """Whether rectangles ``(x0, y0, x1, y1)`` overlap (``inside``: whether ``b`` lies in
+    ``a``)."""
+    if inside:
+        return a[0] <= b[0] and b[2] <= a[2] and a[1] <= b[1] and b[3] <= a[3]
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def learned_accuracy_bars(names: Sequence[str], learned: Sequence[float | None]) -> Any:
@@ -184,7 +231,7 @@ def learned_accuracy_bars(names: Sequence[str], learned: Sequence[float | None])
     ax = fig.add_subplot()
     vals = [np.nan if v is None else v for v in learned]
     ax.barh(np.arange(m), vals, color=COLORS["label_model"], height=0.6)
-    ax.set_yticks(np.arange(m), _short(names))
+    ax.set_yticks(np.arange(m), _short(names, NAME_WIDTH))
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("learned accuracy (label model)", fontsize=9)
@@ -195,9 +242,11 @@ def learned_accuracy_bars(names: Sequence[str], learned: Sequence[float | None])
 def pair_heatmaps(names: Sequence[str], overlap: np.ndarray, conflict: np.ndarray) -> Any:
     """LF×LF heat maps: rows where both LFs vote (overlap) and where they disagree (conflict)."""
     m = len(names)
+    labels = _short(names, NAME_WIDTH)
+    # room for the names (0.07 in per character at 7.5 pt) left of and below each map
+    text = 0.075 * max((len(s) for s in labels), default=0)
     side = min(max(3.2, 0.38 * m + 1.8), 9.0)
-    fig = _figure(2 * side + 1.6, side + 0.6)
-    labels = _short(names, 22)
+    fig = _figure(2 * (side + text) + 1.6, side + text + 0.6)
     show_ticks = m <= 40
     for pos, (mat, title, cmap) in enumerate(
         (
@@ -236,7 +285,7 @@ def pair_heatmaps(names: Sequence[str], overlap: np.ndarray, conflict: np.ndarra
                             fontsize=7,
                             color="white" if dark else "#333333",
                         )
-        cb = fig.colorbar(im, ax=ax, shrink=0.8, format=_pct_formatter())
+        cb = fig.colorbar(im, ax=ax, shrink=0.8, format=_pct_formatter(None))
         cb.ax.tick_params(labelsize=8)
     return fig
 
@@ -273,7 +322,7 @@ def class_balance(class_names: Sequence[str], series: Mapping[str, np.ndarray]) 
 def confidence_histogram(hist: ConfidenceHistogram, class_names: Sequence[str]) -> Any:
     """Stacked histogram of the label model's confidence by predicted label; rows without any
     LF vote in grey."""
-    fig = _figure(6.0, 3.6)
+    fig = _figure(6.0, 4.4)
     ax = fig.add_subplot()
     edges = hist.edges
     width = np.diff(edges)
@@ -308,12 +357,18 @@ def confidence_histogram(hist: ConfidenceHistogram, class_names: Sequence[str]) 
     totals = bottom + hist.uncovered
     nz = totals[totals > 0]
     skewed = nz.size > 1 and nz.max() / nz.min() > 50
+    top = float(nz.max()) if nz.size else 1.0
     if skewed:
         ax.set_yscale("log")
+        ax.set_ylim(0.8, top * 2.5)  # headroom: the tallest bar is never cut
+    else:
+        ax.set_ylim(0, top * 1.1)
     ax.set_ylabel("rows (log scale)" if skewed else "rows", fontsize=9)
     _style(ax)
     ax.grid(axis="x", visible=False)
-    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    # above the axes, so it never covers a bar
+    ax.legend(fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0),
+              ncol=min(len(class_names) + 1, 4))  # fmt: skip
     return fig
 
 

@@ -28,6 +28,7 @@ from wsup_spark.analysis.reductions import confidence_histogram, gold_diagnostic
 from wsup_spark.analysis.report_data import ReportData
 from wsup_spark.analysis.summary import (
     corpus_summary,
+    f1_label,
     format_lf_table,
     lf_pair_matrices,
     lf_summary_rows,
@@ -224,7 +225,8 @@ def analyze(
         logger.warning("could not load the configured LFs (%s); reporting on stored tables", e)
     if note:
         logger.warning(note)
-    return write_report_data(result, spark, path, bins, notes=[note] if note else [])
+    return write_report_data(result, spark, path, bins, cfg.lfs.class_names,
+                             notes=[note] if note else [])  # fmt: skip
 
 
 def format_report_summary(data: ReportData, path: str | None = None) -> str:
@@ -234,7 +236,7 @@ def format_report_summary(data: ReportData, path: str | None = None) -> str:
         f"run {data.run_id}: {c.n:,} rows, {len(data.lf_names)} LFs, k={data.k}, "
         f"label model: {data.label_model}"
     ]
-    lines += ["  " + line for line in format_lf_table(data.lf_rows).splitlines()]
+    lines += ["  " + line for line in format_lf_table(data.lf_rows, data.class_names).splitlines()]
     lines.append(
         f"  coverage {c.coverage:.3f}  overlap {c.overlap:.3f}  conflict {c.conflict:.3f}"
         f"  no votes {c.no_votes:.3f}"
@@ -255,7 +257,7 @@ def format_report_summary(data: ReportData, path: str | None = None) -> str:
         )
         f1 = g.f1 if data.k == 2 else g.macro_f1
         lines.append(
-            f"  {'F1 (class 1)' if data.k == 2 else 'macro F1'}: label model "
+            f"  {f1_label(data.class_names) if data.k == 2 else 'macro F1'}: label model "
             f"{f1('label_model'):.4f} vs majority vote {f1('majority_vote'):.4f}"
         )
     lines += [f"  note: {n}" for n in data.notes]

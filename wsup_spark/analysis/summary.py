@@ -143,12 +143,27 @@ def lf_pair_matrices(stats: LFStats) -> tuple[np.ndarray, np.ndarray]:
     return both / n, (both - agree) / n
 
 
-def format_lf_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Plain-text table of :func:`lf_summary_rows` (CLI output)."""
+def format_lf_table(
+    rows: Sequence[dict[str, Any]], class_names: Sequence[str] | None = None
+) -> str:
+    """Plain-text table of :func:`lf_summary_rows` (CLI output); ``class_names`` spell the
+    polarity column.
+
+    >>> print(format_lf_table([{"lf": "lf_a", "polarity": [1], "coverage": 0.5}], ["HAM", "SPAM"]))
+    lf    polarity  coverage
+    lf_a      SPAM     0.500
+    """
     if not rows:
         return "(no LFs)"
     cols = list(rows[0])
-    cells = [cols] + [[_cell(r.get(c)) for c in cols] for r in rows]
+
+    def value(r: dict[str, Any], c: str) -> Any:
+        v = r.get(c)
+        if c == "polarity" and class_names is not None and v is not None:
+            return [class_names[int(a)] for a in v]
+        return v
+
+    cells = [cols] + [[_cell(value(r, c)) for c in cols] for r in rows]
     widths = [max(len(row[j]) for row in cells) for j in range(len(cols))]
     return "\n".join(
         "  ".join(
@@ -171,8 +186,14 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
-def format_summary(r: PipelineResult) -> str:
-    """Human-readable end-of-run summary (``wsup run``)."""
+def f1_label(class_names: Sequence[str] | None) -> str:
+    """The F1 line's name for a binary task: ``F1 (ABNORMAL)``, or ``F1 (class 1)`` unnamed."""
+    return f"F1 ({class_names[1]})" if class_names else "F1 (class 1)"
+
+
+def format_summary(r: PipelineResult, class_names: Sequence[str] | None = None) -> str:
+    """Human-readable end-of-run summary (``wsup run``); ``class_names`` (``lfs.class_names``)
+    name the classes."""
     lines = [f"run {r.run_id}: {r.n_rows:,} rows, {len(r.lf_names)} LFs, k={r.cardinality}"]
     conf = r.metrics.get("lf_confusion")
     rows = lf_summary_rows(r.stats, r.metrics.get("lf_accuracy_learned"),
@@ -181,7 +202,7 @@ def format_summary(r: PipelineResult) -> str:
     for row, sec in zip(rows, secs, strict=True):
         row["errors"] = r.lf_errors.get(row["lf"], 0)
         row["task_s"] = sec
-    lines += ["  " + line for line in format_lf_table(rows).splitlines()]
+    lines += ["  " + line for line in format_lf_table(rows, class_names).splitlines()]
     lines.append(f"  rows with >=1 vote: {r.stats.n_covered / max(r.n_rows, 1):.3f}")
     acc = r.metrics.get("accuracy")
     if acc:
@@ -192,7 +213,7 @@ def format_summary(r: PipelineResult) -> str:
         f1 = r.metrics.get("f1") or {}
         if f1:
             lines.append(
-                f"  F1 (class 1): label model {f1['label_model']:.4f} vs majority vote "
+                f"  {f1_label(class_names)}: label model {f1['label_model']:.4f} vs majority vote "
                 f"{f1['majority_vote']:.4f}"
             )
     for w in r.metrics.get("model_warnings") or []:
