@@ -240,7 +240,15 @@ class LabelModel(BaseLabelModel):
         if learn:
             structure = learn_structure(stats)
             learned_info = structure.to_info(stats.lf_names)
-            learned = [e for e in structure.edges if e not in set(deps)]
+            # only LFs that vote a common class double-count evidence; an excess of co-votes
+            # for *different* classes (two LFs firing on one surface feature and disagreeing)
+            # is reported but left to the fit
+            voted = stats.vote_counts > 0
+            learned = [
+                (i, j)
+                for i, j in structure.edges
+                if (i, j) not in set(deps) and bool((voted[i] & voted[j]).any())
+            ]
             linked = np.zeros((m, m), bool)
             for i, j in learned:
                 linked[i, j] = linked[j, i] = True
