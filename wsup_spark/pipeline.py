@@ -154,8 +154,8 @@ class FusedVotesWriter:
     exact LF failure counts and seconds."""
 
     def write(self, ctx: RunContext, corpus: Any) -> VotesOutcome:
-        parts = num_partitions(corpus) or UNKNOWN_PARTITIONS
-        with_tap = ctx.graph is None and stats_via_tap(ctx.template, parts)
+        n_parts = num_partitions(corpus) or UNKNOWN_PARTITIONS
+        with_tap = ctx.graph is None and stats_via_tap(ctx.template, n_parts)
         src, t = _apply(ctx, corpus, report=True)
         res = write_table(
             src, ctx.layout.votes, run_id=ctx.run_id, mode=ctx.cfg.output.mode,
