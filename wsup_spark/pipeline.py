@@ -50,7 +50,7 @@ from wsup_spark.io.base import job_description
 from wsup_spark.io.delta import read_table, resolve_writer, write_table
 from wsup_spark.io.delta_rs import sweep_orphans
 from wsup_spark.io.files import write_files
-from wsup_spark.io.sources import GOLD_COL, load_source
+from wsup_spark.io.sources import GOLD_COL, check_source_path, load_source
 from wsup_spark.json_values import nan_to_none
 from wsup_spark.labelmodel.base import BaseLabelModel, build_label_model, label_model_class
 from wsup_spark.labelmodel.baselines import MajorityVote
@@ -106,6 +106,7 @@ class RunContext:
             "lf_fingerprints": self.lfset.fingerprints,
             "lf_set_hash": self.lfset.hash,
             "cardinality": self.lfset.k,
+            "class_names": list(self.cfg.lfs.class_names) if self.cfg.lfs.class_names else None,
             **self.task_meta,
         }
 
@@ -363,9 +364,10 @@ def run_pipeline(
         Overrides ``cfg.lfs.modules`` (notebooks pass LF objects directly); with a ``tasks``
         section, a mapping task name -> that task's LFs overrides the tasks' ``lfs``.
     """
-    if spark is None:
-        spark = get_or_create_session(cfg.spark.master, cfg.spark.app_name, cfg.spark.conf,
-                                      remote=cfg.spark.remote)
+    check_source_path(cfg.source)  # cheap checks first: Spark would print pages of Java
+    layout = RunLayout.at(cfg.output.path)
+    sources = [cfg.source.path] if cfg.source.path and cfg.source.format != "demo" else []
+    check_output_path(layout, sources, cfg.output.allow_non_empty)
     graph: TaskGraph | None = None
     lf_tasks: tuple[int, ...] = ()
     if cfg.tasks.tasks:
@@ -378,17 +380,18 @@ def run_pipeline(
         lfset = LFSet.of(lfs if lfs is not None else load_lfs(cfg.lfs.modules, cfg.lfs.exclude),
                          cfg.lfs.cardinality)  # fmt: skip
     patterns = graph is None and label_model_class(cfg.label_model.kind).needs_patterns
+    if spark is None:
+        spark = get_or_create_session(cfg.spark.master, cfg.spark.app_name, cfg.spark.conf,
+                                      remote=cfg.spark.remote)
     ctx = RunContext(
         cfg=cfg, spark=spark, run_id=cfg.run_id or default_run_id(), lfset=lfset,
-        layout=RunLayout.at(cfg.output.path), has_gold=bool(cfg.source.gold_col),
+        layout=layout, has_gold=bool(cfg.source.gold_col),
         template=LFStats.empty(lfset.m, lfset.k, lfset.names, patterns=patterns),
         graph=graph, lf_tasks=lf_tasks,
         task_gold={str(t["name"]): str(t["gold_col"]) for t in cfg.tasks.tasks
                    if t.get("gold_col")},
     )  # fmt: skip
     logger.info("run %s: %d LFs, k=%d, output %s", ctx.run_id, lfset.m, lfset.k, ctx.layout.root)
-    sources = [cfg.source.path] if cfg.source.path and cfg.source.format != "demo" else []
-    check_output_path(ctx.layout, sources, cfg.output.allow_non_empty)
     manifest = RunManifest(ctx.layout)
     manifest.claim(ctx.run_id)  # one run at a time per output path (ConcurrentRunError)
     try:
