@@ -154,6 +154,7 @@ def add_embedding_column(
     model: str = MINILM,
     device: str = "cpu",
     batch_size: int = 64,
+    torch_threads: int | None = 1,
 ) -> Any:
     """``df`` plus ``out_col``: ``array<float>`` (d = 384 for MiniLM) embedding of ``text_col``.
 
@@ -161,6 +162,8 @@ def add_embedding_column(
     cached per process; Spark reuses Python workers by default) and encodes each Arrow batch of
     the partition. Null texts give null embeddings. The model path is resolved on the driver first,
     so a missing extra or folder fails here, not inside a task. Lazy: nothing runs until an action.
+    ``torch_threads`` sets torch's intra-op threads in each Python worker (one task per core
+    already uses the cores; None keeps torch's default).
     """
     from pyspark.sql.types import ArrayType, FloatType, StructField, StructType
 
@@ -172,6 +175,8 @@ def add_embedding_column(
     schema = StructType([*df.schema.fields, StructField(out_col, ArrayType(FloatType()), True)])
 
     def embed(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        if torch_threads:
+            torch.set_num_threads(torch_threads)  # this Python worker process only
         enc = get_encoder(model_ref, device, batch_size)
         for b in batches:
             col = b.column(text_col)
