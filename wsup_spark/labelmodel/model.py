@@ -48,10 +48,13 @@ class is voted by ≥ 3 LFs from different (declared or learned) dependency grou
 jointly (softmax parameterised, starting from the vote shares). The estimate is kept only if
 
 * it lowers the Pearson χ² of the co-occurrence counts by more than its k − 1 extra parameters
-  cost (quasi-BIC: χ² drop / κ > (k − 1) log n);
-* under it, every voted class's votes stay mostly right (vote-weighted ``P(Y = a | λ = a) > 1/k``,
-  the model's own "better than random" assumption — an estimate that makes a class's voters wrong
-  contradicts those votes, which is what undeclared dependencies and sparse overlaps produce);
+  cost (quasi-AIC: χ² drop / κ > 2(k − 1));
+* it does not contradict the LFs' own votes: under it every voted class's votes stay mostly right
+  (vote-weighted ``P(Y = a | λ = a) > 1/k``, the model's "better than random" assumption), and the
+  least reliable class's votes are no less reliable than under the uniform balance (by more than
+  one standard error of that precision, binomial over its votes × κ; an estimate
+  that buys its fit by making one class's voters worse is what undeclared dependencies and sparse
+  overlaps produce);
 * the LFs stay distinguishable under it: if the shrinkage pools every accuracy (τ² = 0, i.e. the
   model is majority vote), the data cannot tell the balance either, and the fit falls back to the
   uniform balance (majority vote has no prior).
@@ -314,23 +317,33 @@ class LabelModel(BaseLabelModel):
                 gain = (chi_u - chi_e) / kappa_e  # quasi-likelihood drop of the χ² (QAIC units)
                 info.update(balance_estimate=p_e.tolist(), balance_qaic_gain=float(gain),
                             iterations=info["iterations"] + its)  # fmt: skip
-                # the estimate must keep every class's voters better than random (the model's
-                # own assumption): a balance that makes the votes for a class mostly wrong
-                # contradicts those votes — what undeclared dependencies or sparse overlaps do
-                post = mu_e * p_e
-                post = post[np.arange(len(cls)), cls] / np.maximum(post.sum(axis=1), 1e-300)
+                # the estimate must not contradict the LFs' own votes: every voted class's votes
+                # stay mostly right under it (the model's "better than random" assumption), and
+                # the least reliable class's votes are no less reliable than under the uniform
+                # balance — a balance that buys its fit by making one class's voters worse is
+                # what undeclared dependencies and sparse overlaps produce
                 votes = np.diag(Oa)
-                prec = np.bincount(cls, weights=votes * post, minlength=k) / np.maximum(
-                    np.bincount(cls, weights=votes, minlength=k), 1e-300
-                )
+                prec_e = self._class_precision(mu_e, p_e, cls, votes)
+                prec_u = self._class_precision(mu_a, p, cls, votes)
                 voted_cls = np.bincount(cls, weights=votes, minlength=k) > 0
-                info["balance_estimate_precision"] = np.round(prec, 4).tolist()
-                sane = bool((prec[voted_cls] > 1.0 / k).all())
-                # quasi-BIC: k − 1 extra parameters cost log(n) each
-                if self.balance == "estimate" or (gain > (k - 1) * np.log(stats.n) and sane):
+                info["balance_estimate_precision"] = np.round(prec_e, 4).tolist()
+                info["balance_uniform_precision"] = np.round(prec_u, 4).tolist()
+                # (no less reliable: by at most one standard error of that class's precision,
+                # binomial over its votes, inflated by the overdispersion)
+                worst = int(np.flatnonzero(voted_cls)[np.argmin(prec_e[voted_cls])])
+                n_votes = float(np.bincount(cls, weights=votes, minlength=k)[worst]) * stats.n
+                pw = float(prec_e[worst])
+                se = float(np.sqrt(kappa_e * pw * (1.0 - pw) / max(n_votes, 1.0)))
+                sane = bool((prec_e[voted_cls] > 1.0 / k).all()) and bool(
+                    pw >= prec_u[voted_cls].min() - se
+                )
+                # quasi-AIC: k − 1 extra parameters cost 2 each
+                if self.balance == "estimate" or (gain > 2.0 * (k - 1) and sane):
                     mu_a, p, balance = mu_e, p_e, "estimated"
                 elif not sane:
-                    info["balance_rejected"] = "the estimate makes some class's votes mostly wrong"
+                    info["balance_rejected"] = (
+                        "the estimate makes some class's votes less reliable than uniform does"
+                    )
             candidates = [(mu_a, p, balance)]
             if self.balance == "auto" and balance == "estimated":
                 candidates.append((res.mu, first, "uniform"))
@@ -377,6 +390,17 @@ class LabelModel(BaseLabelModel):
             info["iterations"], info["loss"], kappa,
         )  # fmt: skip
         return self
+
+    @staticmethod
+    def _class_precision(
+        mu: np.ndarray, p: np.ndarray, cls: np.ndarray, votes: np.ndarray
+    ) -> np.ndarray:
+        """(k,) vote-weighted ``P(Y = a | λ = a)`` of the active rows voting each class a."""
+        k = p.shape[0]
+        post = mu * p
+        post = post[np.arange(len(cls)), cls] / np.maximum(post.sum(axis=1), 1e-300)
+        num = np.bincount(cls, weights=votes * post, minlength=k)
+        return num / np.maximum(np.bincount(cls, weights=votes, minlength=k), 1e-300)
 
     def _shrunk(
         self, raw_acc: np.ndarray, n_obs: np.ndarray, kappa_lf: np.ndarray
