@@ -84,6 +84,11 @@ _LAZY = {
     # end model (torch)
     "TrainConfig": "wsup_spark.endmodel.config",
     "train_from_config": "wsup_spark.endmodel.trainer",
+    # text encoders for the end model (torch; SentenceEncoder needs the `text` extra)
+    "SentenceEncoder": "wsup_spark.endmodel.encoders",
+    "get_encoder": "wsup_spark.endmodel.encoders",
+    "add_embedding_column": "wsup_spark.endmodel.encoders",
+    "fit_soft_classifier": "wsup_spark.endmodel.encoders",
     # multi-task supervision (MultiTaskModel, multitask_soft_cross_entropy: torch)
     "Task": "wsup_spark.tasks",
     "TaskGraph": "wsup_spark.tasks",
@@ -136,6 +141,7 @@ __all__ = [
     "Policy",
     "Record",
     "RunLayout",
+    "SentenceEncoder",
     "StatsError",
     "TFError",
     "Task",
@@ -146,6 +152,7 @@ __all__ = [
     "WriteError",
     "WsupError",
     "__version__",
+    "add_embedding_column",
     "apply_lfs",
     "apply_lfs_local",
     "augment_arrays",
@@ -155,7 +162,9 @@ __all__ = [
     "commit_history",
     "compute_multitask_stats",
     "compute_stats",
+    "fit_soft_classifier",
     "format_summary",
+    "get_encoder",
     "get_or_create_session",
     "keyword_lf",
     "label_model_from_dict",
