@@ -52,6 +52,7 @@ import numpy as np
 from wsup_spark import LFStats
 from wsup_spark.errors import ModelError, StatsError
 from wsup_spark.labelmodel import LabelModel
+from wsup_spark.labelmodel.dependencies import dependency_components
 from wsup_spark.labelmodel.multitask_moments import fit_moment_model
 from wsup_spark.labelmodel.multitask_stats import (
     MultiTaskStats,
@@ -65,29 +66,6 @@ __all__ = ["MultiTaskLabelModel", "MultiTaskStats", "dependency_components", "im
 logger = logging.getLogger(__name__)
 
 _EPS = 1e-6
-
-
-def dependency_components(m: int, pairs: Iterable[tuple[int, int]]) -> np.ndarray:
-    """(m,) component id of each LF in the graph of dependent pairs (union-find).
-
-    Examples
-    --------
-    >>> dependency_components(5, [(0, 3), (3, 4)]).tolist()
-    [0, 1, 2, 0, 0]
-    """
-    parent = list(range(m))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in pairs:
-        ri, rj = root(i), root(j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
-    return np.array([root(i) for i in range(m)], np.int64)
 
 
 def _is_value_tree(graph: TaskGraph) -> bool:
