@@ -90,3 +90,32 @@ def test_databricks_notebook_on_spark_connect(connect_url, tmp_path):
     assert summary["run_id"] == "nb-connect" and summary["n_rows"] == n
     assert sorted(read_arrow(str(out / "labels")).column("id").to_pylist()) == list(range(n))
     assert (out / "report.html").is_file()
+
+
+def test_wsup_augment_on_spark_connect_equals_in_memory(connect_url, tmp_path):
+    import pyarrow as pa
+    import yaml
+    from deltalake import write_deltalake
+
+    from wsup_spark.augment.apply import augment_rows
+    from wsup_spark.augment.policy import Policy
+    from wsup_spark.augment.text import number_sub, random_delete, random_swap, typo
+
+    texts = ["the 3 cats sat on 2 mats", "free money click now", "see you at 5 pm",
+             "win a prize today", "my order 1234 never came"]  # fmt: skip
+    tfs = [random_swap, random_delete, number_sub, typo]
+    write_deltalake(str(tmp_path / "train"), pa.table({
+        "id": pa.array(range(10, 15), pa.int64()), "text": texts,
+        "probs": pa.array([[0.5, 0.5]] * 5, pa.list_(pa.float64())), "run_id": ["l1"] * 5,
+    }))  # fmt: skip
+    cfg = tmp_path / "augment.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "input": str(tmp_path / "train"), "output": str(tmp_path / "aug"), "column": "text",
+        "policy": "random", "tfs": [t.name for t in tfs], "copies": 2, "seed": 4,
+    }))  # fmt: skip
+    done = _wsup(connect_url, "augment", "--config", str(cfg))
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = read_arrow(str(tmp_path / "aug")).to_pandas().sort_values(["id", "aug_copy"])
+    pol = Policy("random", [t.name for t in tfs], seq_len=2)
+    mem = augment_rows(texts, pol, tfs, seed=4, ids=np.arange(10, 15), n_copies=2)
+    assert out["text"].tolist() == mem.values and out["aug_tfs"].tolist() == mem.lineage
