@@ -52,7 +52,7 @@ import numpy as np
 from wsup_spark import LFStats
 from wsup_spark.errors import ModelError, StatsError
 from wsup_spark.labelmodel import LabelModel
-from wsup_spark.labelmodel.dependencies import dependency_components
+from wsup_spark.labelmodel.dependencies import dependency_components, resolve_dependencies
 from wsup_spark.labelmodel.multitask_moments import fit_moment_model
 from wsup_spark.labelmodel.multitask_stats import (
     MultiTaskStats,
@@ -220,23 +220,7 @@ class MultiTaskLabelModel:
     def _dependency_pairs(
         self, stats: MultiTaskStats, dependencies: Iterable[tuple[int | str, int | str]] | None
     ) -> list[tuple[int, int]]:
-        names = list(stats.lf_names or [])
-        out = []
-        for pair in dependencies or ():
-            idx = []
-            for x in pair:
-                if isinstance(x, str):
-                    if x not in names:
-                        raise ModelError(f"dependency names LF {x!r}, which is not in the stats")
-                    idx.append(names.index(x))
-                elif 0 <= int(x) < stats.m:
-                    idx.append(int(x))
-                else:
-                    raise ModelError(f"dependency {pair!r}: LF index {x} outside 0..{stats.m - 1}")
-            if len(idx) != 2 or idx[0] == idx[1]:
-                raise ModelError(f"a dependency is a pair of two different LFs, got {pair!r}")
-            out.append((min(idx), max(idx)))
-        return sorted(set(out))
+        return resolve_dependencies(stats.m, stats.lf_names, dependencies)
 
     def _column_sets(self, stats: MultiTaskStats) -> np.ndarray:
         """(d, J) bool: joint values consistent with each indicator column."""
