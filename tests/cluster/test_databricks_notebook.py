@@ -73,6 +73,19 @@ def is_magic(cell: str) -> bool:
     return bool(lines) and all(ln.startswith("# MAGIC") for ln in lines)
 
 
+def run_notebook(ns: dict[str, Any], path: Path = NOTEBOOK) -> str | None:
+    """Execute the notebook's code cells in order in ``ns`` (its globals); the value given to
+    ``dbutils.notebook.exit``, or None when it ran to the end."""
+    for i, cell in enumerate(notebook_cells(path)):
+        if is_magic(cell):
+            continue
+        try:
+            exec(compile(cell, f"{path.name} cell {i}", "exec"), ns)
+        except NotebookExit as e:
+            return e.value
+    return None
+
+
 def test_notebook_is_databricks_source_format() -> None:
     cells = notebook_cells(NOTEBOOK)
     assert len(cells) >= 6
@@ -107,15 +120,7 @@ def test_notebook_cells_run_in_order(spark: Any, tmp_path: Path, monkeypatch: An
     ns: dict[str, Any] = {"__name__": "__main__", "spark": spark, "dbutils": dbutils,
                           "display": display, "displayHTML": html.append}  # fmt: skip
     monkeypatch.chdir(NOTEBOOK.parent)  # Databricks runs a Git-folder notebook in its folder
-    exit_value = None
-    for i, cell in enumerate(notebook_cells(NOTEBOOK)):
-        if is_magic(cell):
-            continue
-        try:
-            exec(compile(cell, f"{NOTEBOOK.name} cell {i}", "exec"), ns)
-        except NotebookExit as e:
-            exit_value = e.value
-            break
+    exit_value = run_notebook(ns)
     assert set(dbutils.widgets.defined) == set(widgets)
 
     result = ns["result"]

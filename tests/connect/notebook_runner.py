@@ -15,13 +15,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cluster"))
 
 from pyspark.sql import SparkSession
-from test_databricks_notebook import (
-    NOTEBOOK,
-    FakeDbutils,
-    NotebookExit,
-    is_magic,
-    notebook_cells,
-)
+from test_databricks_notebook import NOTEBOOK, FakeDbutils, run_notebook
 
 
 def main() -> None:
@@ -37,15 +31,7 @@ def main() -> None:
     ns: dict[str, Any] = {"__name__": "__main__", "spark": spark, "dbutils": dbutils,
                           "display": display, "displayHTML": html.append}  # fmt: skip
     os.chdir(NOTEBOOK.parent)
-    value = ""
-    for i, cell in enumerate(notebook_cells(NOTEBOOK)):
-        if is_magic(cell):
-            continue
-        try:
-            exec(compile(cell, f"{NOTEBOOK.name} cell {i}", "exec"), ns)
-        except NotebookExit as e:
-            value = e.value
-            break
+    value = run_notebook(ns) or ""
     assert html and "LF analysis report" in html[0]
     print("EXIT:" + value)
 

@@ -57,15 +57,7 @@ def test_notebook_writes_with_sparks_delta_writer(
                           "dbutils": nb.FakeDbutils(widgets), "display": display,
                           "displayHTML": html.append}  # fmt: skip
     monkeypatch.chdir(NOTEBOOK.parent)
-    exit_value = None
-    for i, cell in enumerate(nb.notebook_cells(NOTEBOOK)):
-        if nb.is_magic(cell):
-            continue
-        try:
-            exec(compile(cell, f"{NOTEBOOK.name} cell {i}", "exec"), ns)
-        except nb.NotebookExit as e:
-            exit_value = e.value
-            break
+    exit_value = nb.run_notebook(ns)
     result = ns["result"]
     assert result.run_id == run_id and result.n_rows == n
     for table in ("votes", "labels"):
