@@ -16,7 +16,6 @@ This module imports only the standard library and numpy; pandas/pyarrow are impo
 from __future__ import annotations
 
 import hashlib
-import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -155,22 +154,20 @@ class LabelingFunction:
 
     @property
     def fingerprint(self) -> str:
-        """A short hash of the LF's name, kind, source code and resources' repr.
+        """A short, stable hash of what decides the LF's votes: name, kind, columns, batch
+        format, the function's source with its closure values (template parameters) and the
+        globals it reads, its preprocessors and its resources (:mod:`wsup_spark.lf.fingerprint`;
+        no object ids, so every process agrees).
 
-        Changes when the LF's code changes; recorded in the votes table so stale votes are visible.
+        Recorded per LF column in the votes table's commits; incremental runs recompute exactly
+        the LFs whose fingerprint changed.
         """
-        try:
-            src = inspect.getsource(self.func)
-        except (OSError, TypeError):
-            src = getattr(self.func, "__qualname__", repr(self.func))
-        res = repr(sorted((k, _short_repr(v)) for k, v in self.resources.items()))
-        h = hashlib.sha1(f"{self.name}|{self.kind}|{src}|{res}".encode())
-        return h.hexdigest()[:12]
+        from wsup_spark.lf.fingerprint import code_digest, value_digest
 
-
-def _short_repr(v: Any) -> str:
-    r = repr(v)
-    return r if len(r) <= 10_000 else hashlib.sha1(r.encode()).hexdigest()
+        parts = [self.name, self.kind, repr(self.columns), self.batch_format,
+                 code_digest(self.func), *(code_digest(p) for p in self.pre),
+                 value_digest(dict(self.resources))]  # fmt: skip
+        return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:12]
 
 
 def labeling_function(
