@@ -100,6 +100,25 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class IncrementalConfig:
+    """Incremental relabeling (``wsup run --incremental``; README "Incremental runs").
+
+    With ``enabled`` a run builds on the last committed run of ``output.path``: it applies only
+    the LFs that are new or changed (by fingerprint), drops removed ones, and runs every LF on new
+    rows only. Which source rows are new: ``where`` (a Spark SQL filter on the source, e.g. the
+    logical date's partition), ``files`` (files of ``source.format`` holding them, read with the
+    source's options), or ``delta_versions: [from, to]`` (the data files a Delta source gained
+    between those versions); with none of them, source rows whose id the votes table lacks.
+    A new row whose id the tables already hold replaces that row (an upsert).
+    """
+
+    enabled: bool = False
+    where: str | None = None
+    files: Sequence[str] = ()
+    delta_versions: Sequence[int] | None = None
+
+
+@dataclass(frozen=True)
 class TasksConfig:
     """Multi-task supervision (optional; see README "Multi-task supervision").
 
@@ -128,12 +147,16 @@ class PipelineConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     tasks: TasksConfig = field(default_factory=TasksConfig)
     train: Mapping[str, Any] = field(default_factory=dict)
+    incremental: IncrementalConfig = field(default_factory=IncrementalConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able mapping."""
         out = json.loads(json.dumps(dataclasses.asdict(self), default=list))
         if not self.tasks.tasks:  # single-task configs keep their fingerprint
             out.pop("tasks")
+        inc = self.incremental
+        if not (inc.enabled or inc.where or inc.files or inc.delta_versions):  # likewise
+            out.pop("incremental")
         return out  # type: ignore[no-any-return]
 
     def fingerprint(self) -> str:
@@ -148,6 +171,7 @@ _SECTIONS: dict[str, type] = {
     "label_model": LabelModelConfig,
     "output": OutputConfig,
     "tasks": TasksConfig,
+    "incremental": IncrementalConfig,
 }
 
 
@@ -316,6 +340,46 @@ def validate(cfg: PipelineConfig) -> None:
         raise ConfigError(f"output.mode must be overwrite or append, got {cfg.output.mode!r}")
     if cfg.tasks.tasks:
         validate_tasks(cfg)
+    validate_incremental(cfg)
+
+
+def validate_incremental(cfg: PipelineConfig) -> None:
+    """Checks of the ``incremental`` section (ConfigError naming the key and the fix)."""
+    inc = cfg.incremental
+    named = [k for k, v in (("where", inc.where), ("files", inc.files),
+                            ("delta_versions", inc.delta_versions)) if v]  # fmt: skip
+    if len(named) > 1:
+        raise ConfigError(
+            f"incremental.{named[0]} and incremental.{named[1]} both name the new rows; keep one"
+        )
+    if named and not inc.enabled:
+        raise ConfigError(
+            f"incremental.{named[0]} is set but incremental.enabled is false; set "
+            "incremental.enabled: true (or pass --incremental)"
+        )
+    if inc.delta_versions is not None:
+        v = list(inc.delta_versions)
+        if len(v) != 2 or v[0] < 0 or v[1] <= v[0]:
+            raise ConfigError(
+                f"incremental.delta_versions must be [from, to] with 0 <= from < to, got {v}"
+            )
+        if cfg.source.format != "delta":
+            raise ConfigError(
+                f"incremental.delta_versions needs a Delta source; source.format is "
+                f"{cfg.source.format!r} (use incremental.where or incremental.files)"
+            )
+    if inc.enabled and cfg.tasks.tasks:
+        raise ConfigError(
+            "incremental runs are not supported for multi-task runs (a tasks section) yet; "
+            "run without --incremental"
+        )
+    if inc.enabled and cfg.output.mode != "overwrite":
+        raise ConfigError(
+            "incremental runs keep one row per id in the votes and labels tables; they need "
+            f"output.mode: overwrite (got {cfg.output.mode!r})"
+        )
+    if inc.enabled and cfg.source.format == "demo" and named and named[0] != "where":
+        raise ConfigError(f"incremental.{named[0]} needs a file or Delta source, not the demo")
 
 
 TASK_EXTRA_KEYS = ("lfs", "gold_col")

@@ -64,7 +64,7 @@ def test_package_zip_is_importable(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     z = Path(done.stdout.strip())
     names = zipfile.ZipFile(z).namelist()
-    assert "wsup_spark/__init__.py" in names and "wsup_spark/pipeline.py" in names
+    assert "wsup_spark/__init__.py" in names and "wsup_spark/pipeline/__init__.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     probe = subprocess.run(
         [sys.executable, "-c", "import wsup_spark.pipeline as p; print(p.__file__)"],
@@ -81,7 +81,7 @@ def test_package_wheel_is_importable(tmp_path: Path) -> None:
     whl = Path(done.stdout.strip().splitlines()[-1])
     assert whl.name.startswith("wsup_spark-") and whl.name.endswith("-py3-none-any.whl")
     names = zipfile.ZipFile(whl).namelist()
-    assert "wsup_spark/pipeline.py" in names
+    assert "wsup_spark/pipeline/__init__.py" in names
     assert any(n.endswith(".dist-info/METADATA") for n in names)
     probe = subprocess.run(
         [sys.executable, "-c", "import wsup_spark.pipeline as p; print(p.__file__)"],

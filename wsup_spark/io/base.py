@@ -26,7 +26,8 @@ APP_ID_PREFIX = "wsup_spark:"
 RUN_ID_KEY = "wsup_run_id"
 #: Commit-info key holding the id of one :func:`~wsup_spark.io.delta.write_table` call.
 WRITE_ID_KEY = "wsup_write_id"
-MODES = ("append", "overwrite")
+#: ``add`` appends without replacing the run's earlier rows (incremental runs add new rows only).
+MODES = ("append", "overwrite", "add")
 WRITERS = ("auto", "delta-rs", "spark")
 
 

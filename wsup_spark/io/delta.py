@@ -61,6 +61,7 @@ __all__ = [
     "read_arrow",
     "read_table",
     "resolve_writer",
+    "restore_table",
     "table_files",
     "table_version",
     "write_table",
@@ -91,8 +92,10 @@ def write_table(
     run_id : str
         Id of the run producing the rows. Recorded in the commit; rerunning the same id in
         append mode replaces that run's earlier rows instead of duplicating them.
-    mode : {"append", "overwrite"}
-        ``"overwrite"`` replaces every row and the schema; ``"append"`` requires the table's schema.
+    mode : {"append", "overwrite", "add"}
+        ``"overwrite"`` replaces every row and the schema; ``"append"`` requires the table's schema
+        (and replaces the rows an earlier write of ``run_id`` added); ``"add"`` appends and
+        replaces nothing (incremental runs adding new rows).
     metadata : mapping, optional
         JSON-serialisable values stored in the commit's ``userMetadata`` (NaN/inf become null).
     writer : {"auto", "delta-rs", "spark"}
@@ -281,6 +284,26 @@ def read_arrow(path: str, version: int | None = None) -> pa.Table:
     rel = [f[len(base) :] for f in files]
     sub = pafs.SubTreeFileSystem(root, fs)
     return ds.dataset(rel, schema=schema, format="parquet", filesystem=sub).to_table()
+
+
+def restore_table(spark: Any, path: str, version: int, writer: str = "auto") -> bool:
+    """Put the Delta table at ``path`` back to the content of ``version`` (one new commit).
+
+    Used to undo a run's commits when a later stage of the run fails, so the tables stay at the
+    content the previous run left. Returns False (and writes nothing) when the table is still at
+    ``version``. With Spark's Delta writer configured, runs ``RESTORE TABLE``; else deltalake's
+    restore.
+    """
+    uri = normalize_table_uri(path)
+    if table_version(uri) == version:
+        return False
+    logger.warning("restoring Delta table %s to version %d", uri, version)
+    if resolve_writer(spark, writer) == "spark":
+        quoted = uri.replace("`", "``")
+        spark.sql(f"RESTORE TABLE delta.`{quoted}` TO VERSION AS OF {int(version)}")
+    else:
+        DeltaTable(uri).restore(int(version))
+    return True
 
 
 def table_version(path: str) -> int:

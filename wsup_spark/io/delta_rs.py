@@ -114,6 +114,11 @@ def write_delta_rs(
             f"Fix the cause and rerun with the same run_id. Cause: {error_cause(e)}"
         ) from e
     rows = sorted(rows, key=lambda r: r["partition_id"])
+    if mode == "add" and not rows and start_version is not None:
+        close_and_clean(uri, prefix)
+        logger.info("nothing to add to %s (run %s): no commit", uri, run_id)
+        return WriteResult(path=uri, version=start_version, num_rows=0, num_files=0, files=[],
+                           taps=[] if tap_factory is not None else None, writer="delta-rs")
     try:
         _validate(uri, rows, schema)
         version, removed_files = _commit(uri, rows, schema, mode, run_id, user_meta, write_id)
@@ -144,7 +149,7 @@ def _check_target(dt: Any, uri: str, schema: pa.Schema, mode: str) -> None:
             "unpartitioned tables only. Write to a new path, or use writer='spark' on a session "
             "with Delta configured"
         )
-    if mode == "append":
+    if mode in ("append", "add"):
         current = table_arrow_schema(dt)
         if delta_schema_json(current) != delta_schema_json(schema):
             raise DataError(
@@ -239,7 +244,8 @@ def _commit(
             )
             return _find_commit(uri, write_id, 0), []
         dt.create_write_transaction(
-            [*adds, *removes], mode=mode, schema=delta_schema(schema), commit_properties=props
+            [*adds, *removes], mode="overwrite" if mode == "overwrite" else "append",
+            schema=delta_schema(schema), commit_properties=props,
         )
     except Exception as e:
         raise WriteError(

@@ -40,7 +40,7 @@ def write_spark_delta(
     spark = df.sparkSession
     meta_json = user_metadata_json(user_meta)
     current = table_schema(spark, uri)
-    if mode == "append" and current is not None:
+    if mode in ("append", "add") and current is not None:
         check_append_schema(current, df.schema, uri)
     txn_app = app_id(run_id)
     txn_version = next_txn_version(uri, txn_app)
@@ -52,6 +52,8 @@ def write_spark_delta(
     )
     if mode == "append" and RUN_ID_COLUMN in df.columns:
         writer = writer.mode("overwrite").option("replaceWhere", run_predicate(run_id))
+    elif mode == "add":  # incremental runs: new rows only, earlier rows of the run id stay
+        writer = writer.mode("append")
     else:
         if mode == "append":
             logger.warning(

@@ -8,6 +8,7 @@ import importlib
 import logging
 import os
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from pyspark.sql import functions as F
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 GOLD_COL = "gold"
 
 
-def load_source(spark: Any, src: SourceConfig) -> Any:
+def load_source(spark: Any, src: SourceConfig, paths: Sequence[str] | None = None) -> Any:
     """Return the corpus DataFrame: demo generator, CSV/JSON/Parquet files or a Delta table.
 
     ``src.columns`` renames columns (``{old: new}``) after reading. When ``src.gold_col`` is set the
@@ -32,17 +33,20 @@ def load_source(spark: Any, src: SourceConfig) -> Any:
     every column as a string and saves a pass over the files) and ``mode: FAILFAST`` (a malformed
     line fails the run instead of arriving as garbled text; ``source.options.mode: PERMISSIVE``
     accepts it).
+
+    ``paths`` reads those files instead of ``src.path`` (the same format and options; Parquet data
+    files for a Delta source), with the same renames and checks: an incremental run's new rows.
     """
     fmt = src.format
     if fmt == "demo":
         make_corpus = load_generator(src.generator)
         df = make_corpus(spark, n_rows=int(src.n_rows), seed=int(src.seed),
                          num_partitions=src.num_partitions)  # fmt: skip
-    elif fmt == "delta":
+    elif fmt == "delta" and paths is None:
         df = read_table(spark, str(src.path))
     else:
-        reader = spark.read.format(fmt)
-        opts = dict(src.options)
+        reader = spark.read.format("parquet" if fmt == "delta" else fmt)
+        opts = dict(src.options) if fmt != "delta" else {}
         if fmt == "csv":
             opts.setdefault("header", "true")
             opts.setdefault("multiLine", "true")
@@ -51,12 +55,14 @@ def load_source(spark: Any, src: SourceConfig) -> Any:
             opts.setdefault("mode", "FAILFAST")  # a malformed line fails the run, never garbles
         for key, value in opts.items():
             reader = reader.option(key, value)
+        where = list(paths) if paths is not None else str(src.path)
         try:
-            df = reader.load(str(src.path))
+            df = reader.load(where)
         except Exception as e:
             if "PATH_NOT_FOUND" in str(e) or "Path does not exist" in str(e):
+                what = "incremental.files" if paths is not None else "source.path"
                 raise ConfigError(
-                    f"source.path {src.path!r} does not exist (format {fmt}); fix source.path"
+                    f"{what} {where!r} does not exist (format {fmt}); fix {what}"
                 ) from e
             raise
     for old, new in dict(src.columns).items():
@@ -80,6 +86,28 @@ def load_source(spark: Any, src: SourceConfig) -> Any:
     if src.gold_col:
         df = with_gold(df, src.gold_col)
     return df
+
+
+def delta_added_files(path: str, from_version: int, to_version: int) -> list[str]:
+    """URIs of the data files version ``to_version`` of the Delta table at ``path`` has and
+    ``from_version`` had not: the rows added in between (appends, and rows rewritten by updates
+    or merges; deleted rows are not reported).
+
+    Raises :class:`ConfigError` naming the table's versions when one does not exist.
+    """
+    from wsup_spark.io.delta import open_table
+
+    try:
+        _, old = open_table(path, from_version)
+        _, new = open_table(path, to_version)
+    except Exception as e:
+        raise ConfigError(
+            f"incremental.delta_versions [{from_version}, {to_version}]: Delta source {path!r} "
+            f"cannot be read at both versions ({type(e).__name__}: {str(e)[:200]}); check "
+            "DESCRIBE HISTORY for its versions"
+        ) from e
+    before = set(old.file_uris())
+    return [f for f in new.file_uris() if f not in before]
 
 
 def check_source_path(src: SourceConfig) -> None:

@@ -1,32 +1,5 @@
-"""The labeling pipeline: corpus → LF votes → LF statistics → label model → labels in Delta.
-
-This module is the only place that crosses layers. :func:`run_pipeline` first refuses an unsafe
-output path (:func:`~wsup_spark.run.guard.check_output_path`) and claims the output path in the
-run manifest (:class:`~wsup_spark.run.manifest.RunManifest`: one run at a time), then runs the
-stages in order, each a short function below, and last commits the manifest entry naming the
-table versions that form the run (on failure it records an abort, releasing the claim):
-
-1. :func:`load_corpus` — read the source (and refuse an empty one before anything is written).
-2. :func:`write_votes` — apply the LFs on Spark and write the votes table (Delta); returns the
-   LF statistics. How depends on the writer, chosen once per run (:func:`votes_writer`):
-   with the delta-rs writer the LFs run inside the write tasks (one Python stage) and a tap on the
-   write returns, per committed task, the statistics partial and the task's exact LF failure
-   counts and timings (:class:`FusedVotesWriter`); with Spark's Delta writer, a ``mapInArrow``
-   with accumulators and a second pass for the statistics (:class:`SparkVotesWriter`).
-3. :func:`fit_model` — fit the label model on the driver from the statistics alone.
-4. :func:`evaluate` — gold accuracy/F1 when the corpus has a gold column (distributed reduction).
-5. :func:`write_labels` — predict on Spark from the committed votes (fused into the write tasks)
-   and write the labels table with the model parameters, LF names and metrics in the commit.
-6. :func:`write_training_table` — ``<output>/train``: features + probabilistic labels.
-
-With a ``tasks`` section (multi-task supervision) the run takes :func:`_run_multitask_stages`
-instead: the same votes write, then :class:`~wsup_spark.labelmodel.multitask.MultiTaskStats` by
-one reduction over the votes, the multi-task label model, per-task gold accuracy (tasks with a
-``gold_col``), and a labels table with one probability column per task (null where the task does
-not apply), the task structure and per-task metrics in its commit.
-
-Paths come from :class:`~wsup_spark.run.layout.RunLayout`; the run's result and artifacts from
-:mod:`wsup_spark.run`.
+"""The stages of a labeling run (see :mod:`wsup_spark.pipeline`): the run's context, the votes
+writers, and one short function per stage; :func:`run_stages` runs them for a full run.
 """
 
 from __future__ import annotations
@@ -44,22 +17,20 @@ import numpy as np
 from pyspark.sql import functions as F
 
 from wsup_spark.analysis.reductions import gold_diagnostics
-from wsup_spark.config import PipelineConfig, task_graph_of
+from wsup_spark.config import PipelineConfig
 from wsup_spark.errors import DataError
 from wsup_spark.io.base import job_description
 from wsup_spark.io.delta import read_table, resolve_writer, write_table
-from wsup_spark.io.delta_rs import sweep_orphans
 from wsup_spark.io.files import write_files
-from wsup_spark.io.sources import GOLD_COL, check_source_path, load_source
+from wsup_spark.io.sources import GOLD_COL, load_source
 from wsup_spark.json_values import nan_to_none
-from wsup_spark.labelmodel.base import BaseLabelModel, build_label_model, label_model_class
+from wsup_spark.labelmodel.base import BaseLabelModel, build_label_model
 from wsup_spark.labelmodel.baselines import MajorityVote
 from wsup_spark.labelmodel.multitask import MultiTaskLabelModel, MultiTaskStats
 from wsup_spark.lf.base import LabelingFunction, LFSet
 from wsup_spark.lf.loading import load_lfs
-from wsup_spark.run.guard import check_output_path
-from wsup_spark.run.layout import MODEL_FILE, STATS_FILE, RunLayout, default_run_id
-from wsup_spark.run.manifest import RunManifest
+from wsup_spark.run.incremental import full_run_state, save_state
+from wsup_spark.run.layout import MODEL_FILE, STATS_FILE, RunLayout
 from wsup_spark.run.result import PipelineResult
 from wsup_spark.run.store import save_artifacts, save_summary
 from wsup_spark.spark.apply import VOTES_COL, LFErrorCounter, apply_transform
@@ -69,12 +40,12 @@ from wsup_spark.spark.multitask import (
     reduce_multitask_stats,
 )
 from wsup_spark.spark.predict import predict_transform
-from wsup_spark.spark.session import get_or_create_session, is_connect, num_partitions
+from wsup_spark.spark.session import is_connect, num_partitions
 from wsup_spark.spark.stats import VotesTap, merge_partials, reduce_stats, stats_via_tap
 from wsup_spark.stats.lfstats import LFStats
 from wsup_spark.tasks import TaskGraph
 
-__all__ = ["PipelineResult", "default_run_id", "run_pipeline"]
+__all__ = ["RunContext", "run_stages"]
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +67,7 @@ class RunContext:
     graph: TaskGraph | None = None  # multi-task runs: the tasks; lf_tasks = each LF's task
     lf_tasks: tuple[int, ...] = ()
     task_gold: dict[str, str] = field(default_factory=dict)  # task name -> gold column
+    computed_by: tuple[str, ...] = ()  # incremental runs: the run that computed each LF column
 
     @property
     def commit_meta(self) -> dict[str, Any]:
@@ -105,6 +77,7 @@ class RunContext:
             "lf_names": list(self.lfset.names),
             "lf_fingerprints": self.lfset.fingerprints,
             "lf_set_hash": self.lfset.hash,
+            "lf_computed_by": list(self.computed_by or [self.run_id] * self.lfset.m),
             "cardinality": self.lfset.k,
             "class_names": list(self.cfg.lfs.class_names) if self.cfg.lfs.class_names else None,
             **self.task_meta,
@@ -303,23 +276,27 @@ def write_labels(
     model: BaseLabelModel,
     stats: LFStats,
     meta: dict[str, Any],
+    mode: str | None = None,
 ) -> int:
-    """Predict inside the labels write tasks (one Python stage) and commit the labels table;
-    returns its version."""
+    """Predict inside the labels write tasks (one Python stage) and commit the labels table
+    (``mode`` default ``output.mode``); returns its version."""
     with ctx.stage("predict + write labels"):
         t = predict_transform(votes, model, stats.m, constants={"run_id": ctx.run_id})
         res = write_table(
             votes.select("id", VOTES_COL), ctx.layout.labels, run_id=ctx.run_id,
-            mode=ctx.cfg.output.mode, metadata=meta, writer=ctx.cfg.output.writer,
+            mode=mode or ctx.cfg.output.mode, metadata=meta, writer=ctx.cfg.output.writer,
             description="predict + write labels", transform=t,
         )  # fmt: skip
     return res.version
 
 
-def write_training_table(ctx: RunContext, corpus: Any, result: PipelineResult) -> int:
+def write_training_table(
+    ctx: RunContext, corpus: Any, result: PipelineResult, this_run_only: bool = True
+) -> int:
     """``<output>/train``: id, feature columns, (gold), probs, n_votes, run_id — one table to
     stream. It joins the corpus with this run's labels only, so append mode holds each run once
-    (a rerun replaces its rows, by file with delta-rs, by ``run_id`` with Spark's writer)."""
+    (a rerun replaces its rows, by file with delta-rs, by ``run_id`` with Spark's writer);
+    incremental runs (``this_run_only=False``) join every row of the labels table."""
     id_col = ctx.cfg.source.id_col
     feats = list(ctx.cfg.output.features)
     missing = [c for c in feats if c not in corpus.columns]
@@ -332,7 +309,8 @@ def write_training_table(ctx: RunContext, corpus: Any, result: PipelineResult) -
         cols = [id_col, *feats] + ([GOLD_COL] if ctx.has_gold else [])
         left = corpus.select(*cols).withColumnRenamed(id_col, "id")
         labels = read_table(ctx.spark, ctx.layout.labels, version=result.labels_version)
-        labels = labels.where(F.col("run_id") == ctx.run_id)  # append mode: this run's rows only
+        if this_run_only:  # append mode: this run's rows only
+            labels = labels.where(F.col("run_id") == ctx.run_id)
         train = left.join(labels.select("id", "probs", "n_votes", "run_id"), on="id", how="inner")
         res = write_table(
             train, ctx.layout.train, run_id=ctx.run_id, mode=ctx.cfg.output.mode,
@@ -347,68 +325,7 @@ def write_training_table(ctx: RunContext, corpus: Any, result: PipelineResult) -
 # --------------------------------------------------------------------------- the pipeline
 
 
-def run_pipeline(
-    cfg: PipelineConfig,
-    spark: Any = None,
-    lfs: list[LabelingFunction] | Mapping[str, Sequence[LabelingFunction]] | None = None,
-) -> PipelineResult:
-    """Run every stage of the labeling pipeline and return a small result object.
-
-    Parameters
-    ----------
-    cfg : PipelineConfig
-        The configuration (see ``conf/demo.yaml``).
-    spark : SparkSession, optional
-        Used as is when given; otherwise the active session or a new local one.
-    lfs : list of LabelingFunction, optional
-        Overrides ``cfg.lfs.modules`` (notebooks pass LF objects directly); with a ``tasks``
-        section, a mapping task name -> that task's LFs overrides the tasks' ``lfs``.
-    """
-    check_source_path(cfg.source)  # cheap checks first: Spark would print pages of Java
-    layout = RunLayout.at(cfg.output.path)
-    sources = [cfg.source.path] if cfg.source.path and cfg.source.format != "demo" else []
-    check_output_path(layout, sources, cfg.output.allow_non_empty)
-    graph: TaskGraph | None = None
-    lf_tasks: tuple[int, ...] = ()
-    if cfg.tasks.tasks:
-        graph = task_graph_of(cfg.tasks)
-        loaded, lf_tasks = _load_task_lfs(cfg, graph, lfs)
-        lfset = LFSet.of(loaded, max(graph.cardinalities))
-    else:
-        if isinstance(lfs, Mapping):
-            raise DataError("LFs per task (a mapping) need a tasks section in the config")
-        lfset = LFSet.of(lfs if lfs is not None else load_lfs(cfg.lfs.modules, cfg.lfs.exclude),
-                         cfg.lfs.cardinality)  # fmt: skip
-    patterns = graph is None and label_model_class(cfg.label_model.kind).needs_patterns
-    if spark is None:
-        spark = get_or_create_session(cfg.spark.master, cfg.spark.app_name, cfg.spark.conf,
-                                      remote=cfg.spark.remote)
-    ctx = RunContext(
-        cfg=cfg, spark=spark, run_id=cfg.run_id or default_run_id(), lfset=lfset,
-        layout=layout, has_gold=bool(cfg.source.gold_col),
-        template=LFStats.empty(lfset.m, lfset.k, lfset.names, patterns=patterns),
-        graph=graph, lf_tasks=lf_tasks,
-        task_gold={str(t["name"]): str(t["gold_col"]) for t in cfg.tasks.tasks
-                   if t.get("gold_col")},
-    )  # fmt: skip
-    logger.info("run %s: %d LFs, k=%d, output %s", ctx.run_id, lfset.m, lfset.k, ctx.layout.root)
-    manifest = RunManifest(ctx.layout)
-    manifest.claim(ctx.run_id)  # one run at a time per output path (ConcurrentRunError)
-    try:
-        for table in (ctx.layout.votes, ctx.layout.labels, ctx.layout.train):
-            sweep_orphans(table)  # files of crashed earlier drivers (we hold the claim)
-        result = _run_stages(ctx)
-    except BaseException as e:
-        manifest.abort(ctx.run_id, f"{type(e).__name__}: {e}")
-        raise
-    manifest.commit(
-        ctx.run_id, result.votes_version, result.labels_version, result.train_version,
-        mode=cfg.output.mode, lf_set_hash=lfset.hash,
-    )  # fmt: skip
-    return result
-
-
-def _run_stages(ctx: RunContext) -> PipelineResult:
+def run_stages(ctx: RunContext) -> PipelineResult:
     """The stages of one claimed run (see :func:`run_pipeline`)."""
     if ctx.graph is not None:
         return _run_multitask_stages(ctx)
@@ -417,6 +334,8 @@ def _run_stages(ctx: RunContext) -> PipelineResult:
     votes_out, stats = write_votes(ctx, corpus)
     model = fit_model(ctx, stats)
     params = save_artifacts(ctx.layout, ctx.run_id, model, stats)
+    save_state(ctx.layout, full_run_state(ctx.run_id, lfset.names, lfset.fingerprints, lfset.k,
+                                          ctx.has_gold))  # fmt: skip
 
     votes = read_table(spark, ctx.layout.votes, version=votes_out.version)
     if cfg.output.mode == "append":  # the table also holds earlier runs' rows
@@ -449,7 +368,7 @@ def _run_stages(ctx: RunContext) -> PipelineResult:
 # --------------------------------------------------------------------------- multi-task
 
 
-def _load_task_lfs(
+def load_task_lfs(
     cfg: PipelineConfig,
     graph: TaskGraph,
     lfs: list[LabelingFunction] | Mapping[str, Sequence[LabelingFunction]] | None,

@@ -1,0 +1,247 @@
+"""Incremental runs on real Spark and real Delta tables: changed, removed and added LFs, new rows,
+upserts, reruns of a run id, and a failure midway (README "Incremental runs")."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+import pytest
+from deltalake import DeltaTable
+from pyspark import cloudpickle
+
+from wsup_spark.config import parse_config
+from wsup_spark.errors import ConfigError
+from wsup_spark.lf.base import ABSTAIN, labeling_function, vectorized_lf
+from wsup_spark.pipeline import run_pipeline
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+WORDS = ["good", "great", "bad", "awful", "fine", "meh", "ok", "poor", "nice", "terrible"]
+
+
+def write_day(root: Path, day: int, ids: range, seed: int, change: dict[int, str] | None = None):
+    rng = np.random.default_rng(seed)
+    texts = [" ".join(rng.choice(WORDS, size=int(rng.integers(2, 7)))) for _ in ids]
+    for i, t in (change or {}).items():
+        texts[list(ids).index(i)] = t
+    gold = [int(any(w in t for w in ("good", "great", "nice"))) for t in texts]
+    table = pa.table({"id": pa.array(list(ids), pa.int64()), "text": texts,
+                      "day": pa.array([day] * len(ids), pa.int32()), "label": gold})
+    (root / f"day={day}").mkdir(parents=True, exist_ok=True)
+    pq.write_table(table.drop(["day"]), root / f"day={day}" / "part-0.parquet")
+
+
+@vectorized_lf(name="pos", columns=["text"])
+def lf_pos(df):
+    return np.where(df["text"].str.contains("good|great"), 1, ABSTAIN)
+
+
+@labeling_function(name="neg", columns=["text"])
+def lf_neg_v1(x):
+    return 0 if "bad" in x.text else ABSTAIN
+
+
+@labeling_function(name="neg", columns=["text"])
+def lf_neg_v2(x):
+    return 0 if ("bad" in x.text or "awful" in x.text) else ABSTAIN
+
+
+@labeling_function(name="nice", columns=["text"])
+def lf_nice(x):
+    return 1 if "nice" in x.text else ABSTAIN
+
+
+@vectorized_lf(name="poor", columns=["text"])
+def lf_poor(df):
+    return np.where(df["text"].str.contains("poor|terrible"), 0, ABSTAIN)
+
+
+def config(
+    corpus: Path, out: Path, run_id: str, incremental: bool = True, kind: str = "label_model",
+    **inc: object,
+) -> object:
+    raw = {
+        "label_model": {"kind": kind},
+        "run_id": run_id,
+        "source": {"format": "parquet", "path": str(corpus), "gold_col": "label",
+                   "num_partitions": 3},
+        "lfs": {"modules": ["unused:LFS"], "cardinality": 2},
+        "output": {"path": str(out)},
+        "incremental": {"enabled": incremental, **inc},
+    }
+    return parse_config(raw)
+
+
+def read(path: str, version: int | None = None):
+    dt = DeltaTable(path, version=version)
+    return pads.dataset(dt.file_uris(), format="parquet").to_table().to_pandas()
+
+
+def by_id(df):
+    return df.sort_values("id").reset_index(drop=True)
+
+
+def assert_same_run(inc, full):
+    """The incremental run's tables and statistics equal a full run's, row for row."""
+    assert inc.stats == full.stats
+    vi, vf = by_id(read(inc.votes_path)), by_id(read(full.votes_path))
+    assert vi["id"].tolist() == vf["id"].tolist()
+    assert [list(v) for v in vi["votes"]] == [list(v) for v in vf["votes"]]
+    li, lf_ = by_id(read(inc.labels_path)), by_id(read(full.labels_path))
+    assert li["id"].tolist() == lf_["id"].tolist()
+    assert np.array_equal(np.stack(li["probs"]), np.stack(lf_["probs"]))  # bit-identical
+
+
+@pytest.fixture()
+def corpus(tmp_path):
+    root = tmp_path / "corpus"
+    write_day(root, 1, range(0, 300), seed=1)
+    write_day(root, 2, range(300, 600), seed=2)
+    return root
+
+
+def test_changed_removed_and_added_lfs_equal_a_full_run(spark, corpus, tmp_path):
+    out = tmp_path / "out"
+    base = run_pipeline(config(corpus, out, "r1"), spark, lfs=[lf_pos, lf_neg_v1, lf_nice])
+    assert base.metrics["incremental"]["base_run"] is None  # nothing to build on: a full run
+
+    # one LF changed: only it is recomputed, labels equal a full run with the new LF set
+    lfs2 = [lf_pos, lf_neg_v2, lf_nice]
+    inc = run_pipeline(config(corpus, out, "r2"), spark, lfs=lfs2)
+    info = inc.metrics["incremental"]
+    assert info["lfs"] == {"kept": ["pos", "nice"], "added": [], "changed": ["neg"], "removed": []}
+    assert info["votes"] == "rewritten" and info["labels"] == "all rows"
+    full = run_pipeline(config(corpus, tmp_path / "full2", "f2", incremental=False), spark,
+                        lfs=lfs2)  # fmt: skip
+    assert_same_run(inc, full)
+    meta = json.loads(DeltaTable(inc.votes_path).history(1)[0]["userMetadata"])
+    assert meta["lf_computed_by"] == ["r1", "r2", "r1"]
+
+    # one removed, one added (and reordered)
+    lfs3 = [lf_poor, lf_pos, lf_neg_v2]
+    inc3 = run_pipeline(config(corpus, out, "r3"), spark, lfs=lfs3)
+    info3 = inc3.metrics["incremental"]
+    assert info3["lfs"]["added"] == ["poor"] and info3["lfs"]["removed"] == ["nice"]
+    full3 = run_pipeline(config(corpus, tmp_path / "full3", "f3", incremental=False), spark,
+                         lfs=lfs3)  # fmt: skip
+    assert_same_run(inc3, full3)
+
+    # nothing changed: no table is written
+    v, lab = inc3.votes_version, inc3.labels_version
+    same = run_pipeline(config(corpus, out, "r4"), spark, lfs=lfs3)
+    assert same.metrics["incremental"]["labels"] == "none"
+    assert (same.votes_version, same.labels_version) == (v, lab)
+    assert same.stats == full3.stats
+
+
+def test_new_rows_merge_statistics_exactly_and_reruns_are_idempotent(spark, corpus, tmp_path):
+    out = tmp_path / "out"
+    lfs = [lf_pos, lf_neg_v1, lf_nice]
+    run_pipeline(config(corpus, out, "d2"), spark, lfs=lfs)
+    write_day(corpus, 3, range(600, 660), seed=3)  # a day of new rows
+    cfg = config(corpus, out, "d3", where="day = 3")
+    inc = run_pipeline(cfg, spark, lfs=lfs)
+    info = inc.metrics["incremental"]
+    assert info["votes"] == "new rows added" and info["new_rows"] == 60
+    assert info["stats"].startswith("stored partials")
+    full = run_pipeline(config(corpus, tmp_path / "full", "f", incremental=False), spark, lfs=lfs)
+    assert inc.stats == full.stats  # merged partials == a full recompute
+    votes, labels = read(inc.votes_path), read(inc.labels_path)
+    assert len(votes) == votes["id"].nunique() == 660
+    assert len(labels) == labels["id"].nunique() == 660
+    assert info["labels"] == "all rows" and info["model_changed"]  # the refit model moved
+    assert_same_run(inc, full)
+
+    # the same run id again: nothing duplicated, statistics unchanged
+    again = run_pipeline(cfg, spark, lfs=lfs)
+    assert again.stats == full.stats
+    votes = read(again.votes_path)
+    assert len(votes) == votes["id"].nunique() == 660
+    assert again.metrics["incremental"]["upserted_rows"] == 60
+
+
+def test_an_unchanged_model_labels_only_the_new_rows(spark, corpus, tmp_path):
+    """Majority vote's parameters do not depend on the statistics: adding rows leaves the model
+    as it was, so only the new rows are labeled (and the old rows keep their labels' run)."""
+    out = tmp_path / "out"
+    lfs = [lf_pos, lf_neg_v1, lf_nice]
+    base = run_pipeline(config(corpus, out, "m1", kind="majority_vote"), spark, lfs=lfs)
+    write_day(corpus, 3, range(600, 640), seed=5)
+    inc = run_pipeline(config(corpus, out, "m2", kind="majority_vote"), spark, lfs=lfs)
+    info = inc.metrics["incremental"]
+    assert info["new_rows_from"] == "source ids the votes table lacks"
+    assert (info["votes"], info["labels"], info["model_changed"]) == ("new rows added",
+                                                                      "new rows", False)
+    labels = read(inc.labels_path)
+    assert len(labels) == labels["id"].nunique() == 640
+    assert set(labels[labels["run_id"] == "m2"]["id"]) == set(range(600, 640))
+    assert DeltaTable(inc.labels_path).version() == base.labels_version + 1
+    full = run_pipeline(config(corpus, tmp_path / "full", "f", incremental=False,
+                               kind="majority_vote"), spark, lfs=lfs)  # fmt: skip
+    assert_same_run(inc, full)
+
+
+def test_upserted_rows_replace_the_stored_ones(spark, corpus, tmp_path):
+    out = tmp_path / "out"
+    lfs = [lf_pos, lf_neg_v1]
+    run_pipeline(config(corpus, out, "u1"), spark, lfs=lfs)
+    # day 3 re-delivers id 5 with new text, and brings ids 600..609
+    write_day(corpus, 3, range(600, 610), seed=4)
+    pq.write_table(pa.table({"id": pa.array([5], pa.int64()), "text": ["great great"],
+                             "label": [1]}), corpus / "day=3" / "part-1.parquet")  # fmt: skip
+    # ...and the old copy of id 5 is gone from day 1 (the source's own upsert)
+    t = pq.read_table(corpus / "day=1" / "part-0.parquet")
+    pq.write_table(t.filter(pa.compute.not_equal(t["id"], 5)), corpus / "day=1" / "part-0.parquet")
+    inc = run_pipeline(config(corpus, out, "u2", where="day = 3"), spark, lfs=lfs)
+    assert inc.metrics["incremental"]["upserted_rows"] == 1
+    votes = read(inc.votes_path)
+    assert len(votes) == votes["id"].nunique() == 610
+    row = votes[votes["id"] == 5].iloc[0]
+    assert list(row["votes"]) == [1, ABSTAIN] and row["run_id"] == "u2"
+    full = run_pipeline(config(corpus, tmp_path / "full", "f", incremental=False), spark, lfs=lfs)
+    assert_same_run(inc, full)
+
+
+def test_a_failure_midway_leaves_both_tables_at_their_previous_version(
+    spark, corpus, tmp_path, monkeypatch
+):
+    import wsup_spark.pipeline.incremental as incremental
+
+    out = tmp_path / "out"
+    base = run_pipeline(config(corpus, out, "b1"), spark, lfs=[lf_pos, lf_neg_v1])
+    before_votes = by_id(read(base.votes_path))
+    before_labels = by_id(read(base.labels_path))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the labels write died")
+
+    monkeypatch.setattr(incremental, "write_labels", broken)
+    with pytest.raises(RuntimeError, match="labels write died"):
+        run_pipeline(config(corpus, out, "b2"), spark, lfs=[lf_pos, lf_neg_v2])
+    # the votes commit of b2 was undone: content equals the previous run's
+    assert DeltaTable(base.votes_path).version() > base.votes_version  # restored by a commit
+    after = by_id(read(base.votes_path))
+    assert [list(v) for v in after["votes"]] == [list(v) for v in before_votes["votes"]]
+    assert DeltaTable(base.labels_path).version() == base.labels_version
+    assert by_id(read(base.labels_path))["probs"].map(list).tolist() == \
+        before_labels["probs"].map(list).tolist()  # fmt: skip
+    monkeypatch.undo()
+    # the retry builds on b1 (the manifest's last commit) and succeeds
+    retry = run_pipeline(config(corpus, out, "b2"), spark, lfs=[lf_pos, lf_neg_v2])
+    assert retry.metrics["incremental"]["base_run"] == "b1"
+    assert retry.metrics["incremental"]["lfs"]["changed"] == ["neg"]
+
+
+def test_incremental_config_errors_name_the_fix(tmp_path):
+    with pytest.raises(ConfigError, match="incremental.enabled is false"):
+        config(tmp_path, tmp_path / "o", "x", incremental=False, where="day = 3")
+    with pytest.raises(ConfigError, match="keep one"):
+        config(tmp_path, tmp_path / "o", "x", where="day = 3", files=["a.parquet"])
+    with pytest.raises(ConfigError, match="needs a Delta source"):
+        config(tmp_path, tmp_path / "o", "x", delta_versions=[1, 2])

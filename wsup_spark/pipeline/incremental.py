@@ -1,0 +1,323 @@
+"""Incremental runs: change some LFs or add new rows without recomputing the world.
+
+:func:`run_incremental_stages` builds on the last committed run of the output path (its
+:class:`~wsup_spark.run.incremental.RunState`):
+
+1. **LFs** are compared by fingerprint (:func:`~wsup_spark.run.incremental.plan_lfs`): unchanged
+   LF columns are reused from the stored int8 votes, added or changed LFs are applied to the
+   corpus (only their columns are read), removed ones are dropped.
+2. **New rows** (``incremental.where`` / ``files`` / ``delta_versions``, or source ids the votes
+   table lacks) get every LF. A new row whose id the table holds replaces that row (an upsert).
+3. **Votes**: when only new rows arrived (no LF change, no upsert) they are *added* to the votes
+   table in one commit and their statistics partial is merged with the stored partials (exact:
+   integer counts). Otherwise the votes table is rewritten in one commit from the stored votes
+   (spliced with the recomputed columns by id) plus the new rows, and the statistics come from
+   that write (a tap: the same fused pass), bit-identical to a full run's.
+4. **Model**: refit from the statistics (cost independent of n). When its parameters differ
+   from the previous run's, every row is relabeled; when they do not, only new rows are labeled;
+   with no new rows and the same model the labels table is left as it is.
+5. On failure, every table this run committed to is restored to the previous run's version.
+
+What was recomputed, and why, is in ``metrics["incremental"]`` (the summary, the labels commit,
+the run manifest).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from pyspark.sql import functions as F
+
+from wsup_spark.errors import DataError
+from wsup_spark.io.delta import (
+    read_table,
+    resolve_writer,
+    restore_table,
+    table_version,
+    write_table,
+)
+from wsup_spark.io.sources import GOLD_COL, delta_added_files, load_source
+from wsup_spark.lf.base import LFSet
+from wsup_spark.pipeline.stages import (
+    MAX_PARAMS_IN_COMMIT,
+    RunContext,
+    evaluate,
+    fit_model,
+    load_corpus,
+    run_stages,
+    write_labels,
+    write_training_table,
+)
+from wsup_spark.run.incremental import (
+    RunState,
+    batch_stats_file,
+    load_model_params,
+    load_state,
+    load_stats,
+    plan_lfs,
+    save_state,
+)
+from wsup_spark.run.layout import STATS_FILE
+from wsup_spark.run.result import PipelineResult
+from wsup_spark.run.store import save_artifacts, save_summary
+from wsup_spark.spark.apply import VOTES_COL, LFErrorCounter, apply_transform
+from wsup_spark.spark.session import is_connect
+from wsup_spark.spark.splice import NEW_VOTES_COL, splice_transform
+from wsup_spark.spark.stats import VotesTap, merge_partials, reduce_stats
+from wsup_spark.stats.lfstats import LFStats
+
+__all__ = ["run_incremental_stages"]
+
+logger = logging.getLogger(__name__)
+
+
+def run_incremental_stages(ctx: RunContext) -> PipelineResult:
+    """The stages of a claimed incremental run (see the module docstring); a full run when the
+    output path holds no committed run yet."""
+    state = load_state(ctx.layout)
+    if state is None:
+        logger.info("incremental run %s: no earlier run at %s, running every LF on every row",
+                    ctx.run_id, ctx.layout.root)  # fmt: skip
+        result = run_stages(ctx)
+        result.metrics["incremental"] = {
+            "base_run": None, "votes": "written", "stats": "computed", "labels": "all rows",
+            "why": "no earlier run at this output path: a full run",
+        }  # fmt: skip
+        save_summary(result)
+        return result
+    _check_compatible(ctx, state)
+    before = {"votes": state.votes_version, "labels": state.labels_version,
+              "train": state.train_version}  # fmt: skip
+    _restore(ctx, before, "an earlier run that did not commit left")
+    try:
+        return _run(ctx, state)
+    except BaseException:
+        _restore(ctx, before, "this run failed after committing")
+        raise
+
+
+def _check_compatible(ctx: RunContext, state: RunState) -> None:
+    if state.cardinality != ctx.lfset.k:
+        raise DataError(
+            f"the last run ({state.run_id!r}) had lfs.cardinality={state.cardinality}, this run "
+            f"has {ctx.lfset.k}: every vote changes meaning. Run without --incremental"
+        )
+    if state.has_gold != ctx.has_gold:
+        was = "had" if state.has_gold else "had no"
+        raise DataError(
+            f"the last run ({state.run_id!r}) {was} a gold column (source.gold_col) and this run "
+            "differs; the votes table's columns change. Run without --incremental"
+        )
+
+
+def _restore(ctx: RunContext, versions: Mapping[str, int | None], why: str) -> None:
+    """Restore each table that moved past ``versions`` (best effort on the failure path)."""
+    paths = {"votes": ctx.layout.votes, "labels": ctx.layout.labels, "train": ctx.layout.train}
+    for name, version in versions.items():
+        if version is None or version < 0:
+            continue
+        try:
+            if table_version(paths[name]) > version:
+                logger.warning("%s %s table past version %d: restoring it", why, name, version)
+                restore_table(ctx.spark, paths[name], version, ctx.cfg.output.writer)
+        except Exception as e:  # never hide the run's own error behind a restore error
+            logger.error("could not restore the %s table to version %d: %s", name, version, e)
+
+
+def _new_rows(ctx: RunContext, corpus: Any, stored: Any) -> tuple[Any, bool]:
+    """(the new rows as a corpus DataFrame, whether they were named by the config)."""
+    inc, src = ctx.cfg.incremental, ctx.cfg.source
+    if inc.where:
+        return corpus.where(F.expr(inc.where)), True
+    if inc.files:
+        return load_source(ctx.spark, src, paths=list(inc.files)), True
+    if inc.delta_versions:
+        a, b = (int(v) for v in inc.delta_versions)
+        files = delta_added_files(str(src.path), a, b)
+        if not files:
+            return corpus.limit(0), True
+        return load_source(ctx.spark, src, paths=files), True
+    ids = stored.select(F.col("id").alias("_stored_id"))
+    id_col = src.id_col
+    return corpus.join(ids, corpus[id_col] == ids["_stored_id"], "left_anti"), False
+
+
+def _apply_df(
+    ctx: RunContext, df: Any, lfset: LFSet, carry: list[str], counters: Any, rows: bool = True
+) -> Any:
+    """``df`` → votes of ``lfset`` (a plain ``mapInArrow``; counters on classic Spark); ``rows``:
+    with the votes table's constant columns (whole rows), else ``(id, votes)`` only."""
+    cfg = ctx.cfg
+    src, t = apply_transform(
+        df, lfset, cfg.source.id_col, on_error=cfg.lfs.on_error,  # type: ignore[arg-type]
+        carry=carry, max_ms_per_row=cfg.lfs.max_ms_per_row,
+        constants={"lf_set_hash": ctx.lfset.hash, "run_id": ctx.run_id} if rows else None,
+        error_counter=counters[0] if counters else None,
+        time_counter=counters[1] if counters else None,
+    )  # fmt: skip
+    return src.mapInArrow(t.fn, t.schema)
+
+
+def _run(ctx: RunContext, state: RunState) -> PipelineResult:
+    cfg, spark, lfset = ctx.cfg, ctx.spark, ctx.lfset
+    plan = plan_lfs(state.columns, lfset.names, lfset.fingerprints, ctx.run_id)
+    ctx.computed_by = tuple(c.computed_by for c in plan.columns)
+    carry = [GOLD_COL] if ctx.has_gold else []
+    corpus = load_corpus(ctx)
+    stored = read_table(spark, ctx.layout.votes, version=state.votes_version)
+    new, named = _new_rows(ctx, corpus, stored)
+    counters = None if is_connect(spark) else (LFErrorCounter(spark), LFErrorCounter(spark))
+    info: dict[str, Any] = {
+        "base_run": state.run_id,
+        "lfs": {"kept": [lfset.names[j] for j, _ in plan.keep], "added": list(plan.added),
+                "changed": list(plan.changed), "removed": list(plan.removed)},
+        "new_rows_from": _describe_new_rows(ctx),
+    }  # fmt: skip
+    upserts = 0
+    if named:
+        with ctx.stage("find upserted ids"):
+            upserts = new.select(F.col(cfg.source.id_col).alias("id")).join(
+                stored.select("id"), "id", "left_semi").count()  # fmt: skip
+    info["upserted_rows"] = upserts
+    new_votes = _apply_df(ctx, new, lfset, carry, counters)
+    prev_stats = load_stats(ctx.layout, state)
+    prev_params = load_model_params(ctx.layout, state.run_id)  # before a rerun overwrites it
+    writer = resolve_writer(spark, cfg.output.writer)
+    tap = writer == "delta-rs"
+    if plan.same_columns and not upserts:
+        with ctx.stage("apply LFs to new rows + add votes"):
+            res = _write_votes(ctx, new_votes, "add", tap, info)
+        with ctx.stage("LF statistics"):
+            batch = _stats(ctx, res, tap, this_run_only=True) if res.num_rows else None
+            stats = prev_stats if batch is None else prev_stats.merge(batch)
+        partials = state.partials
+        if batch is not None:  # one file per commit: a rerun of this run id adds its own
+            partials = (*partials, (ctx.run_id, batch_stats_file(res.version)))
+        n_new = res.num_rows
+        info.update(votes="new rows added", stats="stored partials + the new rows' partial",
+                    new_rows=n_new)  # fmt: skip
+    else:
+        batch = None
+        old = stored.select("id", VOTES_COL, *carry)
+        if upserts:
+            old = old.join(new.select(F.col(cfg.source.id_col).alias("id")), "id", "left_anti")
+        if plan.compute:
+            comp = LFSet.of([lfset.lfs[j] for j in plan.compute], lfset.k)
+            computed = _apply_df(ctx, corpus, comp, [], counters, rows=False)
+            old = old.join(computed.select("id", F.col(VOTES_COL).alias(NEW_VOTES_COL)), "id")
+        t = splice_transform(old, len(state.columns), plan.keep, plan.compute, lfset.m, lfset.k,
+                             carry, {"lf_set_hash": lfset.hash, "run_id": ctx.run_id})  # fmt: skip
+        spliced = old.mapInArrow(t.fn, t.schema)
+        with ctx.stage("apply changed LFs + rewrite votes"):
+            res = _write_votes(ctx, spliced.unionByName(new_votes), "overwrite", tap, info)
+        with ctx.stage("LF statistics"):
+            stats = _stats(ctx, res, tap, this_run_only=False)
+        partials = ((ctx.run_id, STATS_FILE),)
+        n_new = max(stats.n - prev_stats.n, 0) if not named else None
+        why = ("LFs changed: " + ", ".join(f"{k} {v}" for k, v in info["lfs"].items()
+                                             if v and k != "kept")) if not plan.same_columns \
+            else f"{upserts} new row(s) replace rows the tables held"  # fmt: skip
+        info.update(votes="rewritten", stats="recomputed from the written votes", why_votes=why,
+                    new_rows=n_new)  # fmt: skip
+    if counters is not None:
+        errors, seconds = counters[0].value, counters[1].value
+    else:
+        errors, seconds = {}, {}
+    if stats.n == 0:
+        raise DataError("the votes table has no rows after this run: the corpus is empty")
+    model = fit_model(ctx, stats)
+    params = save_artifacts(ctx.layout, ctx.run_id, model, stats)
+    changed = _json(params) != _json(prev_params)
+    votes = read_table(spark, ctx.layout.votes, version=res.version)
+    metrics = evaluate(ctx, votes, model, stats)
+    metrics["lf_seconds"] = [round(seconds.get(nm, 0.0), 3) for nm in lfset.names]
+    if changed:
+        relabel, why = "all rows", "the refit label model differs from the previous run's"
+    elif info["votes"] == "new rows added" and n_new:
+        relabel, why = "new rows", "the refit label model equals the previous run's"
+    elif info["votes"] == "rewritten" and (upserts or (n_new or 0) > 0):
+        relabel, why = "all rows", "rows were replaced or added while the votes were rewritten"
+    else:
+        relabel, why = "none", "same label model and no new rows: the labels stay as they are"
+    info.update(labels=relabel, why_labels=why, model_changed=changed)
+    metrics["incremental"] = info
+    meta = _labels_meta(ctx, res.version, params, metrics, errors)
+    if relabel == "all rows":
+        labels_version = write_labels(ctx, votes, model, stats, meta, mode="overwrite")
+    elif relabel == "new rows":
+        rows = votes.where(F.col("run_id") == ctx.run_id)
+        labels_version = write_labels(ctx, rows, model, stats, meta, mode="add")
+    else:
+        labels_version = state.labels_version
+    save_state(ctx.layout, RunState(ctx.run_id, plan.columns, lfset.k, partials, ctx.has_gold),
+               batch_stats=batch, batch_file=batch_stats_file(res.version))  # fmt: skip
+    result = PipelineResult(
+        run_id=ctx.run_id, stats=stats, model=model, layout=ctx.layout,
+        votes_version=res.version, labels_version=labels_version, timings=ctx.timings,
+        metrics=metrics, lf_errors=errors,
+    )  # fmt: skip
+    if cfg.output.training_table:
+        if relabel != "none" or state.train_version is None:
+            result.train_version = write_training_table(ctx, corpus, result, this_run_only=False)
+        else:
+            result.train_version = state.train_version
+    logger.info("incremental run %s: votes %s, labels %s (%s)", ctx.run_id, info["votes"],
+                relabel, why)  # fmt: skip
+    save_summary(result)
+    return result
+
+
+def _write_votes(ctx: RunContext, df: Any, mode: str, tap: bool, info: dict[str, Any]) -> Any:
+    cfg = ctx.cfg
+    template = ctx.template
+    factory = (lambda: VotesTap(template)) if tap else None
+    return write_table(
+        df, ctx.layout.votes, run_id=ctx.run_id, mode=mode,
+        metadata={**ctx.commit_meta, "stage": "votes", "incremental": info},
+        writer=cfg.output.writer, description=f"incremental votes ({mode})",
+        tap_factory=factory,
+    )  # fmt: skip
+
+
+def _stats(ctx: RunContext, res: Any, tap: bool, this_run_only: bool) -> LFStats:
+    """The statistics of what ``res`` wrote: from the taps, else a pass over the votes."""
+    if tap:
+        _, _, parts = VotesTap.combine(res.taps or [])
+        return merge_partials(parts, ctx.template)
+    votes = read_table(ctx.spark, ctx.layout.votes, version=res.version)
+    if this_run_only:
+        votes = votes.where(F.col("run_id") == ctx.run_id)
+    return reduce_stats(votes, ctx.template)
+
+
+def _labels_meta(
+    ctx: RunContext, votes_version: int, params: dict[str, Any], metrics: dict[str, Any],
+    errors: dict[str, int],
+) -> dict[str, Any]:
+    fits = len(json.dumps(params)) <= MAX_PARAMS_IN_COMMIT
+    return {
+        **ctx.commit_meta, "stage": "labels", "votes_version": votes_version,
+        "label_model": ctx.cfg.label_model.kind, "label_model_params": params if fits else None,
+        "artifacts": ctx.layout.artifacts(ctx.run_id),
+        "metrics": {k: v for k, v in metrics.items() if k != "lf_confusion"},
+        "lf_errors": errors,
+    }  # fmt: skip
+
+
+def _describe_new_rows(ctx: RunContext) -> str:
+    inc = ctx.cfg.incremental
+    if inc.where:
+        return f"where {inc.where}"
+    if inc.files:
+        return f"{len(inc.files)} file(s)"
+    if inc.delta_versions:
+        return f"Delta source versions {list(inc.delta_versions)}"
+    return "source ids the votes table lacks"
+
+
+def _json(params: Any) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
+
