@@ -127,22 +127,42 @@ def _restore(ctx: RunContext, versions: Mapping[str, int | None], why: str) -> N
             logger.error("could not restore the %s table to version %d: %s", name, version, e)
 
 
-def _new_rows(ctx: RunContext, corpus: Any, stored: Any) -> tuple[Any, bool]:
-    """(the new rows as a corpus DataFrame, whether they were named by the config)."""
+#: New-row ids up to this many are broadcast to the joins that find them (no shuffle of the
+#: stored votes or the corpus); more are joined by shuffling.
+BROADCAST_IDS_MAX = 2_000_000
+
+
+def _new_rows(ctx: RunContext, corpus: Any, stored: Any) -> tuple[Any, int, bool]:
+    """(the new rows as a corpus DataFrame, how many, whether the config named them)."""
     inc, src = ctx.cfg.incremental, ctx.cfg.source
-    if inc.where:
-        return corpus.where(F.expr(inc.where)), True
-    if inc.files:
-        return load_source(ctx.spark, src, paths=list(inc.files)), True
-    if inc.delta_versions:
-        a, b = (int(v) for v in inc.delta_versions)
-        files = delta_added_files(str(src.path), a, b)
-        if not files:
-            return corpus.limit(0), True
-        return load_source(ctx.spark, src, paths=files), True
-    ids = stored.select(F.col("id").alias("_stored_id"))
     id_col = src.id_col
-    return corpus.join(ids, corpus[id_col] == ids["_stored_id"], "left_anti"), False
+    with ctx.stage("find new rows"):
+        if inc.where or inc.files or inc.delta_versions:
+            if inc.where:
+                new = corpus.where(F.expr(inc.where))
+            elif inc.files:
+                new = load_source(ctx.spark, src, paths=list(inc.files))
+            else:
+                a, b = (int(v) for v in inc.delta_versions or ())
+                files = delta_added_files(str(src.path), a, b)
+                new = load_source(ctx.spark, src, paths=files) if files else corpus.limit(0)
+            return new, new.count(), True
+        ids = corpus.select(F.col(id_col).alias("id")).join(stored.select("id"), "id", "left_anti")
+        n = ids.count()
+        if n == 0:
+            return corpus.limit(0), 0, False
+        keys = F.broadcast(ids) if n <= BROADCAST_IDS_MAX else ids
+        return corpus.join(keys.withColumnRenamed("id", "_new_id"),
+                           F.col(id_col) == F.col("_new_id"), "left_semi"), n, False
+
+
+def _count_upserts(new: Any, n_new: int, stored: Any, id_col: str) -> int:
+    """How many of the new rows' ids the stored votes hold."""
+    if n_new == 0:
+        return 0
+    ids = new.select(F.col(id_col).alias("id"))
+    keys = F.broadcast(ids) if n_new <= BROADCAST_IDS_MAX else ids
+    return int(stored.select("id").join(keys, "id", "left_semi").count())
 
 
 def _apply_df(
@@ -168,7 +188,7 @@ def _run(ctx: RunContext, state: RunState) -> PipelineResult:
     carry = [GOLD_COL] if ctx.has_gold else []
     corpus = load_corpus(ctx)
     stored = read_table(spark, ctx.layout.votes, version=state.votes_version)
-    new, named = _new_rows(ctx, corpus, stored)
+    new, n_named, named = _new_rows(ctx, corpus, stored)
     counters = None if is_connect(spark) else (LFErrorCounter(spark), LFErrorCounter(spark))
     info: dict[str, Any] = {
         "base_run": state.run_id,
@@ -179,21 +199,24 @@ def _run(ctx: RunContext, state: RunState) -> PipelineResult:
     upserts = 0
     if named:
         with ctx.stage("find upserted ids"):
-            upserts = new.select(F.col(cfg.source.id_col).alias("id")).join(
-                stored.select("id"), "id", "left_semi").count()  # fmt: skip
+            upserts = _count_upserts(new, n_named, stored, cfg.source.id_col)
     info["upserted_rows"] = upserts
     new_votes = _apply_df(ctx, new, lfset, carry, counters)
     prev_stats = load_stats(ctx.layout, state)
     prev_params = load_model_params(ctx.layout, state.run_id)  # before a rerun overwrites it
     writer = resolve_writer(spark, cfg.output.writer)
     tap = writer == "delta-rs"
-    if plan.same_columns and not upserts:
+    if plan.same_columns and not upserts and not n_named:
+        votes_version, batch, stats, partials, n_new = (state.votes_version, None, prev_stats,
+                                                        state.partials, 0)  # fmt: skip
+        info.update(votes="unchanged", stats="stored partials", new_rows=0)
+    elif plan.same_columns and not upserts:
         with ctx.stage("apply LFs to new rows + add votes"):
             res = _write_votes(ctx, new_votes, "add", tap, info)
         with ctx.stage("LF statistics"):
             batch = _stats(ctx, res, tap, this_run_only=True) if res.num_rows else None
             stats = prev_stats if batch is None else prev_stats.merge(batch)
-        partials = state.partials
+        votes_version, partials = res.version, state.partials
         if batch is not None:  # one file per commit: a rerun of this run id adds its own
             partials = (*partials, (ctx.run_id, batch_stats_file(res.version)))
         n_new = res.num_rows
@@ -203,7 +226,9 @@ def _run(ctx: RunContext, state: RunState) -> PipelineResult:
         batch = None
         old = stored.select("id", VOTES_COL, *carry)
         if upserts:
-            old = old.join(new.select(F.col(cfg.source.id_col).alias("id")), "id", "left_anti")
+            ids = new.select(F.col(cfg.source.id_col).alias("id"))
+            old = old.join(F.broadcast(ids) if n_named <= BROADCAST_IDS_MAX else ids, "id",
+                           "left_anti")  # fmt: skip
         if plan.compute:
             comp = LFSet.of([lfset.lfs[j] for j in plan.compute], lfset.k)
             computed = _apply_df(ctx, corpus, comp, [], counters, rows=False)
@@ -212,11 +237,12 @@ def _run(ctx: RunContext, state: RunState) -> PipelineResult:
                              carry, {"lf_set_hash": lfset.hash, "run_id": ctx.run_id})  # fmt: skip
         spliced = old.mapInArrow(t.fn, t.schema)
         with ctx.stage("apply changed LFs + rewrite votes"):
-            res = _write_votes(ctx, spliced.unionByName(new_votes), "overwrite", tap, info)
+            rows = spliced.unionByName(new_votes) if n_named else spliced
+            res = _write_votes(ctx, rows, "overwrite", tap, info)
         with ctx.stage("LF statistics"):
             stats = _stats(ctx, res, tap, this_run_only=False)
-        partials = ((ctx.run_id, STATS_FILE),)
-        n_new = max(stats.n - prev_stats.n, 0) if not named else None
+        votes_version, partials = res.version, ((ctx.run_id, STATS_FILE),)
+        n_new = n_named
         why = ("LFs changed: " + ", ".join(f"{k} {v}" for k, v in info["lfs"].items()
                                              if v and k != "kept")) if not plan.same_columns \
             else f"{upserts} new row(s) replace rows the tables held"  # fmt: skip
@@ -231,20 +257,20 @@ def _run(ctx: RunContext, state: RunState) -> PipelineResult:
     model = fit_model(ctx, stats)
     params = save_artifacts(ctx.layout, ctx.run_id, model, stats)
     changed = _json(params) != _json(prev_params)
-    votes = read_table(spark, ctx.layout.votes, version=res.version)
+    votes = read_table(spark, ctx.layout.votes, version=votes_version)
     metrics = evaluate(ctx, votes, model, stats)
     metrics["lf_seconds"] = [round(seconds.get(nm, 0.0), 3) for nm in lfset.names]
     if changed:
         relabel, why = "all rows", "the refit label model differs from the previous run's"
-    elif info["votes"] == "new rows added" and n_new:
+    elif info["votes"] == "new rows added":
         relabel, why = "new rows", "the refit label model equals the previous run's"
-    elif info["votes"] == "rewritten" and (upserts or (n_new or 0) > 0):
+    elif info["votes"] == "rewritten" and (upserts or n_new):
         relabel, why = "all rows", "rows were replaced or added while the votes were rewritten"
     else:
         relabel, why = "none", "same label model and no new rows: the labels stay as they are"
     info.update(labels=relabel, why_labels=why, model_changed=changed)
     metrics["incremental"] = info
-    meta = _labels_meta(ctx, res.version, params, metrics, errors)
+    meta = _labels_meta(ctx, votes_version, params, metrics, errors)
     if relabel == "all rows":
         labels_version = write_labels(ctx, votes, model, stats, meta, mode="overwrite")
     elif relabel == "new rows":
@@ -253,10 +279,10 @@ def _run(ctx: RunContext, state: RunState) -> PipelineResult:
     else:
         labels_version = state.labels_version
     save_state(ctx.layout, RunState(ctx.run_id, plan.columns, lfset.k, partials, ctx.has_gold),
-               batch_stats=batch, batch_file=batch_stats_file(res.version))  # fmt: skip
+               batch_stats=batch, batch_file=batch_stats_file(votes_version))  # fmt: skip
     result = PipelineResult(
         run_id=ctx.run_id, stats=stats, model=model, layout=ctx.layout,
-        votes_version=res.version, labels_version=labels_version, timings=ctx.timings,
+        votes_version=votes_version, labels_version=labels_version, timings=ctx.timings,
         metrics=metrics, lf_errors=errors,
     )  # fmt: skip
     if cfg.output.training_table:
