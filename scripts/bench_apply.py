@@ -10,6 +10,19 @@
   (b) fused into the votes-table write as a tap (what the pipeline does) vs the write alone.
 
 Reported for the 20-LF mixed set, its row-LF half and its vectorized half.
+
+    python scripts/bench_apply.py --preset regex10 [--rows 1000000] [--out bench_regex10.json]
+
+**regex10**: 1M short texts (one phrase-bank sentence each, ~35 characters) and 10 regex LFs
+(``bench_lfs.REGEX10_*``), all measured in one run against one reference:
+
+* **reference**: the same LF functions (``str -> int``) called column-at-a-time in one plain
+  Python process over a list of str (``np.fromiter(map(f, texts))`` per LF; the list is built
+  before the clock starts);
+* **row LFs**: ``apply_lfs`` with the row LFs (``x.text``) on local[2], noop sink;
+* **vectorized LFs**: the same patterns as ``regex_lf`` (RE2 on the Arrow column), noop sink;
+* **pipeline**: ``run_pipeline`` with the vectorized LFs over the Parquet corpus: apply + votes
+  Delta write with fused statistics, fit, predict + labels Delta write (warm session).
 """
 
 from __future__ import annotations
@@ -41,8 +54,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--partitions", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--out", default="bench_apply.json")
+    ap.add_argument("--out", default=None, help="JSON results (default bench_apply.json, "
+                    "bench_regex10.json for --preset regex10)")  # fmt: skip
+    ap.add_argument("--preset", choices=["mixed20", "regex10"], default="mixed20",
+                    help="mixed20: the 20 mixed LFs of bench_lfs.py (default); regex10: 1M short "
+                         "texts x 10 regex LFs vs the one-process reference")  # fmt: skip
+    ap.add_argument(
+        "--batch-rows",
+        type=int,
+        default=None,
+        help="spark.sql.execution.arrow.maxRecordsPerBatch (default: the session's)",
+    )
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        choices=["row", "vectorized", "pipeline"],
+        help="regex10: run only these methods (the reference always runs)",
+    )
     args = ap.parse_args(argv)
+    if args.preset == "regex10":
+        return regex10(args)
+    args.out = args.out or "bench_apply.json"
 
     import bench_lfs
     import numpy as np
@@ -117,6 +149,95 @@ def main(argv: list[str] | None = None) -> int:
                                                       "platform": platform.platform()},
                                           "results": rows}, indent=2))  # fmt: skip
     print(f"wrote {args.out}")
+    return 0
+
+
+def regex10(args: argparse.Namespace) -> int:
+    """The ``--preset regex10`` benchmark (see the module docstring)."""
+    import bench_lfs
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from wsup_spark.spark.apply import apply_lfs
+    from wsup_spark.spark.session import get_or_create_session
+
+    n = args.rows
+    table = pa.table(bench_lfs.short_texts(n))
+    tmp = Path(tempfile.mkdtemp(prefix="wsup-bench-regex10-"))
+    corpus = tmp / "corpus"
+    corpus.mkdir()
+    step = -(-n // args.partitions)
+    for i in range(args.partitions):
+        pq.write_table(table.slice(i * step, step), corpus / f"part-{i:03d}.parquet")
+
+    texts = table.column("text").to_pylist()
+
+    def reference() -> None:
+        for f in bench_lfs.REGEX10_FUNCS:
+            np.fromiter(map(f, texts), np.int8, n)
+
+    conf = {}
+    if args.batch_rows:
+        conf["spark.sql.execution.arrow.maxRecordsPerBatch"] = str(args.batch_rows)
+    spark = get_or_create_session("local[2]", "wsup-bench-regex10", conf)
+    df = spark.read.parquet(str(corpus))
+    parts = df.rdd.getNumPartitions()
+    warm = apply_lfs(df.limit(1000), bench_lfs.REGEX10_ROW + bench_lfs.REGEX10_VECTOR, "id", 2)
+    warm.write.format("noop").mode("overwrite").save()
+
+    def noop(lfs: list) -> None:
+        apply_lfs(df, lfs, "id", 2).write.format("noop").mode("overwrite").save()
+
+    def pipeline() -> None:
+        from wsup_spark.config import parse_config
+        from wsup_spark.pipeline import run_pipeline
+
+        cfg = parse_config({
+            "run_id": "bench-regex10",
+            "source": {"format": "parquet", "path": str(corpus), "id_col": "id"},
+            "lfs": {"modules": ["bench_lfs:REGEX10_VECTOR"], "cardinality": 2},
+            "output": {"path": str(tmp / "out"), "mode": "overwrite"},
+        })  # fmt: skip
+        run_pipeline(cfg, spark)
+
+    methods = {
+        "row": ("wsup apply_lfs, row LFs (x.text), local[2], noop sink",
+                lambda: noop(bench_lfs.REGEX10_ROW)),
+        "vectorized": ("wsup apply_lfs, the same patterns as vectorized LFs",
+                       lambda: noop(bench_lfs.REGEX10_VECTOR)),
+        "pipeline": ("wsup apply + statistics + fit + predict + Delta writes (vectorized)",
+                     pipeline),
+    }  # fmt: skip
+    only = args.only or list(methods)
+    t_ref = timed(reference, args.repeat)
+    rows = [{"method": "reference", "what": "the LF functions, one plain Python process, "
+             "column-at-a-time over a list of str", "seconds": t_ref, "rows_s": n / t_ref,
+             "vs_reference": 1.0}]  # fmt: skip
+    for key in only:
+        what, fn = methods[key]
+        t = timed(fn, args.repeat)
+        rows.append({"method": key, "what": what, "seconds": t, "rows_s": n / t,
+                     "vs_reference": t_ref / t})  # fmt: skip
+    batch = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
+    spark.stop()
+
+    print(
+        f"preset=regex10  rows={n:,}  files={args.partitions}  spark partitions={parts}  "
+        f"arrow batch={batch}  cpus={os.cpu_count()}  python={platform.python_version()}"
+    )
+    print(f"{'method':<12}{'seconds':>9}{'rows/s':>12}{'x reference':>13}")
+    for r in rows:
+        print(
+            f"{r['method']:<12}{r['seconds']:>9.2f}{r['rows_s']:>12,.0f}{r['vs_reference']:>13.2f}"
+        )
+    out = args.out or "bench_regex10.json"
+    Path(out).write_text(json.dumps({
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "preset": "regex10", "rows": n, "files": args.partitions, "spark_partitions": parts,
+        "arrow_batch_rows": batch, "repeat": args.repeat, "results": rows,
+    }, indent=2))  # fmt: skip
+    print(f"wrote {out}")
     return 0
 
 

@@ -14,10 +14,13 @@ Error policy (``on_error``):
 from __future__ import annotations
 
 import contextlib
+import gc
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator, MutableMapping, Sequence
+from itertools import repeat
 from typing import Any, Literal
 
 import numpy as np
@@ -29,6 +32,7 @@ from wsup_spark.lf.base import (
     Record,
     _is_int,
     check_unique_names,
+    fast_field_access,
     validate_votes,
     vote_dtype,
 )
@@ -176,13 +180,7 @@ def apply_lfs_to_batch(
     records: list[Record] = []
     row_lfs = [f for f in lfs if f.kind == "row"]
     if row_lfs:
-        cols = required_columns(row_lfs)
-        src = batch if cols is None else batch.select(sorted(cols | {id_col}))
-        try:
-            rows = src.to_pylist()
-        except UnicodeDecodeError as e:
-            raise _decode_error(src, ids, e) from e
-        records = [Record.wrap(r) for r in rows]
+        records = _records(batch, required_columns(row_lfs), id_col, ids)
     pandas_cache: dict[tuple[str, ...] | None, Any] = {}
     for lf in lfs:
         if lf.kind == "batch" and lf.batch_format == "pandas":
@@ -190,6 +188,27 @@ def apply_lfs_to_batch(
             if key not in pandas_cache:
                 pandas_cache[key] = (batch if key is None else batch.select(list(key))).to_pandas()
     budget = None if max_ms_per_row is None else max(n, MIN_BUDGET_ROWS) * max_ms_per_row / 1000
+    _run_lfs(lfs, batch, records, ids, out, cardinality, on_error, errors, seconds, max_ms_per_row,
+             budget, pandas_cache)  # fmt: skip
+    return out
+
+
+def _run_lfs(
+    lfs: Sequence[LabelingFunction],
+    batch: Any,
+    records: list[Record],
+    ids: list[Any],
+    out: np.ndarray,
+    cardinality: int,
+    on_error: OnError,
+    errors: MutableMapping[str, int] | None,
+    seconds: MutableMapping[str, float] | None,
+    max_ms_per_row: float | None,
+    budget: float | None,
+    pandas_cache: dict[tuple[str, ...] | None, Any],
+) -> None:
+    """Run each LF over the batch into its column of ``out`` (see :func:`apply_lfs_to_batch`)."""
+    n = out.shape[0]
     for j, lf in enumerate(lfs):
         t0 = time.perf_counter()
         try:
@@ -216,7 +235,55 @@ def apply_lfs_to_batch(
                 f"id {ids[0]!r}), over lfs.max_ms_per_row={max_ms_per_row}: vectorize it "
                 "(@vectorized_lf / templates), cache its resources, or raise the limit"
             )
-    return out
+
+
+def _records(batch: Any, cols: set[str] | None, id_col: str, ids: list[Any]) -> list[Record]:
+    """One :class:`Record` per row holding ``cols`` and the id (every column when ``cols`` is
+    None), in the order ``RecordBatch.select(sorted(...)).to_pylist()`` gives.
+
+    Each column is converted to Python objects once (``Array.to_pylist``, the id column's list is
+    reused) and the records are built in one tight loop: per row one object and one dict, no
+    per-row conversion calls.
+    """
+    src = batch if cols is None else batch.select(sorted(cols | {id_col}))
+    # interned keys: an LF's ``x.text`` finds its field by identity (a specialised attribute load)
+    names = [sys.intern(c) for c in src.schema.names]
+    try:
+        values = [ids if c == id_col else src.column(i).to_pylist() for i, c in enumerate(names)]
+    except UnicodeDecodeError as e:
+        raise _decode_error(src, ids, e) from e
+    # No user code runs while the records are built: pausing the cyclic GC here only skips the
+    # collections that n fresh objects would trigger (and that would find nothing).
+    with _gc_paused():
+        records = list(map(object.__new__, repeat(Record, len(ids))))
+        if len(names) == 1:
+            (k0,) = names
+            for r, v0 in zip(records, values[0], strict=True):
+                r.__dict__ = {k0: v0}
+        elif len(names) == 2:
+            k0, k1 = names
+            for r, v0, v1 in zip(records, values[0], values[1], strict=True):
+                r.__dict__ = {k0: v0, k1: v1}
+        elif len(names) == 3:
+            k0, k1, k2 = names
+            for r, v0, v1, v2 in zip(records, *values, strict=True):
+                r.__dict__ = {k0: v0, k1: v1, k2: v2}
+        else:
+            for r, row in zip(records, zip(*values, strict=True), strict=True):
+                r.__dict__ = dict(zip(names, row, strict=True))
+    return records
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Disable the cyclic garbage collector for a block that runs no user code."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _decode_error(batch: Any, ids: list[Any], err: UnicodeDecodeError) -> DataError:
@@ -251,13 +318,14 @@ def _run_row_lf(
     errors: MutableMapping[str, int] | None,
 ) -> np.ndarray:
     try:
-        if lf.pre:
-            raw = [lf(r) for r in records]
-        elif lf.resources:
-            f, res = lf.func, lf.resources
-            raw = [f(r, **res) for r in records]
-        else:
-            raw = list(map(lf.func, records))
+        with fast_field_access():  # a failing LF re-runs below with the record's own messages
+            if lf.pre:
+                raw = [lf(r) for r in records]
+            elif lf.resources:
+                f, res = lf.func, lf.resources
+                raw = [f(r, **res) for r in records]
+            else:
+                raw = list(map(lf.func, records))
         return validate_votes(lf.name, raw, len(records), k, ids)
     except LF_FAILURES as first:
         if on_error == "raise" and isinstance(first, LFError):
