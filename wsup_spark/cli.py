@@ -47,6 +47,18 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    """``--json`` and ``--incremental`` (``wsup run`` and ``jobs/label.py``)."""
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--incremental",
+        action="store_true",
+        help="build on the last run of output.path: apply only new or changed LFs, and every LF "
+        "to new rows only (incremental.where/files/delta_versions name them; default: source "
+        "ids the votes table lacks). Same as --set incremental.enabled=true",
+    )
+
+
 DESCRIPTION = """\
 Weak supervision on Spark: apply labeling functions to a corpus, fit a label
 model from their agreements, and write probabilistic labels (Delta tables) and
@@ -56,6 +68,7 @@ EPILOG = """\
 examples:
   wsup run --config conf/demo.yaml
   wsup run --config conf/demo.yaml --set source.n_rows=10000
+  wsup run --config conf/demo.yaml --incremental
   wsup analyze --config conf/demo.yaml
   wsup train --config conf/demo.yaml --set train.epochs=5
 
@@ -73,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the labeling pipeline (local Spark unless submitted)")
     add_config_args(run)
-    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_run_args(run)
     add_analyze_parser(sub)
     tr = sub.add_parser("train", help="train the end model on the training table (extra: train)")
     add_config_args(tr)
@@ -138,7 +151,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from wsup_spark.analysis.summary import format_summary
     from wsup_spark.pipeline import run_pipeline
 
-    cfg = load_config(args.config, args.overrides)
+    extra = ["incremental.enabled=true"] if getattr(args, "incremental", False) else []
+    cfg = load_config(args.config, [*args.overrides, *extra])
     add_import_paths(args.config)
     preflight(cfg)
     result = run_pipeline(cfg, start_session(cfg, getattr(args, "verbose", False)))

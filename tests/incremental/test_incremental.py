@@ -245,3 +245,23 @@ def test_incremental_config_errors_name_the_fix(tmp_path):
         config(tmp_path, tmp_path / "o", "x", where="day = 3", files=["a.parquet"])
     with pytest.raises(ConfigError, match="needs a Delta source"):
         config(tmp_path, tmp_path / "o", "x", delta_versions=[1, 2])
+
+
+def test_cli_incremental_run_and_analyze_show_what_was_recomputed(spark, tmp_path, capsys):
+    """``wsup run --incremental`` on the demo: 30 more rows are the only ones the LFs see;
+    ``wsup analyze`` shows each LF's version and the run that computed its column."""
+    from wsup_spark.cli import main
+
+    base = ["--config", "conf/demo.yaml", "--set", f"output.path={tmp_path}"]
+    assert main(["run", *base, "--set", "source.n_rows=300", "--set", "run_id=c1"]) == 0
+    capsys.readouterr()
+    assert main(["run", *base, "--incremental", "--set", "source.n_rows=330",
+                 "--set", "run_id=c2"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "330 rows" in out and "incremental run on c1" in out
+    assert "new rows: 30 (0 replace stored rows); votes: new rows added" in out
+    assert main(["analyze", *base, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["run_id"] == "c2"
+    assert {row["computed_by"] for row in report["lfs"]} == {"c1"}  # no LF changed
+    assert all(len(row["version"]) == 8 for row in report["lfs"])

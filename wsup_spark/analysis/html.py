@@ -117,6 +117,9 @@ _LF_COLUMNS: list[tuple[str, str, str]] = [
     ("gold_incorrect", "incorrect", "incorrect votes on gold rows"),
     ("confusion", "confusion", "votes on gold rows: rows = gold class, columns = vote"),
     ("errors", "errors", "LF failures counted as abstains"),
+    ("version", "version", "the LF's fingerprint: its code, closure values, globals, resources"),
+    ("computed_by", "computed by", "the run that computed this LF's votes (incremental runs "
+     "recompute changed LFs only)"),
 ]
 
 

@@ -120,9 +120,13 @@ def collect_report_data(
         lf_conf = np.asarray(result.metrics["lf_confusion"], np.int64)
     rows = lf_summary_rows(stats, nan_to_none(result.model.accuracies), lf_conf,
                            include_confusion=True)  # fmt: skip
+    versions = {v["lf"]: v for v in result.lf_versions}
     for row in rows:
         if result.lf_errors:
             row["errors"] = int(result.lf_errors.get(row["lf"], 0))
+        if row["lf"] in versions:  # which code computed the column, and in which run
+            row["version"] = versions[row["lf"]]["fingerprint"][:8]
+            row["computed_by"] = versions[row["lf"]]["computed_by"]
     return ReportData(
         run_id=result.run_id,
         lf_names=names,

@@ -191,6 +191,33 @@ def f1_label(class_names: Sequence[str] | None) -> str:
     return f"F1 ({class_names[1]})" if class_names else "F1 (class 1)"
 
 
+def format_incremental(info: dict[str, Any] | None) -> list[str]:
+    """The lines of ``wsup run``'s summary that say what an incremental run recomputed and why.
+
+    >>> print("\\n".join(format_incremental({"base_run": "r1", "lfs": {"kept": ["a"],
+    ...     "added": [], "changed": ["b"], "removed": []}, "new_rows": 0, "upserted_rows": 0,
+    ...     "votes": "rewritten", "stats": "recomputed", "labels": "all rows",
+    ...     "why_labels": "the model changed"})))
+      incremental run on r1: LFs recomputed ['b'] (changed ['b']), 1 kept, removed []
+      new rows: 0 (0 replace stored rows); votes: rewritten; statistics: recomputed
+      labels: all rows (the model changed)
+    """
+    if not info:
+        return []
+    if info.get("base_run") is None:
+        return [f"  incremental run: {info.get('why', 'a full run')}"]
+    lfs = info.get("lfs") or {}
+    computed = list(lfs.get("added", [])) + list(lfs.get("changed", []))
+    return [
+        f"  incremental run on {info['base_run']}: LFs recomputed {computed} (changed "
+        f"{lfs.get('changed', [])}), {len(lfs.get('kept', []))} kept, removed "
+        f"{lfs.get('removed', [])}",
+        f"  new rows: {info.get('new_rows') or 0:,} ({info.get('upserted_rows') or 0:,} replace "
+        f"stored rows); votes: {info.get('votes')}; statistics: {info.get('stats')}",
+        f"  labels: {info.get('labels')} ({info.get('why_labels', '')})",
+    ]
+
+
 def format_summary(r: PipelineResult, class_names: Sequence[str] | None = None) -> str:
     """Human-readable end-of-run summary (``wsup run``); ``class_names`` (``lfs.class_names``)
     name the classes."""
@@ -218,6 +245,7 @@ def format_summary(r: PipelineResult, class_names: Sequence[str] | None = None) 
             )
     for w in r.metrics.get("model_warnings") or []:
         lines.append(f"  warning: {w}")
+    lines += format_incremental(r.metrics.get("incremental"))
     lines.append(f"  votes table : {r.votes_path} (version {r.votes_version})")
     lines.append(f"  labels table: {r.labels_path} (version {r.labels_version})")
     if r.train_path:

@@ -283,7 +283,7 @@ def _run(ctx: RunContext, state: RunState) -> PipelineResult:
     result = PipelineResult(
         run_id=ctx.run_id, stats=stats, model=model, layout=ctx.layout,
         votes_version=votes_version, labels_version=labels_version, timings=ctx.timings,
-        metrics=metrics, lf_errors=errors,
+        metrics=metrics, lf_errors=errors, lf_versions=ctx.lf_versions,
     )  # fmt: skip
     if cfg.output.training_table:
         if relabel != "none" or state.train_version is None:

@@ -84,6 +84,13 @@ class RunContext:
         }
 
     @property
+    def lf_versions(self) -> list[dict[str, str]]:
+        """Per LF column: name, fingerprint and the run that computed it."""
+        by = self.computed_by or (self.run_id,) * self.lfset.m
+        cols = zip(self.lfset.names, self.lfset.fingerprints, by, strict=True)
+        return [{"lf": n, "fingerprint": f, "computed_by": b} for n, f, b in cols]
+
+    @property
     def task_meta(self) -> dict[str, Any]:
         """Multi-task runs: the task graph and each LF's task (empty for single-task runs)."""
         if self.graph is None:
@@ -357,7 +364,7 @@ def run_stages(ctx: RunContext) -> PipelineResult:
     result = PipelineResult(
         run_id=ctx.run_id, stats=stats, model=model, layout=ctx.layout,
         votes_version=votes_out.version, labels_version=labels_version, timings=ctx.timings,
-        metrics=metrics, lf_errors=votes_out.lf_errors,
+        metrics=metrics, lf_errors=votes_out.lf_errors, lf_versions=ctx.lf_versions,
     )  # fmt: skip
     if cfg.output.training_table:
         result.train_version = write_training_table(ctx, corpus, result)
@@ -455,7 +462,7 @@ def _run_multitask_stages(ctx: RunContext) -> PipelineResult:
     result = PipelineResult(
         run_id=ctx.run_id, stats=cast(Any, stats), model=cast(Any, model), layout=ctx.layout,
         votes_version=votes_out.version, labels_version=res.version, timings=ctx.timings,
-        metrics=metrics, lf_errors=votes_out.lf_errors,
+        metrics=metrics, lf_errors=votes_out.lf_errors, lf_versions=ctx.lf_versions,
     )  # fmt: skip
     if cfg.output.training_table:
         raise DataError("output.training_table is not supported for multi-task runs yet")

@@ -28,6 +28,8 @@ class PipelineResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     lf_errors: dict[str, int] = field(default_factory=dict)
     train_version: int | None = None
+    #: per LF column: ``{"lf", "fingerprint", "computed_by"}`` (the run that computed it)
+    lf_versions: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def n_rows(self) -> int:
@@ -80,4 +82,5 @@ class PipelineResult:
             "timings_s": self.timings,
             "metrics": {k: v for k, v in self.metrics.items() if k != "lf_confusion"},
             "lf_errors": self.lf_errors,
+            "lf_versions": self.lf_versions,
         }

@@ -19,6 +19,7 @@ from wsup_spark.errors import DataError, ModelError
 from wsup_spark.io.delta import commit_history
 from wsup_spark.io.files import read_bytes, write_files
 from wsup_spark.labelmodel.base import BaseLabelModel, label_model_from_dict
+from wsup_spark.run.incremental import STATE_FILE, RunState
 from wsup_spark.run.layout import MODEL_FILE, STATS_FILE, SUMMARY_FILE, RunLayout
 from wsup_spark.run.manifest import RunManifest
 from wsup_spark.run.result import PipelineResult
@@ -65,18 +66,25 @@ def load_run(output_path: str, run_id: str | None = None) -> PipelineResult:
         for c in history
         if c["metadata"].get("stage") == "labels" and (run_id is None or c["run_id"] == run_id)
     ]
-    if not commits:
+    done = RunManifest(layout).last_commit(run_id)
+    if not commits and done is None:
         which = f"run {run_id!r}" if run_id else "any wsup run"
         runs = sorted({str(c["run_id"]) for c in history if c["run_id"]})
         raise DataError(
             f"the labels table {layout.labels!r} has no commit of {which}; runs: {runs}"
         )
-    c = commits[-1]
-    done = RunManifest(layout).last_commit(run_id)
-    if done is not None:  # the run manifest names the versions that form the run
-        c = next((x for x in commits if int(x["version"]) == done.labels_version), c)
-    meta = c["metadata"]
-    rid = str(c["run_id"])
+    if done is not None:  # the run manifest names the run and the versions that form it
+        rid = done.run_id
+        c = next((x for x in history if int(x["version"]) == done.labels_version), None)
+        if c is not None and str(c["run_id"]) == rid:
+            meta = c["metadata"]
+        else:  # an incremental run that left the labels as they were: its own summary
+            meta = _summary_meta(layout, rid)
+        votes_version, labels_version = int(done.votes_version or 0), int(done.labels_version or 0)
+    else:
+        c = commits[-1]
+        meta, rid = c["metadata"], str(c["run_id"])
+        votes_version, labels_version = int(meta["votes_version"]), int(c["version"])
     folder = str(meta.get("artifacts") or layout.artifacts(rid))
     try:
         stats = LFStats.from_bytes(read_bytes(f"{folder}/{STATS_FILE}"))
@@ -94,9 +102,36 @@ def load_run(output_path: str, run_id: str | None = None) -> PipelineResult:
         stats=stats,
         model=model,
         layout=layout,
-        votes_version=int(meta["votes_version"]),
-        labels_version=int(c["version"]),
+        votes_version=votes_version,
+        labels_version=labels_version,
         train_version=done.train_version if done is not None and done.run_id == rid else None,
         metrics=dict(meta.get("metrics") or {}),
         lf_errors=dict(meta.get("lf_errors") or {}),
+        lf_versions=lf_versions(layout, rid, meta),
     )
+
+
+def _summary_meta(layout: RunLayout, run_id: str) -> dict[str, Any]:
+    """The labels-commit fields of a run that wrote no labels commit, from its summary.json."""
+    try:
+        summary = json.loads(read_bytes(layout.artifact(run_id, SUMMARY_FILE)))
+    except (OSError, ValueError) as e:
+        raise DataError(
+            f"run {run_id}: the run manifest records it, but its {SUMMARY_FILE} cannot be read "
+            f"({type(e).__name__}: {e}); rerun `wsup run`"
+        ) from e
+    return {"metrics": summary.get("metrics"), "lf_errors": summary.get("lf_errors"),
+            "lf_names": summary.get("lf_names")}  # fmt: skip
+
+
+def lf_versions(layout: RunLayout, run_id: str, meta: dict[str, Any]) -> list[dict[str, str]]:
+    """Per LF column: name, fingerprint and the run that computed it (from the run's state;
+    older runs: the labels commit's fingerprints, computed by the run itself)."""
+    try:
+        state = RunState.from_json(read_bytes(layout.artifact(run_id, STATE_FILE)).decode())
+        return [{"lf": c.name, "fingerprint": c.fingerprint, "computed_by": c.computed_by}
+                for c in state.columns]  # fmt: skip
+    except (OSError, ValueError, KeyError):
+        names, fps = meta.get("lf_names") or [], meta.get("lf_fingerprints") or []
+        return [{"lf": n, "fingerprint": f, "computed_by": run_id}
+                for n, f in zip(names, fps, strict=False)]  # fmt: skip
