@@ -38,6 +38,7 @@ def table_rows(path: str, version: int, run_id: str) -> dict[str, Any]:
         "rows": mine.num_rows,
         "distinct_ids": len(pc.unique(mine["id"])),
         "rows_all_runs": tbl.num_rows,
+        "distinct_ids_all_runs": len(pc.unique(tbl["id"])),
         "commit_run_id": meta.get("run_id"),
     }
 
@@ -51,8 +52,12 @@ def check(output: str, run_id: str) -> dict[str, Any]:
         res["problems"].append(f"run {run_id} has no commit in the run manifest {layout.manifest}")
         res["ok"] = False
         return res
-    n = int(json.loads(read_bytes(layout.artifact(run_id, SUMMARY_FILE)))["n_rows"])
+    summary = json.loads(read_bytes(layout.artifact(run_id, SUMMARY_FILE)))
+    n = int(summary["n_rows"])
     res["n_rows"] = n
+    inc = (summary.get("metrics") or {}).get("incremental") or {}
+    if inc.get("base_run"):  # an incremental run: the tables hold every run's rows, one per id
+        res["incremental"] = {k: inc.get(k) for k in ("base_run", "votes", "labels", "new_rows")}
     versions = {"votes": done.votes_version, "labels": done.labels_version,
                 "train": done.train_version}  # fmt: skip
     for name, version in versions.items():
@@ -60,6 +65,18 @@ def check(output: str, run_id: str) -> dict[str, Any]:
             continue  # no training table in this run
         info = table_rows(layout.table(name), int(version), run_id)
         res["tables"][name] = info
+        if inc.get("base_run"):
+            kept = (name == "votes" and inc.get("votes") == "unchanged") or (
+                name in ("labels", "train") and inc.get("labels") == "none")
+            if not kept and info["commit_run_id"] != run_id:
+                res["problems"].append(f"{name} v{version} was committed by "
+                                       f"{info['commit_run_id']}")  # fmt: skip
+            if info["rows_all_runs"] != n or info["distinct_ids_all_runs"] != n:
+                res["problems"].append(
+                    f"{name}: {info['rows_all_runs']} rows / {info['distinct_ids_all_runs']} "
+                    f"distinct ids, expected {n} (one per id)"
+                )
+            continue
         if info["commit_run_id"] != run_id:
             res["problems"].append(f"{name} v{version} was committed by {info['commit_run_id']}")
         if info["rows"] != n or info["distinct_ids"] != n:

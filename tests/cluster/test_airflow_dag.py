@@ -81,7 +81,8 @@ print(json.dumps(out))
     assert info["schedule"] == "@daily" and info["cron"] == "0 0 * * *"
     assert info["catchup"] is False
     assert info["max_active_runs"] == 1
-    assert info["params"] == ["config", "mode", "output", "overrides", "spark_conf"]
+    assert info["params"] == ["config", "incremental", "mode", "new_rows_where", "output",
+                              "overrides", "spark_conf"]  # fmt: skip
 
 
 @pytest.mark.slow
@@ -122,3 +123,39 @@ def test_dags_test_runs_the_pipeline_idempotently(
             assert set(tbl["run_id"].to_pylist()) == {run_id}
             assert commit_metadata(dt, dt.version())["run_id"] == run_id
         print(f"airflow dags test #{attempt}: {time.monotonic() - t0:.1f} s")
+
+
+@pytest.mark.slow
+def test_dags_test_incremental_runs_build_on_the_previous_date(
+    airflow_env: dict[str, str], tmp_path: Path
+) -> None:
+    """``incremental: true``: the first date is a full run; the next date's run applies the LFs
+    to its new rows only (``new_rows_where`` with the logical date substituted for ``{ds}``)
+    and the tables then hold every row once."""
+    migrate = subprocess.run([str(AIRFLOW), "db", "migrate"], capture_output=True, text=True,
+                             env=airflow_env, timeout=300)  # fmt: skip
+    assert migrate.returncode == 0, tail(migrate.stdout + migrate.stderr)
+    out = tmp_path / "out"
+    for date, n in (("2024-01-03", 3000), ("2024-01-04", 3300)):
+        conf = {
+            "config": "conf/demo.yaml", "output": str(out), "incremental": True,
+            "new_rows_where": "id >= 3000 AND '{ds}' = '2024-01-04'",
+            "overrides": [f"source.n_rows={n}", "source.num_partitions=2",
+                          "output.training_table=false"],
+            "spark_conf": {"spark.ui.enabled": "false", "spark.log.level": "WARN"},
+        }  # fmt: skip
+        done = subprocess.run(
+            [str(AIRFLOW), "dags", "test", "wsup_label", date, "-c", json.dumps(conf)],
+            capture_output=True, text=True, env=airflow_env, timeout=400, cwd=tmp_path,
+        )  # fmt: skip
+        log = done.stdout + done.stderr
+        assert done.returncode == 0, tail(log, 6000)
+        assert "'ok': True" in log, tail(log, 6000)
+    votes, dt = read_delta(out / "votes")
+    assert sorted(votes["id"].to_pylist()) == list(range(3300))
+    run_ids = votes["run_id"].to_pylist()
+    assert run_ids.count("20240104T000000Z") == 300 and run_ids.count("20240103T000000Z") == 3000
+    meta = commit_metadata(dt, dt.version())
+    assert meta["run_id"] == "20240104T000000Z"
+    where = meta["incremental"]["new_rows_from"]
+    assert where == "where id >= 3000 AND '2024-01-04' = '2024-01-04'"

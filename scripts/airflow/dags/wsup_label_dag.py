@@ -33,7 +33,15 @@ The Spark master comes from the Airflow connection ``spark_wsup`` (type ``spark`
 
 DAG params (per run; ``airflow dags trigger -c '{...}'``): ``config`` (relative to the repo or
 absolute), ``output`` (``output.path`` override), ``mode`` (append/overwrite), ``overrides``
-(extra ``key.path=value`` settings) and ``spark_conf`` (extra Spark conf).
+(extra ``key.path=value`` settings), ``spark_conf`` (extra Spark conf), ``incremental`` and
+``new_rows_where``.
+
+Incremental runs (``incremental: true``; README "Incremental runs"): each DAG run builds on the
+last one at the output path, applying only new or changed LFs, and every LF to the logical date's
+new rows only: ``new_rows_where`` is a Spark SQL filter on the source with ``{ds}`` standing for
+the logical date (``YYYY-MM-DD``), e.g. ``"day = '{ds}'"``; without it, source rows whose id the
+votes table lacks are new. The tables then hold one row per id (``output.mode: overwrite``; the
+``mode`` param is ignored).
 """
 
 from __future__ import annotations
@@ -83,6 +91,11 @@ with DAG(
         "mode": Param("append", enum=["append", "overwrite"], description="output.mode"),
         "overrides": Param([], type="array", description="extra key.path=value settings"),
         "spark_conf": Param({}, type="object", description="extra Spark conf for spark-submit"),
+        "incremental": Param(False, type="boolean", description="build on the last run"),
+        "new_rows_where": Param(
+            None, type=["null", "string"],
+            description="incremental: filter naming the new rows; {ds} = the logical date",
+        ),
     },
     tags=["wsup_spark", "weak-supervision"],
     doc_md=__doc__,
@@ -117,7 +130,14 @@ with DAG(
             .stdout.strip()
             .splitlines()[-1]
         )
-        sets = [f"run_id={run_id}", f"output.mode={params['mode']}"]
+        incremental = bool(params.get("incremental"))
+        mode = "overwrite" if incremental else params["mode"]
+        sets = [f"run_id={run_id}", f"output.mode={mode}"]
+        if incremental:
+            sets.append("incremental.enabled=true")
+            if params.get("new_rows_where"):
+                ds = pendulum.instance(logical).in_timezone("UTC").strftime("%Y-%m-%d")
+                sets.append(f"incremental.where={str(params['new_rows_where']).format(ds=ds)}")
         if params.get("output"):
             sets.append(f"output.path={params['output']}")
         sets += [str(s) for s in params.get("overrides") or []]
