@@ -173,14 +173,14 @@ def apply_lfs_to_batch(
             f"id column {id_col!r} has {id_array.null_count} null value(s) in a batch of {n} rows; "
             "every row needs a stable non-null id (filter them out or fix source.id_col)"
         )
-    ids = id_array.to_pylist()
+    ids = _RowIds(id_array)  # Python ids only for records and error messages
     if hidden:
         batch = batch.select([c for c in batch.schema.names if c not in set(hidden)])
     # Build the shared inputs first, so each LF's timing is its own work.
     records: list[Record] = []
     row_lfs = [f for f in lfs if f.kind == "row"]
     if row_lfs:
-        records = _records(batch, required_columns(row_lfs), id_col, ids)
+        records = _records(batch, required_columns(row_lfs), id_col, ids.tolist())
     pandas_cache: dict[tuple[str, ...] | None, Any] = {}
     for lf in lfs:
         if lf.kind == "batch" and lf.batch_format == "pandas":
@@ -193,11 +193,32 @@ def apply_lfs_to_batch(
     return out
 
 
+class _RowIds(Sequence[Any]):
+    """A batch's row ids as Python values, converted on first use (a batch of vectorized LFs
+    that all succeed never needs them)."""
+
+    def __init__(self, array: Any) -> None:
+        self._array = array
+        self._list: list[Any] | None = None
+
+    def tolist(self) -> list[Any]:
+        """Every id, as ``Array.to_pylist`` gives them."""
+        if self._list is None:
+            self._list = self._array.to_pylist()
+        return self._list
+
+    def __len__(self) -> int:
+        return len(self._array)
+
+    def __getitem__(self, i: Any) -> Any:
+        return self.tolist()[i]
+
+
 def _run_lfs(
     lfs: Sequence[LabelingFunction],
     batch: Any,
     records: list[Record],
-    ids: list[Any],
+    ids: Sequence[Any],
     out: np.ndarray,
     cardinality: int,
     on_error: OnError,
@@ -286,7 +307,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _decode_error(batch: Any, ids: list[Any], err: UnicodeDecodeError) -> DataError:
+def _decode_error(batch: Any, ids: Sequence[Any], err: UnicodeDecodeError) -> DataError:
     """A :class:`DataError` naming the string column and the row id whose bytes are not UTF-8."""
     import pyarrow as pa
 
@@ -312,7 +333,7 @@ def _decode_error(batch: Any, ids: list[Any], err: UnicodeDecodeError) -> DataEr
 def _run_row_lf(
     lf: LabelingFunction,
     records: list[Record],
-    ids: list[Any],
+    ids: Sequence[Any],
     k: int,
     on_error: OnError,
     errors: MutableMapping[str, int] | None,
@@ -354,7 +375,7 @@ def _run_row_lf(
 def _run_batch_lf(
     lf: LabelingFunction,
     batch: Any,
-    ids: list[Any],
+    ids: Sequence[Any],
     k: int,
     on_error: OnError,
     errors: MutableMapping[str, int] | None,

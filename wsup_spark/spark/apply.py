@@ -113,7 +113,7 @@ def add_constant_fields(schema: Any, constants: Mapping[str, str]) -> Any:
 def append_constants(batch: Any, constants: Mapping[str, str]) -> Any:
     """``batch`` (an Arrow RecordBatch) plus the constant string columns, in order."""
     for c, v in constants.items():
-        batch = batch.append_column(c, pa.array([v] * batch.num_rows, pa.string()))
+        batch = batch.append_column(c, pa.repeat(pa.scalar(v, pa.string()), batch.num_rows))
     return batch
 
 

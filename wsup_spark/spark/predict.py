@@ -72,13 +72,18 @@ def probs_to_arrow(ids: Any, L: np.ndarray, P: np.ndarray) -> Any:
     n, k = P.shape
     offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
     probs = pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(P, np.float64).ravel()))
+    label = P.argmax(axis=1)
+    # per-column passes: numpy's row reductions over a few columns cost ~10x more per row
+    n_votes = np.zeros(n, np.int32)
+    for j in range(L.shape[1]):
+        n_votes += L[:, j] >= 0
     return pa.RecordBatch.from_arrays(
         [
             ids,
             probs,
-            pa.array(P.argmax(axis=1).astype(np.int32)),
-            pa.array(P.max(axis=1).astype(np.float64)),
-            pa.array((L >= 0).sum(axis=1).astype(np.int32)),
+            pa.array(label.astype(np.int32)),
+            pa.array(P[np.arange(n), label].astype(np.float64)),  # the row max
+            pa.array(n_votes),
         ],
         names=["id", "probs", "label", "confidence", "n_votes"],
     )
