@@ -265,3 +265,42 @@ def test_cli_incremental_run_and_analyze_show_what_was_recomputed(spark, tmp_pat
     assert report["run_id"] == "c2"
     assert {row["computed_by"] for row in report["lfs"]} == {"c1"}  # no LF changed
     assert all(len(row["version"]) == 8 for row in report["lfs"])
+
+
+def test_new_rows_named_by_files_or_by_delta_versions(spark, corpus, tmp_path):
+    """``incremental.files`` and ``incremental.delta_versions`` name the new rows as
+    ``incremental.where`` does; the result equals a full run either way."""
+    from deltalake import write_deltalake
+
+    lfs = [lf_pos, lf_neg_v1]
+    out = tmp_path / "out"
+    run_pipeline(config(corpus, out, "p1"), spark, lfs=lfs)
+    write_day(corpus, 3, range(600, 650), seed=6)
+    new_file = corpus / "day=3" / "part-0.parquet"
+    inc = run_pipeline(config(corpus, out, "p2", files=[str(new_file)]), spark, lfs=lfs)
+    assert (inc.metrics["incremental"]["new_rows"], inc.metrics["incremental"]["votes"]) == (
+        50, "new rows added")
+    assert_same_run(inc, run_pipeline(config(corpus, tmp_path / "f1", "f1", incremental=False),
+                                      spark, lfs=lfs))  # fmt: skip
+
+    source = tmp_path / "delta_source"
+    first = pq.read_table(corpus / "day=1" / "part-0.parquet")
+    write_deltalake(str(source), first)  # version 0
+    delta = dict(format="delta", path=str(source), gold_col="label")
+
+    def dcfg(out_: Path, run_id: str, incremental: bool = True, **inc_: object):
+        raw = {"run_id": run_id, "source": delta, "output": {"path": str(out_)},
+               "lfs": {"modules": ["unused:LFS"]},
+               "incremental": {"enabled": incremental, **inc_}}  # fmt: skip
+        return parse_config(raw)
+
+    run_pipeline(dcfg(tmp_path / "d", "v0"), spark, lfs=lfs)
+    write_deltalake(str(source), pq.read_table(corpus / "day=2" / "part-0.parquet"),
+                    mode="append")  # version 1: 300 new rows  # fmt: skip
+    inc = run_pipeline(dcfg(tmp_path / "d", "v1", delta_versions=[0, 1]), spark, lfs=lfs)
+    assert inc.metrics["incremental"]["new_rows"] == 300
+    assert inc.metrics["incremental"]["new_rows_from"] == "Delta source versions [0, 1]"
+    assert_same_run(inc, run_pipeline(dcfg(tmp_path / "df", "df", incremental=False), spark,
+                                      lfs=lfs))  # fmt: skip
+    with pytest.raises(ConfigError, match="cannot be read at both versions"):
+        run_pipeline(dcfg(tmp_path / "d", "v9", delta_versions=[1, 9]), spark, lfs=lfs)
