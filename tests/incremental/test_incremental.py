@@ -260,6 +260,8 @@ def test_cli_incremental_run_and_analyze_show_what_was_recomputed(spark, tmp_pat
     out = capsys.readouterr().out
     assert "330 rows" in out and "incremental run on c1" in out
     assert "new rows: 30 (0 replace stored rows); votes: new rows added" in out
+    train = read(str(tmp_path / "train"))  # the training table holds every row once
+    assert sorted(train["id"]) == list(range(330))
     assert main(["analyze", *base, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["run_id"] == "c2"
