@@ -306,3 +306,17 @@ def test_new_rows_named_by_files_or_by_delta_versions(spark, corpus, tmp_path):
                                       lfs=lfs))  # fmt: skip
     with pytest.raises(ConfigError, match="cannot be read at both versions"):
         run_pipeline(dcfg(tmp_path / "d", "v9", delta_versions=[1, 9]), spark, lfs=lfs)
+
+
+def test_switching_to_a_model_that_needs_vote_patterns_recounts_them(spark, corpus, tmp_path):
+    """The stored statistics of a label_model run have no vote patterns; an incremental run
+    with dawid_skene (which needs them) recounts them from the stored votes."""
+    out = tmp_path / "out"
+    lfs = [lf_pos, lf_neg_v1, lf_nice]
+    run_pipeline(config(corpus, out, "k1"), spark, lfs=lfs)
+    inc = run_pipeline(config(corpus, out, "k2", kind="dawid_skene"), spark, lfs=lfs)
+    info = inc.metrics["incremental"]
+    assert info["stats"].startswith("recomputed from the votes") and info["labels"] == "all rows"
+    full = run_pipeline(config(corpus, tmp_path / "f", "f", incremental=False, kind="dawid_skene"),
+                        spark, lfs=lfs)  # fmt: skip
+    assert_same_run(inc, full)

@@ -248,6 +248,13 @@ def _run(ctx: RunContext, state: RunState) -> PipelineResult:
             else f"{upserts} new row(s) replace rows the tables held"  # fmt: skip
         info.update(votes="rewritten", stats="recomputed from the written votes", why_votes=why,
                     new_rows=n_new)  # fmt: skip
+    if ctx.template.patterns is not None and stats.patterns is None:
+        with ctx.stage("LF statistics (with vote patterns)"):  # e.g. the model became dawid_skene
+            stats = reduce_stats(read_table(spark, ctx.layout.votes, version=votes_version),
+                                 ctx.template)  # fmt: skip
+        batch, partials = None, ((ctx.run_id, STATS_FILE),)
+        info["stats"] = ("recomputed from the votes: the label model needs the vote patterns the "
+                         "stored statistics lack")  # fmt: skip
     if counters is not None:
         errors, seconds = counters[0].value, counters[1].value
     else:
