@@ -147,6 +147,7 @@ def configure_logging(verbose: bool = False) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``wsup run``: the pipeline, the HTML report next to the labels table, then the summary."""
+    from wsup_spark.analysis.multitask_report import format_multitask_summary
     from wsup_spark.analysis.report import write_report
     from wsup_spark.analysis.summary import format_summary
     from wsup_spark.pipeline import run_pipeline
@@ -162,7 +163,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = {**result.summary(), "class_names": names and list(names), "report": report}
         print(json.dumps(summary, indent=2))
     else:
-        print(format_summary(result, names))
+        print(format_multitask_summary(result) if result.is_multitask
+              else format_summary(result, names))  # fmt: skip
         print(f"  report: {report}")
     return 0
 
@@ -210,24 +212,28 @@ def add_import_paths(config: str | Path) -> list[str]:
 
 
 def preflight(cfg: PipelineConfig) -> None:
-    """What can fail before Spark starts: ``source.path`` exists, the LF modules import, no LF
-    declares the gold column, ``output.features`` does not name it."""
+    """What can fail before Spark starts: ``source.path`` exists, the LF modules (every task's,
+    with a ``tasks`` section) import, no LF declares a gold column (``source.gold_col`` or a
+    task's ``gold_col``), ``output.features`` does not name it."""
+    from wsup_spark.analysis.report import configured_lfs
     from wsup_spark.errors import ConfigError
     from wsup_spark.io.sources import GOLD_COL, check_source_path
-    from wsup_spark.lf.loading import load_lfs
 
     check_source_path(cfg.source)
-    lfs = load_lfs(cfg.lfs.modules, cfg.lfs.exclude)
+    lfs = configured_lfs(cfg)
     gold = cfg.source.gold_col
+    task_gold = {str(t["gold_col"]): str(t["name"]) for t in cfg.tasks.tasks if t.get("gold_col")}
+    hidden = ({gold, GOLD_COL} if gold else set()) | set(task_gold)
+    for lf in lfs:
+        peeks = [c for c in (lf.columns or ()) if c in hidden]
+        if peeks:
+            where = ", ".join(f"tasks[{task_gold[c]}].gold_col={c!r}" if c in task_gold else
+                              f"source.gold_col={gold!r}" for c in peeks)  # fmt: skip
+            raise ConfigError(
+                f"LF {lf.name!r} reads {peeks}, the gold label ({where}): it is for "
+                "evaluation only and hidden from LFs; remove it from the LF's columns="
+            )
     if gold:
-        for lf in lfs:
-            peeks = [c for c in (lf.columns or ()) if c in (gold, GOLD_COL)]
-            if peeks:
-                raise ConfigError(
-                    f"LF {lf.name!r} reads {peeks}, the gold label (source.gold_col={gold!r}): "
-                    "it is for evaluation only and hidden from LFs; remove it from the LF's "
-                    "columns="
-                )
         if gold in cfg.output.features and gold != GOLD_COL:
             raise ConfigError(
                 f"output.features names the gold column {gold!r}: the train table has the gold "

@@ -142,11 +142,23 @@ def _pct(v: float | None) -> str:
 
 
 def _lf_table(data: ReportData) -> str:
-    rows = data.lf_rows
+    return lf_table_html(data.lf_rows, data.class_names)
+
+
+def lf_table_html(
+    rows: Sequence[dict[str, Any]],
+    class_names: Sequence[str],
+    table_id: str = "lf-table",
+    extra: Sequence[tuple[str, str, str]] = (),
+) -> str:
+    """The sortable LF table of :func:`~wsup_spark.analysis.summary.lf_summary_rows`' rows;
+    ``extra`` (key, header, help) columns of fractions of rows come after ``conflicts``."""
     present = {key for r in rows for key in r}
     if "learned_acc" in present and "gold_acc" in present:
         present.add("delta")
-    cols = [c for c in _LF_COLUMNS if c[0] in present]
+    known = [c for c in _LF_COLUMNS if c[0] in present]
+    at = next((i + 1 for i, c in enumerate(known) if c[0] == "conflicts"), len(known))
+    cols = known[:at] + [c for c in extra if c[0] in present] + known[at:]
     head = "".join(f'<th title="{_esc(h)}">{_esc(t)}</th>' for _, t, h in cols)
     body = []
     for r in rows:
@@ -156,10 +168,10 @@ def _lf_table(data: ReportData) -> str:
             if key == "delta":
                 la, ga = r.get("learned_acc"), r.get("gold_acc")
                 v = None if la is None or ga is None else la - ga
-            cells.append(_lf_cell(key, v, data.class_names))
+            cells.append(_lf_cell(key, v, class_names))
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
-        '<div class="tablewrap"><table class="sortable" id="lf-table"><thead><tr>'
+        f'<div class="tablewrap"><table class="sortable" id="{_esc(table_id)}"><thead><tr>'
         + head
         + "</tr></thead><tbody>"
         + "\n".join(body)
@@ -188,7 +200,7 @@ def _lf_cell(key: str, v: Any, class_names: Sequence[str] = ()) -> str:
         title = "votes on gold rows: rows = gold class, columns = the LF's vote"
         return (f'<td data-v="{_esc(text)}"><table class="cmi" title="{title}">{head}{grid}'
                 "</table></td>")  # fmt: skip
-    if key in ("coverage", "overlaps", "conflicts"):
+    if key in ("coverage", "overlaps", "conflicts") or key.startswith("conflicts_"):
         w = max(0.0, min(1.0, float(v))) * 100
         return f'<td class="bar" style="--w:{w:.1f}%" data-v="{float(v)!r}">{_pct(float(v))}</td>'
     if key in ("learned_acc", "gold_acc"):

@@ -23,6 +23,12 @@ import numpy as np
 
 from wsup_spark.analysis.diagnostics import DEFAULT_BINS, ConfidenceHistogram, GoldDiagnostics
 from wsup_spark.analysis.html import PLOT_STEPS, render_html
+from wsup_spark.analysis.multitask_report import (
+    MultiTaskReportData,
+    collect_multitask_report_data,
+    format_multitask_report,
+    render_multitask_html,
+)
 from wsup_spark.analysis.progress import Progress
 from wsup_spark.analysis.reductions import confidence_histogram, gold_diagnostics
 from wsup_spark.analysis.report_data import ReportData
@@ -34,11 +40,12 @@ from wsup_spark.analysis.summary import (
     lf_summary_rows,
 )
 from wsup_spark.config import PipelineConfig
-from wsup_spark.errors import DataError
+from wsup_spark.errors import ConfigError, DataError
 from wsup_spark.io.delta import read_table
 from wsup_spark.io.files import write_bytes
 from wsup_spark.json_values import nan_to_none
 from wsup_spark.labelmodel.baselines import MajorityVote
+from wsup_spark.lf.base import LabelingFunction
 from wsup_spark.lf.loading import load_lfs
 from wsup_spark.run.layout import REPORT_FILE
 from wsup_spark.run.result import PipelineResult
@@ -83,7 +90,7 @@ def collect_report_data(
     progress : Progress, optional
         Receives one step per stage (:data:`COLLECT_STEPS`).
     """
-    stats, k = result.stats, int(result.cardinality)
+    stats, model, k = result.single_stats, result.single_model, int(result.cardinality)
     names = list(result.lf_names)
     cls = [str(c) for c in class_names] if class_names is not None else [str(a) for a in range(k)]
     if len(cls) != k:
@@ -108,7 +115,7 @@ def collect_report_data(
         votes = read_table(spark, result.votes_path, version=result.votes_version)
         if "gold" in votes.columns:
             mv = MajorityVote(k).fit(stats)
-            models = {"label_model": result.model, "majority_vote": mv}
+            models = {"label_model": model, "majority_vote": mv}
             gold = gold_diagnostics(votes, models, stats.m, k, bins, run_id=result.run_id)
             if gold.n_gold == 0:
                 notes.append("The gold column has no labels for this run's rows.")
@@ -118,7 +125,7 @@ def collect_report_data(
     lf_conf = gold.lfs if gold is not None else None
     if lf_conf is None and result.metrics.get("lf_confusion") is not None:
         lf_conf = np.asarray(result.metrics["lf_confusion"], np.int64)
-    rows = lf_summary_rows(stats, nan_to_none(result.model.accuracies), lf_conf,
+    rows = lf_summary_rows(stats, nan_to_none(model.accuracies), lf_conf,
                            include_confusion=True)  # fmt: skip
     versions = {v["lf"]: v for v in result.lf_versions}
     for row in rows:
@@ -137,11 +144,11 @@ def collect_report_data(
         lf_rows=rows,
         overlap=overlap,
         conflict=conflict,
-        label_model=result.model.kind or type(result.model).__name__,
-        class_balance=result.model.class_balance,
+        label_model=model.kind or type(model).__name__,
+        class_balance=model.class_balance,
         histogram=histogram,
         gold=gold,
-        fit_info=dict(result.model.fit_info),
+        fit_info=dict(model.fit_info),
         notes=notes,
         tables={
             "votes": {"path": result.votes_path, "version": result.votes_version},
@@ -189,16 +196,27 @@ def write_report_data(
     bins: int = DEFAULT_BINS,
     class_names: Sequence[str] | None = None,
     notes: Sequence[str] = (),
-) -> tuple[ReportData, str]:
+) -> tuple[ReportData | MultiTaskReportData, str]:
     """:func:`write_report`, also returning the :class:`ReportData` it rendered; ``notes`` are
-    shown at the top of the report."""
+    shown at the top of the report. A multi-task run gets the multi-task report
+    (:mod:`~wsup_spark.analysis.multitask_report`: an LF table per task, per-task gold accuracy,
+    cross-task conflicts; ``class_names`` come from each task, ``spark`` and ``bins`` are not
+    used) and its :class:`MultiTaskReportData`."""
     path = path or default_report_path(result)
+    targets = [path, result.layout.artifact(result.run_id, REPORT_FILE)]
+    if result.is_multitask:
+        mdata = collect_multitask_report_data(result)
+        mdata.notes.extend(notes)
+        page = render_multitask_html(mdata)
+        for target in targets:
+            write_bytes(target, page.encode("utf-8"))
+        logger.info("report written to %s", path)
+        return mdata, path
     with Progress(COLLECT_STEPS + PLOT_STEPS + 1, "report") as progress:
         data = collect_report_data(result, spark, bins, class_names, progress)
         data.notes.extend(notes)
         page = render_html(data, progress)
         progress.step("write")
-        targets = [path, result.layout.artifact(result.run_id, REPORT_FILE)]
         for target in targets:
             write_bytes(target, page.encode("utf-8"))
     logger.info("report written to %s", path)
@@ -211,7 +229,7 @@ def analyze(
     run_id: str | None = None,
     path: str | None = None,
     bins: int = DEFAULT_BINS,
-) -> tuple[ReportData, str]:
+) -> tuple[ReportData | MultiTaskReportData, str]:
     """``wsup analyze``: report on the latest run written to ``cfg.output.path``.
 
     Warns (and notes in the report) when the configured LFs differ from the run's.
@@ -219,7 +237,7 @@ def analyze(
     result = load_run(cfg.output.path, run_id)
     note = None
     try:
-        lfs = load_lfs(cfg.lfs.modules, cfg.lfs.exclude)
+        lfs = configured_lfs(cfg)
         if [lf.name for lf in lfs] != list(result.lf_names):
             note = (
                 f"The configured LFs {[lf.name for lf in lfs]} differ from run "
@@ -233,8 +251,29 @@ def analyze(
                              notes=[note] if note else [])  # fmt: skip
 
 
-def format_report_summary(data: ReportData, path: str | None = None) -> str:
-    """Plain-text summary for the terminal: LF table, corpus line, label model vs majority vote."""
+def configured_lfs(cfg: PipelineConfig) -> list[LabelingFunction]:
+    """The config's LFs in vote order: ``lfs.modules``, or with a ``tasks`` section every task's
+    LFs in task order (``lfs.exclude`` applies to all)."""
+    if not cfg.tasks.tasks:
+        return load_lfs(cfg.lfs.modules, cfg.lfs.exclude)
+    out: list[LabelingFunction] = []
+    for spec in cfg.tasks.tasks:
+        mods = spec.get("lfs") or []
+        out += load_lfs([mods] if isinstance(mods, str) else list(mods)) if mods else []
+    exclude = set(cfg.lfs.exclude)
+    missing = sorted(exclude - {lf.name for lf in out})
+    if missing:
+        raise ConfigError(f"lfs.exclude names LF(s) {missing} that no task has")
+    return [lf for lf in out if lf.name not in exclude]
+
+
+def format_report_summary(
+    data: ReportData | MultiTaskReportData, path: str | None = None
+) -> str:
+    """Plain-text summary for the terminal: LF table, corpus line, label model vs majority vote
+    (a multi-task run: :func:`format_multitask_report`)."""
+    if isinstance(data, MultiTaskReportData):
+        return format_multitask_report(data, path)
     c = data.corpus
     lines = [
         f"run {data.run_id}: {c.n:,} rows, {len(data.lf_names)} LFs, k={data.k}, "

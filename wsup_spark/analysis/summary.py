@@ -220,17 +220,25 @@ def format_incremental(info: dict[str, Any] | None) -> list[str]:
 
 def format_summary(r: PipelineResult, class_names: Sequence[str] | None = None) -> str:
     """Human-readable end-of-run summary (``wsup run``); ``class_names`` (``lfs.class_names``)
-    name the classes."""
+    name the classes. A multi-task run's summary (per task its LF table, rates, cross-task
+    conflicts and gold accuracy) is
+    :func:`~wsup_spark.analysis.multitask_report.format_multitask_summary`."""
+    if r.is_multitask:
+        raise ValueError(
+            f"run {r.run_id} is a multi-task run: use "
+            "wsup_spark.analysis.multitask_report.format_multitask_summary(result)"
+        )
+    stats = r.single_stats
     lines = [f"run {r.run_id}: {r.n_rows:,} rows, {len(r.lf_names)} LFs, k={r.cardinality}"]
     conf = r.metrics.get("lf_confusion")
-    rows = lf_summary_rows(r.stats, r.metrics.get("lf_accuracy_learned"),
+    rows = lf_summary_rows(stats, r.metrics.get("lf_accuracy_learned"),
                            np.asarray(conf) if conf is not None else None)  # fmt: skip
     secs = r.metrics.get("lf_seconds") or [None] * len(rows)
     for row, sec in zip(rows, secs, strict=True):
         row["errors"] = r.lf_errors.get(row["lf"], 0)
         row["task_s"] = sec
     lines += ["  " + line for line in format_lf_table(rows, class_names).splitlines()]
-    lines.append(f"  rows with >=1 vote: {r.stats.n_covered / max(r.n_rows, 1):.3f}")
+    lines.append(f"  rows with >=1 vote: {stats.n_covered / max(r.n_rows, 1):.3f}")
     acc = r.metrics.get("accuracy")
     if acc:
         lines.append(

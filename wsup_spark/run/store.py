@@ -6,7 +6,10 @@ RunLayout`): the fitted model's parameters (``label_model.json``), the LF statis
 :class:`~wsup_spark.run.result.PipelineResult` from the run manifest (which names the table
 versions that form the run), the labels table's commit history (the votes version and the artifacts
 folder) and those files; nothing is recomputed. A run that never committed its manifest entry (a
-driver killed midway) is not "the latest run".
+driver killed midway) is not "the latest run". A multi-task run's artifacts hold
+:class:`~wsup_spark.labelmodel.multitask.MultiTaskStats` and a
+:class:`~wsup_spark.labelmodel.multitask.MultiTaskLabelModel` (``"kind":
+"multitask_label_model"``); :func:`load_run` rebuilds those.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from wsup_spark.errors import DataError, ModelError
 from wsup_spark.io.delta import commit_history
 from wsup_spark.io.files import read_bytes, write_files
 from wsup_spark.labelmodel.base import BaseLabelModel, label_model_from_dict
+from wsup_spark.labelmodel.multitask import MultiTaskLabelModel, MultiTaskStats
 from wsup_spark.run.incremental import STATE_FILE, RunState
 from wsup_spark.run.layout import MODEL_FILE, STATS_FILE, SUMMARY_FILE, RunLayout
 from wsup_spark.run.manifest import RunManifest
@@ -27,7 +31,10 @@ from wsup_spark.stats.lfstats import LFStats
 
 
 def save_artifacts(
-    layout: RunLayout, run_id: str, model: BaseLabelModel, stats: LFStats
+    layout: RunLayout,
+    run_id: str,
+    model: BaseLabelModel | MultiTaskLabelModel,
+    stats: LFStats | MultiTaskStats,
 ) -> dict[str, Any]:
     """Write the fitted model and the LF statistics of ``run_id``; returns the model's params."""
     params = model.to_dict()
@@ -87,9 +94,7 @@ def load_run(output_path: str, run_id: str | None = None) -> PipelineResult:
         votes_version, labels_version = int(meta["votes_version"]), int(c["version"])
     folder = str(meta.get("artifacts") or layout.artifacts(rid))
     try:
-        stats = LFStats.from_bytes(read_bytes(f"{folder}/{STATS_FILE}"))
-        params = json.loads(read_bytes(f"{folder}/{MODEL_FILE}"))
-        model = label_model_from_dict(params)
+        stats, model = load_artifacts(folder)
     except (OSError, ValueError, KeyError, ModelError) as e:
         raise DataError(
             f"run {rid}: cannot read its artifacts in {folder!r} ({type(e).__name__}: {e}); "
@@ -97,6 +102,8 @@ def load_run(output_path: str, run_id: str | None = None) -> PipelineResult:
         ) from e
     if stats.lf_names is None and meta.get("lf_names"):
         stats = dataclasses.replace(stats, lf_names=tuple(meta["lf_names"]))
+    if isinstance(stats, MultiTaskStats) and meta.get("lf_tasks"):
+        _check_lf_tasks(rid, stats, meta["lf_tasks"])
     return PipelineResult(
         run_id=rid,
         stats=stats,
@@ -109,6 +116,29 @@ def load_run(output_path: str, run_id: str | None = None) -> PipelineResult:
         lf_errors=dict(meta.get("lf_errors") or {}),
         lf_versions=lf_versions(layout, rid, meta),
     )
+
+
+def load_artifacts(
+    folder: str,
+) -> tuple[LFStats, BaseLabelModel] | tuple[MultiTaskStats, MultiTaskLabelModel]:
+    """The LF statistics and fitted label model in a run's artifacts ``folder``: the model's
+    ``kind`` says which (``"multitask_label_model"``: :class:`MultiTaskStats` and
+    :class:`MultiTaskLabelModel`; else :class:`LFStats` and the single-task model)."""
+    params = json.loads(read_bytes(f"{folder}/{MODEL_FILE}"))
+    raw = read_bytes(f"{folder}/{STATS_FILE}")
+    if isinstance(params, dict) and params.get("kind") == "multitask_label_model":
+        return MultiTaskStats.from_bytes(raw), MultiTaskLabelModel.from_dict(params)
+    return LFStats.from_bytes(raw), label_model_from_dict(params)
+
+
+def _check_lf_tasks(run_id: str, stats: MultiTaskStats, lf_tasks: list[str]) -> None:
+    """The statistics' LF-to-task map must be the labels commit's (both written by the run)."""
+    got = [stats.graph.tasks[t].name for t in stats.lf_tasks]
+    if got != list(lf_tasks):
+        raise DataError(
+            f"run {run_id}: its {STATS_FILE} maps the LFs to tasks {got}, its labels commit "
+            f"says {list(lf_tasks)}; the artifacts folder was overwritten — rerun `wsup run`"
+        )
 
 
 def _summary_meta(layout: RunLayout, run_id: str) -> dict[str, Any]:
