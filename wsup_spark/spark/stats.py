@@ -19,6 +19,8 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
+
 from wsup_spark.spark.apply import TASK_REPORTS, VOTES_COL, arrow_votes_matrix, task_attempt_id
 from wsup_spark.spark.reduce import reduce_partitions
 from wsup_spark.stats.lfstats import LFStats
@@ -36,24 +38,118 @@ class StatsTap:
     ``template`` is the empty statistics of the LF set (m, k, names, whether to collect vote
     patterns). Picklable and cheap to construct; ``finish()`` returns npz bytes
     (``LFStats.to_bytes``).
+
+    A task's votes repeat a few distinct rows (vote patterns) over and over, so the tap counts
+    the patterns of each batch (:class:`PatternCounts`) and computes the statistics of the
+    distinct rows once, in ``finish()``: ``LFStats`` of a row occurring c times is c times the
+    row's, and c is a sum of powers of two, so ``from_matrix`` of the rows with bit b of their
+    count set, doubled b times by ``merge`` (exact integer addition), adds up to exactly what
+    ``from_matrix`` of every row gives. Where the patterns do not repeat (more than
+    :data:`MAX_PATTERNS` distinct rows) or cannot be numbered in an int64, each batch goes to
+    ``from_matrix`` directly.
     """
 
     def __init__(self, template: LFStats, votes_col: str = VOTES_COL) -> None:
         self.votes_col = votes_col
         self.patterns = template.patterns is not None
         self.stats = template
+        self.counts = PatternCounts.create(template.m, template.k)
 
     def update(self, batch: Any) -> None:
         """Add one Arrow batch's votes."""
-        if batch.num_rows:
-            L = arrow_votes_matrix(batch, self.stats.m, self.votes_col)
-            self.stats = self.stats.merge(
-                LFStats.from_matrix(L, self.stats.k, self.stats.lf_names, patterns=self.patterns)
-            )
+        if not batch.num_rows:
+            return
+        L = arrow_votes_matrix(batch, self.stats.m, self.votes_col)
+        if self.counts is not None and L.min() >= -1 and L.max() < self.stats.k:
+            self.counts.add(L)
+            if self.counts.distinct > MAX_PATTERNS:
+                self._flush()  # the patterns do not repeat: from here on, batch by batch
+                self.counts = None
+            return
+        self.stats = self.stats.merge(self._of(L))  # (from_matrix rejects votes out of range)
+
+    def _of(self, L: np.ndarray) -> LFStats:
+        return LFStats.from_matrix(L, self.stats.k, self.stats.lf_names, patterns=self.patterns)
+
+    def _flush(self) -> None:
+        """Merge the counted patterns into ``stats`` (see the class docstring)."""
+        if self.counts is None or not self.counts.distinct:
+            return
+        rows, counts = self.counts.rows_and_counts()
+        acc: LFStats | None = None
+        for bit in range(int(counts.max()).bit_length() - 1, -1, -1):  # Horner: high bits first
+            if acc is not None:
+                acc = acc.merge(acc)
+            has = (counts >> bit) & 1 == 1
+            if has.any():
+                part = self._of(rows[has])
+                acc = part if acc is None else acc.merge(part)
+        assert acc is not None
+        self.stats = self.stats.merge(acc)
+        self.counts = PatternCounts.create(self.stats.m, self.stats.k)
 
     def finish(self) -> bytes:
         """The partial, serialised."""
+        self._flush()
         return self.stats.to_bytes()
+
+
+#: Above this many distinct vote rows in a task, :class:`StatsTap` stops counting patterns.
+MAX_PATTERNS = 1 << 16
+#: Pattern numbers below this are counted in a dense array (``np.bincount``), above by sorting.
+DENSE_PATTERNS = 1 << 16
+
+
+class PatternCounts:
+    """How often each distinct row of (n, m) vote matrices occurred, over several batches.
+
+    A row is numbered in base k + 1 (vote + 1 per LF): dense counts when there are at most
+    :data:`DENSE_PATTERNS` numbers, else sorted unique numbers with their counts.
+    """
+
+    def __init__(self, m: int, k: int) -> None:
+        self.m, self.k = m, k
+        self.base = np.int64(k + 1) ** np.arange(m, dtype=np.int64)
+        size = (k + 1) ** m
+        self.dense = np.zeros(size, np.int64) if size <= DENSE_PATTERNS else None
+        self.codes = np.zeros(0, np.int64)
+        self.counts = np.zeros(0, np.int64)
+        self.distinct = 0
+
+    @classmethod
+    def create(cls, m: int, k: int) -> PatternCounts | None:
+        """Counts for m LFs and k classes; None when a row's number would not fit an int64."""
+        return cls(m, k) if m * np.log2(k + 1) < 62 else None
+
+    def add(self, L: np.ndarray) -> None:
+        """Count the rows of one (n, m) vote matrix."""
+        code = np.zeros(L.shape[0], np.int64)
+        for j in range(self.m):  # column passes: cheaper per row than a row reduction
+            code += (L[:, j].astype(np.int64) + 1) * self.base[j]
+        if self.dense is not None:
+            self.dense += np.bincount(code, minlength=self.dense.shape[0])
+            self.distinct = int(np.count_nonzero(self.dense))
+            return
+        codes, counts = np.unique(code, return_counts=True)
+        merged = np.concatenate([self.codes, codes])
+        self.codes, inverse = np.unique(merged, return_inverse=True)
+        self.counts = np.bincount(
+            inverse, np.concatenate([self.counts, counts]), minlength=len(self.codes)
+        ).astype(np.int64)
+        self.distinct = len(self.codes)
+
+    def rows_and_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """(p, m) int8/int16 distinct rows and (p,) their counts."""
+        if self.dense is not None:
+            codes = np.flatnonzero(self.dense).astype(np.int64)
+            counts = self.dense[codes]
+        else:
+            codes, counts = self.codes, self.counts
+        dtype = np.int8 if self.k <= 127 else np.int16
+        rows = np.empty((len(codes), self.m), dtype)
+        for j in range(self.m):
+            rows[:, j] = codes // self.base[j] % (self.k + 1) - 1
+        return rows, counts
 
 
 class VotesTap:
