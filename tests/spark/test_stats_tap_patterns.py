@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from wsup_spark.errors import WsupError
 from wsup_spark.spark import stats as spark_stats
 from wsup_spark.spark.apply import votes_to_arrow
-from wsup_spark.spark.stats import PatternCounts, StatsTap
+from wsup_spark.spark.predict import predict_by_pattern
+from wsup_spark.spark.stats import PatternCounts, StatsTap, distinct_rows
 from wsup_spark.stats.lfstats import LFStats
 
 
@@ -67,3 +68,58 @@ def test_votes_out_of_range_are_still_rejected():
     tap = StatsTap(LFStats.empty(2, 2))
     with pytest.raises(WsupError, match="vote 5 outside -1..1"):
         tap.update(votes_to_arrow(pa.array([0, 1]), L))
+
+
+@settings(max_examples=30, deadline=None)
+@given(repetitive_votes())
+def test_distinct_rows_rebuild_the_matrix(Lk):
+    L, k = Lk
+    got = distinct_rows(L, k)
+    if got is None:
+        assert PatternCounts.create(L.shape[1], k) is None or not L.size
+        return
+    U, inverse = got
+    assert np.array_equal(U[inverse], L) and len(U) == len({tuple(r) for r in L})
+
+
+@pytest.mark.parametrize("model_kind", ["label_model", "majority_vote", "dawid_skene"])
+@pytest.mark.parametrize(
+    ("n", "m", "k", "n_distinct"),
+    [(50, 4, 2, 3), (5000, 10, 2, 40), (3000, 14, 3, 20), (2000, 6, 4, 1500)],
+)
+def test_predict_by_pattern_equals_predict_proba_bitwise(model_kind, n, m, k, n_distinct):
+    from wsup_spark.labelmodel import DawidSkene, LabelModel, MajorityVote
+
+    rng = np.random.default_rng(n + m)
+    L = rng.integers(-1, k, (n_distinct, m)).astype(np.int8)[rng.integers(0, n_distinct, n)]
+    cls = {"label_model": LabelModel, "majority_vote": MajorityVote, "dawid_skene": DawidSkene}
+    model = cls[model_kind](k)
+    model.fit(LFStats.from_matrix(L, k, patterns=True))
+    expected = np.asarray(model.predict_proba(L), np.float64)
+    got = predict_by_pattern(model, L)
+    assert got.dtype == np.float64 and np.array_equal(got, expected)
+
+
+def test_predict_by_pattern_leaves_bad_votes_and_plain_models_to_the_model():
+    calls: list[int] = []
+
+    class Plain:  # no cardinality: every row goes to the model
+        def predict_proba(self, L):
+            calls.append(len(L))
+            return np.full((len(L), 2), 0.5)
+
+    L = np.zeros((100, 3), np.int8)
+    assert predict_by_pattern(Plain(), L).shape == (100, 2) and calls == [100]
+
+    class Strict(Plain):
+        cardinality = 2
+
+        def predict_proba(self, L):
+            if L.max() >= 2:
+                raise ValueError("vote 7 is not a class")
+            return super().predict_proba(L)
+
+    assert predict_by_pattern(Strict(), L).shape == (100, 2) and calls[-1] == 1  # one pattern
+    L[5, 1] = 7
+    with pytest.raises(ValueError, match="vote 7"):
+        predict_by_pattern(Strict(), L)

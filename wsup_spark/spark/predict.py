@@ -29,10 +29,13 @@ from wsup_spark.spark.apply import (
     append_constants,
     arrow_votes_matrix,
 )
+from wsup_spark.spark.stats import distinct_rows
 
 
 class ProbabilisticModel(Protocol):
-    """Anything with ``predict_proba(L: (n, m) int) -> (n, k) float``."""
+    """Anything with ``predict_proba(L: (n, m) int) -> (n, k) float``, row by row: a row's
+    probabilities depend on its votes only (``P(Y | λ)``). A model with a ``cardinality`` (k)
+    attribute is called once per distinct vote row of a batch (:func:`predict_by_pattern`)."""
 
     def predict_proba(self, L: np.ndarray) -> np.ndarray: ...
 
@@ -111,10 +114,28 @@ def predict_transform(
         mdl = unbroadcast(bc)
         for b in batches:
             L = arrow_votes_matrix(b, m, votes_col)
-            P = np.asarray(mdl.predict_proba(L), dtype=np.float64).reshape(len(L), -1)
+            P = predict_by_pattern(mdl, L)
             yield append_constants(probs_to_arrow(b.column("id"), L, P), consts)
 
     return BatchTransform(predict_partition, schema)
+
+
+def predict_by_pattern(model: ProbabilisticModel, L: np.ndarray) -> np.ndarray:
+    """(n, k) float64 ``model.predict_proba(L)``, computed once per distinct row of L.
+
+    ``P(Y | λ)`` depends on a row's votes only, and a batch's rows repeat a few vote patterns:
+    the model sees the distinct rows and their probabilities are spread back to every row
+    (the same values row by row). Rows that cannot be numbered, or that hardly repeat, go to
+    the model as they are.
+    """
+    n = len(L)
+    k = int(getattr(model, "cardinality", 0) or 0)
+    distinct = distinct_rows(L, k) if k >= 2 and n >= 64 else None
+    if distinct is None or 2 * len(distinct[0]) > n:
+        return np.asarray(model.predict_proba(L), dtype=np.float64).reshape(n, -1)
+    U, inverse = distinct
+    P = np.asarray(model.predict_proba(U), dtype=np.float64).reshape(len(U), -1)
+    return np.asarray(P[inverse])
 
 
 def predict_labels(

@@ -121,11 +121,23 @@ class PatternCounts:
         """Counts for m LFs and k classes; None when a row's number would not fit an int64."""
         return cls(m, k) if m * np.log2(k + 1) < 62 else None
 
-    def add(self, L: np.ndarray) -> None:
-        """Count the rows of one (n, m) vote matrix."""
+    def number(self, L: np.ndarray) -> np.ndarray:
+        """(n,) int64: each row's number (votes must lie in -1..k-1)."""
         code = np.zeros(L.shape[0], np.int64)
         for j in range(self.m):  # column passes: cheaper per row than a row reduction
             code += (L[:, j].astype(np.int64) + 1) * self.base[j]
+        return code
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """(p, m) int8 (int16 when k > 127) rows of the numbers ``codes``."""
+        rows = np.empty((len(codes), self.m), np.int8 if self.k <= 127 else np.int16)
+        for j in range(self.m):
+            rows[:, j] = codes // self.base[j] % (self.k + 1) - 1
+        return rows
+
+    def add(self, L: np.ndarray) -> None:
+        """Count the rows of one (n, m) vote matrix."""
+        code = self.number(L)
         if self.dense is not None:
             self.dense += np.bincount(code, minlength=self.dense.shape[0])
             self.distinct = int(np.count_nonzero(self.dense))
@@ -145,11 +157,26 @@ class PatternCounts:
             counts = self.dense[codes]
         else:
             codes, counts = self.codes, self.counts
-        dtype = np.int8 if self.k <= 127 else np.int16
-        rows = np.empty((len(codes), self.m), dtype)
-        for j in range(self.m):
-            rows[:, j] = codes // self.base[j] % (self.k + 1) - 1
-        return rows, counts
+        return self.decode(codes), counts
+
+
+def distinct_rows(L: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(U, inverse) with ``U[inverse] == L``: the distinct rows of an (n, m) vote matrix, or
+    None when its rows cannot be numbered (see :class:`PatternCounts`) or votes lie outside
+    ``-1..k-1``."""
+    counter = PatternCounts.create(L.shape[1], k)
+    if counter is None or not L.size or L.min() < -1 or L.max() >= k:
+        return None
+    code = counter.number(L)
+    if counter.dense is not None:
+        present = np.zeros(counter.dense.shape[0], bool)
+        present[code] = True
+        codes = np.flatnonzero(present)
+        slot = np.zeros(counter.dense.shape[0], np.intp)
+        slot[codes] = np.arange(len(codes))
+        return counter.decode(codes), slot[code]
+    codes, inverse = np.unique(code, return_inverse=True)
+    return counter.decode(codes), inverse.reshape(-1)
 
 
 class VotesTap:
