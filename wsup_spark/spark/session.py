@@ -31,6 +31,11 @@ LOCAL_DEFAULTS: dict[str, str] = {
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.sql.session.timeZone": "UTC",
     "spark.driver.memory": "4g",
+    # Arrow batches to Python workers (apply, predict) end at maxRecordsPerBatch rows only, as
+    # in Spark 3: the 64 MB byte cap of Spark 4 sizes the Arrow buffers after every row, a
+    # quarter of the JVM's CPU when rows are short (scripts/bench_apply.py --preset regex10).
+    # Corpora of very long documents (> ~10 KB a row) should set a byte cap back.
+    "spark.sql.execution.arrow.maxBytesPerBatch": str(2**31 - 1),
 }
 
 #: Applied under spark-submit too, unless submitted: files committed to Delta need microsecond
