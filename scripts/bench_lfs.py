@@ -3,6 +3,10 @@
 Mixed on purpose: regex, keyword, lookup and threshold LFs, row LFs and vectorized LFs.
 Import path for configs: ``bench_lfs:LFS`` with ``scripts/`` on PYTHONPATH (the benchmark scripts
 add it), or ``bench_lfs:ROW_LFS`` / ``bench_lfs:VECTOR_LFS`` for the two halves.
+
+``REGEX10_ROW`` / ``REGEX10_VECTOR`` / ``REGEX10_FUNCS``: 10 regex LFs as row LFs, as vectorized
+LFs and as plain ``str -> int`` functions, over :func:`short_texts` (``bench_apply.py --preset
+regex10``).
 """
 
 from __future__ import annotations
