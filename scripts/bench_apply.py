@@ -71,6 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         choices=["row", "vectorized", "pipeline"],
         help="regex10: run only these methods (the reference always runs)",
     )
+    ap.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="regex10: extra Spark setting (repeatable), e.g. spark.sql.files.maxPartitionBytes=4m",
+    )
     args = ap.parse_args(argv)
     if args.preset == "regex10":
         return regex10(args)
@@ -177,7 +184,7 @@ def regex10(args: argparse.Namespace) -> int:
         for f in bench_lfs.REGEX10_FUNCS:
             np.fromiter(map(f, texts), np.int8, n)
 
-    conf = {}
+    conf = dict(kv.split("=", 1) for kv in args.conf)
     if args.batch_rows:
         conf["spark.sql.execution.arrow.maxRecordsPerBatch"] = str(args.batch_rows)
     spark = get_or_create_session("local[2]", "wsup-bench-regex10", conf)
@@ -235,7 +242,7 @@ def regex10(args: argparse.Namespace) -> int:
     Path(out).write_text(json.dumps({
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "preset": "regex10", "rows": n, "files": args.partitions, "spark_partitions": parts,
-        "arrow_batch_rows": batch, "repeat": args.repeat, "results": rows,
+        "arrow_batch_rows": batch, "conf": conf, "repeat": args.repeat, "results": rows,
     }, indent=2))  # fmt: skip
     print(f"wrote {out}")
     return 0
