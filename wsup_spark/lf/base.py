@@ -106,10 +106,11 @@ def fast_field_access() -> Iterator[None]:
     A class with ``__getattr__`` (:class:`Record`'s, for its "record has no column" message)
     keeps CPython from specialising attribute loads on its instances: ``x.text`` then costs
     ~30 ns more, about 15% of a cheap row LF. The applier's fast pass runs inside this block,
-    which removes ``Record.__getattr__`` and puts it back on exit (re-entrant, thread-safe). A
-    missing field still raises ``AttributeError`` inside the block, with Python's own message;
-    the applier re-runs a failing LF row by row outside the block, so its errors keep the
-    record's message.
+    which removes ``Record.__getattr__`` and puts it back when the last block exits
+    (re-entrant, thread-safe). While any block is open, a missing field of any record still
+    raises ``AttributeError``, with Python's own message instead of the list of columns; the
+    applier re-runs a failing LF row by row outside the block, so its errors keep the record's
+    message.
     """
     global _fast_depth
     with _fast_lock:
