@@ -118,8 +118,13 @@ def load_checkpoint(
                 f"checkpoint {str(directory)!r} holds a custom model ({meta['model_class']}); "
                 "pass an instance as load_checkpoint(path, model=...)"
             )
-        model = build_model(cfg.model, meta["k"], cfg.buckets, len(cfg.numeric_cols), cfg.dim,
-                            cfg.hidden, dropout=cfg.dropout)  # fmt: skip
+        if cfg.tasks is not None:  # multi-task: the trunk and one head per task
+            from wsup_spark.endmodel.multitask import build_multitask_model
+
+            model = build_multitask_model(cfg)
+        else:
+            model = build_model(cfg.model, meta["k"], cfg.buckets, len(cfg.numeric_cols),
+                                cfg.dim, cfg.hidden, dropout=cfg.dropout)  # fmt: skip
     state = torch.load(Path(directory) / "model.pt", map_location=map_location, weights_only=True)
     try:
         model.load_state_dict(state)

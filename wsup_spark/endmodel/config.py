@@ -6,6 +6,7 @@ This module imports neither torch nor pyarrow, so configs can be checked anywher
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,11 @@ class TrainConfig:
     progress : ``auto`` (a tqdm bar when stderr is a terminal, else log lines), ``bar``, ``log``
     log_every : steps between progress log lines (``log`` mode)
     storage_options : passed to deltalake for object stores
+    tasks : multi-task training: the task graph (``TaskGraph.to_dict()``); ``wsup train`` sets
+        it from the config's ``tasks:`` section. The table then has ``probs_<task>`` (null where
+        the task does not apply) and ``gold_<task>`` columns, and the model is a shared trunk
+        (``model`` names it) with one head per task, trained with the masked per-task loss
+    feed_parent : multi-task: give each child task's head its parent head's softmax
     """
 
     table: str = ""
@@ -74,6 +80,8 @@ class TrainConfig:
     progress: str = "auto"
     log_every: int = 100
     storage_options: Mapping[str, str] = field(default_factory=dict)
+    tasks: Mapping[str, Any] | None = None
+    feed_parent: bool = True
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> TrainConfig:
@@ -112,6 +120,10 @@ class TrainConfig:
                 d[key] = tuple(v)
         for key in ("storage_options",):
             d[key] = dict(d.get(key) or {})
+        if d.get("tasks") is not None:
+            if not isinstance(d["tasks"], Mapping):
+                raise ConfigError(f"train.tasks must be a task graph mapping, got {d['tasks']!r}")
+            d["tasks"] = json.loads(json.dumps(d["tasks"]))  # a plain, JSON-able copy
         try:
             cfg = cls(**d)
         except TypeError as e:  # pragma: no cover - from_dict filters names
@@ -157,6 +169,17 @@ class TrainConfig:
         dev = self.device
         if not (dev in ("auto", "cpu", "cuda") or dev.startswith("cuda:")):
             raise ConfigError(f"train.device must be auto, cpu, cuda or cuda:N; got {dev!r}")
+        if self.tasks is not None:
+            from wsup_spark.tasks import TaskGraph
+
+            try:
+                TaskGraph.from_dict(self.tasks)
+            except (KeyError, TypeError, ValueError) as e:
+                raise ConfigError(f"train.tasks is not a task graph ({type(e).__name__}: {e})"
+                                  ) from e  # fmt: skip
+            if self.confidence_weighting:
+                raise ConfigError("train.confidence_weighting is not supported for multi-task "
+                                  "training (tasks); set it to false")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able mapping that :meth:`from_dict` reads back to an equal config."""
@@ -164,4 +187,5 @@ class TrainConfig:
         for key in ("numeric_cols", "hidden", "char_ngrams"):
             d[key] = list(d[key])
         d["storage_options"] = dict(self.storage_options)
+        d["tasks"] = None if self.tasks is None else json.loads(json.dumps(self.tasks))
         return d

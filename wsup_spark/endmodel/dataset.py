@@ -20,13 +20,19 @@ Batch layout (every value a tensor; ``n`` rows, ``k`` classes, ``f`` numeric fea
     char_offsets (u,) int64  start of each distinct token's bag in ``char_tokens``
     token_word   (t,) int64  distinct-token index of every token occurrence
     token_row    (t,) int64  row of every token occurrence
+
+A multi-task table (``tasks=``) has, per task ``t``, instead of ``probs`` and ``gold``::
+
+    probs_<t>  (n, k_t) float32  P(Y_t | votes, t applies); zeros where t does not apply
+    mask_<t>   (n,) bool     t applies (its probs_<t> is not null)
+    gold_<t>   (n,) int64    gold class of t, -1 where unknown
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +108,11 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
     rank, world_size : DDP shard (default: torch.distributed, else RANK/WORLD_SIZE)
     read_rows : Parquet rows decoded per read
     storage_options : passed to deltalake for object stores
+    tasks : multi-task tables: ``(name, k)`` per task. Instead of ``probs`` and ``gold`` the
+        table has ``probs_<task>`` (null where the task does not apply) and optional
+        ``gold_<task>`` columns; batches carry ``probs_<task>`` (n, k) (zeros where N/A),
+        ``mask_<task>`` (n,) bool (the task applies) and ``gold_<task>`` (n,) (-1 unknown). The
+        ``eval`` split holds rows with any task's gold.
 
     Raises
     ------
@@ -126,6 +137,7 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
         read_rows: int = 65536,
         storage_options: Mapping[str, str] | None = None,
         table: TableFiles | None = None,
+        tasks: Sequence[tuple[str, int]] | None = None,
     ) -> None:
         super().__init__()
         if split not in SPLITS:
@@ -147,6 +159,7 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
         if not 0 <= self.rank < self.world_size:
             raise DataError(f"rank {self.rank} is not in [0, world_size={self.world_size})")
         self.epoch = 0
+        self.tasks = [(str(n), int(k)) for n, k in tasks] if tasks else None
         self.columns = self._check_schema()
         self.k = self._cardinality()
 
@@ -171,23 +184,37 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
 
         schema, spec = self.table.schema, self.features
         names = set(schema.names)
-        need = ["id", "probs", *spec.numeric_cols]
+        probs = [f"probs_{t}" for t, _ in self.tasks] if self.tasks else ["probs"]
+        golds = [f"gold_{t}" for t, _ in self.tasks] if self.tasks else ["gold"]
+        need = ["id", *probs, *spec.numeric_cols]
         if spec.text_col:
             need.append(spec.text_col)
         if self.drop_unlabeled:
             need.append("n_votes")
-        if self.split == "eval":
+        if self.split == "eval" and not self.tasks:
             need.append("gold")
+        if self.split == "eval" and self.tasks and not names & set(golds):
+            raise DataError(f"training table {self.table.path!r} has no gold column of any task "
+                            f"({golds}): nothing to evaluate on")  # fmt: skip
         missing = [c for c in need if c not in names]
+        if "probs" in missing and any(c.startswith("probs_") for c in names):
+            raise DataError(
+                f"training table {self.table.path!r} is a multi-task table (columns "
+                f"{sorted(c for c in names if c.startswith('probs_'))}): train it with the task "
+                "graph (wsup train --config <the run's config with its tasks section>, or "
+                "train.tasks / tasks=)"
+            )
         if missing:
             raise DataError(
                 f"training table {self.table.path!r} lacks column(s) {missing}; it has "
                 f"{sorted(names)}. Fix train.text_col / train.numeric_cols or the pipeline's "
                 "output.features."
             )
-        t = schema.field("probs").type
-        if not (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)):
-            raise DataError(f"column 'probs' must be an array of floats, got {t}")
+        for c in probs:
+            t = schema.field(c).type
+            if not (pa.types.is_list(t) or pa.types.is_large_list(t)
+                    or pa.types.is_fixed_size_list(t)):  # fmt: skip
+                raise DataError(f"column {c!r} must be an array of floats, got {t}")
         for c in spec.numeric_cols:
             ct = schema.field(c).type
             if not (pa.types.is_integer(ct) or pa.types.is_floating(ct) or pa.types.is_boolean(ct)):
@@ -197,10 +224,12 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
             or pa.types.is_large_string(schema.field(spec.text_col).type)
         ):
             raise DataError(f"text column {spec.text_col!r} must be a string column")
-        optional = [c for c in ("gold", "n_votes") if c in names]
+        optional = [c for c in (*golds, "n_votes") if c in names]
         return list(dict.fromkeys([*need, *optional]))
 
     def _cardinality(self) -> int:
+        if self.tasks:  # per task k from the config; each batch checks the lengths
+            return max(k for _, k in self.tasks)
         for i, n in enumerate(self.table.rows):
             if n:
                 rb = next(read_piece(self.table.files[i], 0, 1, ["probs"], batch_rows=1))
@@ -258,7 +287,6 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
 
     def _prepare(self, rb: Any) -> dict[str, Any] | None:
         """Filter one record batch and turn its columns into numpy (text stays Arrow)."""
-        import pyarrow as pa
         import pyarrow.compute as pc
 
         names = rb.schema.names
@@ -272,18 +300,38 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
         )
         if self.drop_unlabeled:
             keep &= n_votes > 0
-        if "gold" in names:
-            gcol = rb.column(names.index("gold"))
-            gold = np.asarray(pc.fill_null(gcol, -1)).astype(np.int64)
-        else:
-            gold = np.full(n, -1, np.int64)
+        golds: dict[str, np.ndarray] = {}
+        for g in ([f"gold_{t}" for t, _ in self.tasks] if self.tasks else ["gold"]):
+            if g in names:
+                golds[g] = np.asarray(pc.fill_null(rb.column(names.index(g)), -1)).astype(np.int64)
+            else:
+                golds[g] = np.full(n, -1, np.int64)
         if self.split != "all":
-            held = gold >= 0
+            held = np.zeros(n, bool)
+            for gv in golds.values():
+                held |= gv >= 0
             if self.holdout_mod > 0:
                 held &= key % np.uint64(self.holdout_mod) == 0
             keep &= held if self.split == "eval" else ~held
         if not keep.any():
             return None
+        out: dict[str, Any] = {"id": ids, **golds, "n_votes": n_votes}
+        if self.tasks:
+            for t, k in self.tasks:
+                out[f"probs_{t}"], out[f"mask_{t}"] = self._task_probs(rb, t, k)
+        else:
+            out["probs"] = self._probs(rb)
+        self._features(rb, out)
+        if keep.all():
+            return out
+        return _take(out, np.flatnonzero(keep))
+
+    def _probs(self, rb: Any) -> np.ndarray:
+        """(n, k) float32 of the ``probs`` column (no nulls allowed)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        names, n = rb.schema.names, rb.num_rows
         probs_col = rb.column(names.index("probs"))
         if probs_col.null_count:
             raise DataError(f"{probs_col.null_count} row(s) of {self.table.path!r} have null probs")
@@ -295,8 +343,32 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
             )
         flat = probs_col.flatten() if not pa.types.is_fixed_size_list(probs_col.type) else (
             probs_col.values.slice(probs_col.offset * self.k, n * self.k))  # fmt: skip
-        probs = np.asarray(flat.to_numpy(zero_copy_only=False), np.float32).reshape(n, self.k)
-        out: dict[str, Any] = {"id": ids, "probs": probs, "gold": gold, "n_votes": n_votes}
+        return np.asarray(flat.to_numpy(zero_copy_only=False), np.float32).reshape(n, self.k)
+
+    def _task_probs(self, rb: Any, task: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(n, k) float32 ``probs_<task>`` (zeros where null) and the (n,) mask of non-null."""
+        import pyarrow.compute as pc
+
+        col = rb.column(rb.schema.names.index(f"probs_{task}"))
+        valid = ~np.asarray(col.is_null().to_numpy(zero_copy_only=False), bool)
+        out = np.zeros((rb.num_rows, k), np.float32)
+        if valid.any():
+            vals = col.drop_null()
+            lengths = np.asarray(pc.list_value_length(vals))
+            if (lengths != k).any():
+                raise DataError(
+                    f"probs_{task} of {self.table.path!r} must all have length k={k} (the task's "
+                    f"cardinality); found {sorted(set(lengths.tolist()))}"
+                )
+            flat = vals.flatten().to_numpy(zero_copy_only=False)
+            out[valid] = np.asarray(flat, np.float32).reshape(int(valid.sum()), k)
+        return out, valid
+
+    def _features(self, rb: Any, out: dict[str, Any]) -> None:
+        """Add the batch's ``numeric`` (n, f) float32 and ``text`` (Arrow) features to ``out``."""
+        import pyarrow as pa
+
+        names = rb.schema.names
         spec = self.features
         if spec.numeric_cols:
             out["numeric"] = np.stack(
@@ -311,15 +383,10 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
             )
         if spec.text_col:
             out["text"] = rb.column(names.index(spec.text_col))
-        if keep.all():
-            return out
-        return _take(out, np.flatnonzero(keep))
 
     def _to_batch(self, c: dict[str, Any]) -> dict[str, torch.Tensor]:
-        batch = {k: torch.from_numpy(np.ascontiguousarray(c[k])) for k in
-                 ("id", "probs", "gold", "n_votes")}  # fmt: skip
-        if "numeric" in c:
-            batch["numeric"] = torch.from_numpy(np.ascontiguousarray(c["numeric"]))
+        batch = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in c.items()
+                 if k != "text"}  # fmt: skip
         if "text" in c:
             spec = self.features
             h = hash_ngrams(c["text"], spec.buckets, spec.word_ngrams, spec.char_ngrams,

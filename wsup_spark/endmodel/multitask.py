@@ -20,10 +20,22 @@ import numpy as np
 import torch
 from torch import nn
 
+from wsup_spark.endmodel.config import TrainConfig
 from wsup_spark.endmodel.loss import soft_cross_entropy
-from wsup_spark.errors import ModelError
+from wsup_spark.endmodel.models import HashedTextEncoder, Standardize
+from wsup_spark.errors import ConfigError, ModelError
+from wsup_spark.tasks import TaskGraph
 
-__all__ = ["MultiTaskModel", "multitask_soft_cross_entropy", "targets_from_arrow"]
+__all__ = [
+    "MultiTaskModel",
+    "MultiTaskTrunk",
+    "batch_targets",
+    "build_multitask_model",
+    "evaluate_multitask",
+    "multitask_soft_cross_entropy",
+    "targets_from_arrow",
+    "task_specs",
+]
 
 
 class MultiTaskModel(nn.Module):
@@ -164,3 +176,172 @@ def targets_from_arrow(
         probs[name] = torch.from_numpy(out)
         masks[name] = torch.from_numpy(valid)
     return probs, masks
+
+
+# --------------------------------------------------------------------------- wsup train
+
+
+class MultiTaskTrunk(nn.Module):
+    """The shared trunk of a built-in model kind (``train.model``): ``text`` — the hashed n-gram
+    encoder (width ``dim``); ``numeric`` — standardised features → ReLU MLP (``hidden``);
+    ``text_numeric`` — [text encoding ‖ standardised features] → ReLU MLP. ``out_dim`` is the
+    width the heads read.
+
+    Examples
+    --------
+    >>> t = MultiTaskTrunk("numeric", 16, 3, hidden=(8, 4))
+    >>> t.out_dim, tuple(t({"numeric": torch.zeros(2, 3)}).shape)
+    (4, (2, 4))
+    """
+
+    def __init__(self, kind: str, buckets: int, n_numeric: int, dim: int = 64,
+                 hidden: Sequence[int] = (64,), sparse: bool = True,
+                 dropout: float = 0.0) -> None:  # fmt: skip
+        super().__init__()
+        if kind not in ("text", "numeric", "text_numeric"):
+            raise ConfigError(f"train.model must be text, numeric or text_numeric, got {kind!r}")
+        if kind != "text" and not n_numeric:
+            raise ConfigError(f"train.model={kind} needs train.numeric_cols (a list of columns)")
+        self.kind = kind
+        self.encoder = HashedTextEncoder(buckets, dim, sparse) if kind != "numeric" else None
+        self.standardize = Standardize(n_numeric) if kind != "text" else None
+        self.dropout = nn.Dropout(dropout)
+        d_in = (dim if kind != "numeric" else 0) + (n_numeric if kind != "text" else 0)
+        layers: list[nn.Module] = []
+        if kind != "text":
+            for h in hidden:
+                layers += [nn.Linear(d_in, int(h)), nn.ReLU(), nn.Dropout(dropout)]
+                d_in = int(h)
+        self.mlp = nn.Sequential(*layers)
+        self.out_dim = d_in
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Batch → (n, out_dim) features."""
+        parts = []
+        if self.encoder is not None:
+            parts.append(self.encoder(batch))
+        if self.standardize is not None:
+            parts.append(self.standardize(batch["numeric"]))
+        z = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+        return self.mlp(self.dropout(z))  # type: ignore[no-any-return]
+
+
+def task_specs(graph: TaskGraph) -> tuple[list[tuple[str, int]], dict[str, str]]:
+    """``(tasks, parents)`` of :class:`MultiTaskModel` for a task graph: ``[(name, k)]`` in graph
+    order (parents first) and ``{child: parent}``."""
+    tasks = [(t.name, t.cardinality) for t in graph.tasks]
+    return tasks, {t.name: t.parent for t in graph.tasks if t.parent}
+
+
+def build_multitask_model(cfg: TrainConfig) -> MultiTaskModel:
+    """The model ``wsup train`` trains for ``cfg.tasks``: a :class:`MultiTaskTrunk` of kind
+    ``cfg.model`` and one head per task (a child head fed its parent's softmax when
+    ``cfg.feed_parent``)."""
+    if cfg.tasks is None:
+        raise ConfigError("build_multitask_model needs train.tasks (the task graph)")
+    tasks, parents = task_specs(TaskGraph.from_dict(cfg.tasks))
+    trunk = MultiTaskTrunk(cfg.model, cfg.buckets, len(cfg.numeric_cols), cfg.dim, cfg.hidden,
+                           dropout=cfg.dropout)  # fmt: skip
+    return MultiTaskModel(trunk, trunk.out_dim, tasks, parents, cfg.feed_parent)
+
+
+def batch_targets(
+    batch: Mapping[str, torch.Tensor], tasks: Sequence[tuple[str, int]]
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Per task the soft targets ``probs_<task>`` and masks ``mask_<task>`` of a dataset batch
+    (:class:`~wsup_spark.endmodel.dataset.DeltaIterableDataset` with ``tasks=``)."""
+    return ({t: batch[f"probs_{t}"] for t, _ in tasks},
+            {t: batch[f"mask_{t}"] for t, _ in tasks})  # fmt: skip
+
+
+def _applies(graph: TaskGraph) -> dict[str, np.ndarray]:
+    """Child task -> (k_parent,) bool: the child applies when its parent takes that value."""
+    out: dict[str, np.ndarray] = {}
+    Y = graph.feasible
+    for j, t in enumerate(graph.tasks):
+        if t.parent is None:
+            continue
+        p = graph.index(t.parent)
+        ok = np.zeros(graph.cardinalities[p], bool)
+        for row in Y:
+            if row[p] >= 0 and row[j] >= 0:
+                ok[row[p]] = True
+        out[t.name] = ok
+    return out
+
+
+@torch.no_grad()
+def evaluate_multitask(
+    model: nn.Module,
+    batches: Any,
+    device: torch.device,
+    graph: TaskGraph,
+    distributed: bool = False,
+) -> dict[str, Any]:
+    """Per task, the end model's and the label model's accuracy on the rows with that task's gold.
+
+    The end model's child prediction is N/A where its parent prediction does not admit the child
+    (a normal X-ray has no finding); the label model's is N/A where ``probs_<task>`` is null. A
+    predicted N/A counts as wrong. Under DDP the confusion counts are summed over ranks.
+
+    Returns
+    -------
+    dict with ``n_eval_gold`` (rows with any task's gold) and ``tasks``: name ->
+    ``{n_eval_gold, end_model_accuracy, label_model_accuracy, end_model_predicted_na,
+    label_model_predicted_na, confusion}`` (the end model's (k, k + 1) counts, gold × predicted,
+    the last column N/A)
+    """
+    tasks, parents = task_specs(graph)
+    applies = {c: torch.from_numpy(v) for c, v in _applies(graph).items()}
+    conf = {t: torch.zeros(2, k, k + 1, dtype=torch.int64) for t, k in tasks}
+    any_gold = torch.zeros(1, dtype=torch.int64)
+    was_training = model.training
+    model.eval()
+    for batch in batches:
+        golds = [batch[f"gold_{t}"] for t, _ in tasks if f"gold_{t}" in batch]
+        if not golds or not bool(torch.stack(golds).ge(0).any()):
+            continue
+        any_gold += int(torch.stack(golds).ge(0).any(dim=0).sum())
+        logits = model({k: v.to(device) for k, v in batch.items()})
+        pred = {t: logits[t].argmax(dim=1).cpu() for t, _ in tasks}
+        k_of = dict(tasks)
+        for t, k in tasks:
+            if t in parents:  # N/A where the predicted parent value (or N/A) excludes the child
+                pp, kp = pred[parents[t]], k_of[parents[t]]
+                ok = (pp < kp) & applies[t][pp.clamp(max=kp - 1)]
+                pred[t] = torch.where(ok, pred[t], k)
+        for t, k in tasks:
+            gold = batch.get(f"gold_{t}")
+            if gold is None:
+                continue
+            keep = gold >= 0
+            lm = torch.where(batch[f"mask_{t}"], batch[f"probs_{t}"].argmax(dim=1), k)
+            for j, p in enumerate((pred[t], lm)):
+                idx = gold[keep] * (k + 1) + p[keep]
+                conf[t][j] += torch.bincount(idx, minlength=k * (k + 1)).reshape(k, k + 1)
+    if distributed:
+        import torch.distributed as dist
+
+        flat = torch.cat([any_gold, *[c.flatten() for c in conf.values()]])
+        if dist.get_backend() == "nccl":
+            flat = flat.to(device)
+        dist.all_reduce(flat)
+        flat = flat.cpu()
+        any_gold, pos = flat[:1], 1
+        for t, k in tasks:
+            conf[t] = flat[pos : pos + 2 * k * (k + 1)].reshape(2, k, k + 1)
+            pos += 2 * k * (k + 1)
+    model.train(was_training)
+    out: dict[str, Any] = {"n_eval_gold": int(any_gold.item()), "tasks": {}}
+    for t, k in tasks:
+        c = conf[t].numpy()
+        n = int(c[0].sum())
+        out["tasks"][t] = {
+            "n_eval_gold": n,
+            "end_model_accuracy": float(np.trace(c[0][:, :k]) / n) if n else float("nan"),
+            "label_model_accuracy": float(np.trace(c[1][:, :k]) / n) if n else float("nan"),
+            "end_model_predicted_na": int(c[0][:, k].sum()),
+            "label_model_predicted_na": int(c[1][:, k].sum()),
+            "confusion": c[0].tolist(),
+        }
+    return out

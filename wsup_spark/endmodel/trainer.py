@@ -26,16 +26,25 @@ from typing import Any
 import torch
 from torch import nn
 
+from wsup_spark.config import parse_config, task_graph_of
 from wsup_spark.endmodel.checkpoint import load_checkpoint, load_optimizers, save_checkpoint
 from wsup_spark.endmodel.config import TrainConfig
 from wsup_spark.endmodel.dataset import DeltaIterableDataset, FeatureSpec
 from wsup_spark.endmodel.evaluate import evaluate, to_device
 from wsup_spark.endmodel.loss import confidence_weights, soft_cross_entropy
 from wsup_spark.endmodel.models import build_model, fit_standardizers, make_optimizers, set_sparse
+from wsup_spark.endmodel.multitask import (
+    batch_targets,
+    build_multitask_model,
+    evaluate_multitask,
+    multitask_soft_cross_entropy,
+    task_specs,
+)
 from wsup_spark.endmodel.table import TableFiles, resolve_table
 from wsup_spark.errors import ConfigError
 from wsup_spark.run.layout import RunLayout
 from wsup_spark.run.manifest import RunManifest
+from wsup_spark.tasks import TaskGraph
 
 logger = logging.getLogger(__name__)
 
@@ -163,15 +172,20 @@ def train(
         text_col = cfg.text_col if custom or cfg.model != "numeric" else None
         spec = FeatureSpec(text_col, cfg.numeric_cols, cfg.buckets, cfg.word_ngrams,
                            cfg.char_ngrams)  # fmt: skip
+        graph = TaskGraph.from_dict(cfg.tasks) if cfg.tasks is not None else None
+        tasks = task_specs(graph)[0] if graph is not None else None
         common: dict[str, Any] = dict(table=table, features=spec, batch_size=cfg.batch_size,
                                       seed=cfg.seed, holdout_mod=cfg.holdout_mod,
-                                      shuffle_buffer=cfg.shuffle_buffer)  # fmt: skip
+                                      shuffle_buffer=cfg.shuffle_buffer, tasks=tasks)  # fmt: skip
         train_ds = DeltaIterableDataset(**common, shuffle=True, split="train",
                                         drop_unlabeled=cfg.drop_unlabeled)  # fmt: skip
-        has_gold = "gold" in table.schema.names
+        golds = [f"gold_{t}" for t, _ in tasks] if tasks else ["gold"]
+        has_gold = bool(set(golds) & set(table.schema.names))
         eval_ds = DeltaIterableDataset(**common, shuffle=False, split="eval") if has_gold else None
         k = train_ds.k
-        if model is None:
+        if model is None and cfg.tasks is not None:
+            model = build_multitask_model(cfg)  # shared trunk, one head per task
+        elif model is None:
             model = build_model(cfg.model, k, cfg.buckets, len(cfg.numeric_cols), cfg.dim,
                                 cfg.hidden, dropout=cfg.dropout)  # fmt: skip
         fit_standardizers(model, train_ds.sample_numeric())
@@ -203,7 +217,7 @@ def train(
                                              num_workers=cfg.num_workers,
                                              pin_memory=device.type == "cuda")  # fmt: skip
         head = DeltaIterableDataset(table=table, features=spec, batch_size=2, shuffle=False,
-                                    read_rows=2, rank=0, world_size=1)  # fmt: skip
+                                    read_rows=2, rank=0, world_size=1, tasks=tasks)  # fmt: skip
         dummy = to_device(next(iter(head)), device)
         logger.info(
             "training %s (k=%d) on %s version %d (%d rows) on %s, world size %d, %d epoch(s)",
@@ -231,8 +245,11 @@ def train(
                 b = to_device(batch, device) if real else batch
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                     logits = net(b)
-                w = confidence_weights(b["probs"]) if cfg.confidence_weighting else None
-                loss = soft_cross_entropy(logits, b["probs"], w)
+                if tasks:  # Σ_t soft cross-entropy over the rows where task t applies
+                    loss = multitask_soft_cross_entropy(logits, *batch_targets(b, tasks))
+                else:
+                    w = confidence_weights(b["probs"]) if cfg.confidence_weighting else None
+                    loss = soft_cross_entropy(logits, b["probs"], w)
                 if not real:
                     loss = loss * 0.0
                 for opt in opts:
@@ -242,7 +259,7 @@ def train(
                     scaler.step(opt)
                 scaler.update()
                 if real:
-                    n = int(b["probs"].shape[0])
+                    n = int(b["id"].shape[0])
                     total_loss += float(loss.detach()) * n
                     rows += n
                     steps += 1
@@ -268,7 +285,9 @@ def train(
                                            custom)  # fmt: skip
         elapsed = time.perf_counter() - t0
         metrics: dict[str, Any] = {}
-        if eval_ds is not None:
+        if eval_ds is not None and graph is not None:
+            metrics.update(evaluate_multitask(model, eval_ds, device, graph, distributed))
+        elif eval_ds is not None:
             metrics.update(evaluate(model, eval_ds, device, k, distributed))
         else:
             logger.warning("training table %s has no gold column: no evaluation", cfg.table)
@@ -314,8 +333,12 @@ def train_from_config(cfg: Any, default_table: str | None = None) -> dict[str, A
     if hasattr(cfg, "train") and hasattr(cfg, "output"):  # PipelineConfig
         raw: dict[str, Any] = dict(cfg.train)
         default_table = default_table or RunLayout.at(str(cfg.output.path)).train
+        if getattr(cfg, "tasks", None) is not None and cfg.tasks.tasks:  # multi-task
+            raw.setdefault("tasks", task_graph_of(cfg.tasks).to_dict())
     elif isinstance(cfg, Mapping) and "train" in cfg and isinstance(cfg["train"], Mapping):
         raw = dict(cfg["train"])
+        if cfg.get("tasks"):  # a whole config with a tasks section: multi-task
+            raw.setdefault("tasks", task_graph_of(parse_config(dict(cfg)).tasks).to_dict())
         out = cfg.get("output")
         if isinstance(out, Mapping) and out.get("path"):
             default_table = default_table or RunLayout.at(str(out["path"])).train

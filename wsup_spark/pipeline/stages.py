@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import numpy as np
 from pyspark.sql import functions as F
@@ -21,7 +21,6 @@ from wsup_spark.config import PipelineConfig
 from wsup_spark.errors import DataError
 from wsup_spark.io.base import job_description
 from wsup_spark.io.delta import read_table, resolve_writer, write_table
-from wsup_spark.io.files import write_files
 from wsup_spark.io.sources import GOLD_COL, load_source
 from wsup_spark.json_values import nan_to_none
 from wsup_spark.labelmodel.base import BaseLabelModel, build_label_model
@@ -30,11 +29,12 @@ from wsup_spark.labelmodel.multitask import MultiTaskLabelModel, MultiTaskStats
 from wsup_spark.lf.base import LabelingFunction, LFSet
 from wsup_spark.lf.loading import load_lfs
 from wsup_spark.run.incremental import full_run_state, save_state
-from wsup_spark.run.layout import MODEL_FILE, STATS_FILE, RunLayout
+from wsup_spark.run.layout import RunLayout
 from wsup_spark.run.result import PipelineResult
 from wsup_spark.run.store import save_artifacts, save_summary
 from wsup_spark.spark.apply import VOTES_COL, LFErrorCounter, apply_transform
 from wsup_spark.spark.multitask import (
+    gold_index_column,
     multitask_gold_counts,
     multitask_predict_transform,
     reduce_multitask_stats,
@@ -433,9 +433,7 @@ def _run_multitask_stages(ctx: RunContext) -> PipelineResult:
         model = MultiTaskLabelModel(graph, **dict(lm.params)).fit(
             stats, class_balance=None if lm.class_balance is None else list(lm.class_balance)
         )
-    params = model.to_dict()
-    artifacts = {MODEL_FILE: json.dumps(params).encode(), STATS_FILE: stats.to_bytes()}
-    write_files(ctx.layout.artifacts(ctx.run_id), artifacts)
+    params = save_artifacts(ctx.layout, ctx.run_id, model, stats)
     metrics = multitask_metrics(stats, model)
     if ctx.task_gold:
         with ctx.stage("evaluate against gold"):
@@ -458,16 +456,56 @@ def _run_multitask_stages(ctx: RunContext) -> PipelineResult:
             mode=cfg.output.mode, metadata=labels_meta, writer=cfg.output.writer,
             description="predict + write labels", transform=t,
         )  # fmt: skip
-    # a multi-task run's result holds MultiTaskStats and the MultiTaskLabelModel
     result = PipelineResult(
-        run_id=ctx.run_id, stats=cast(Any, stats), model=cast(Any, model), layout=ctx.layout,
+        run_id=ctx.run_id, stats=stats, model=model, layout=ctx.layout,
         votes_version=votes_out.version, labels_version=res.version, timings=ctx.timings,
         metrics=metrics, lf_errors=votes_out.lf_errors, lf_versions=ctx.lf_versions,
     )  # fmt: skip
     if cfg.output.training_table:
-        raise DataError("output.training_table is not supported for multi-task runs yet")
+        result.train_version = write_multitask_training_table(ctx, corpus, result)
     save_summary(result)
     return result
+
+
+def write_multitask_training_table(ctx: RunContext, corpus: Any, result: PipelineResult) -> int:
+    """``<output>/train`` of a multi-task run: id, the ``output.features`` columns, per task
+    ``probs_<task>`` (null where the task does not apply) and, for tasks with a ``gold_col``,
+    ``gold_<task>`` (the class index, null where unknown), ``n_votes``, ``run_id``; the commit
+    records the task graph (``wsup train`` builds one head per task from it)."""
+    graph = ctx.graph
+    assert graph is not None
+    id_col = ctx.cfg.source.id_col
+    feats = list(ctx.cfg.output.features)
+    missing = [c for c in feats if c not in corpus.columns]
+    if missing:
+        raise DataError(
+            f"output.features names column(s) {missing} not in the corpus; columns are "
+            f"{corpus.columns}"
+        )
+    leak = [c for c in feats if c in ctx.task_gold.values()]
+    if leak:
+        raise DataError(f"output.features names task gold column(s) {leak}: the training table "
+                        "has them as gold_<task> already; remove them from output.features")
+    clash = [c for c in feats if c.startswith(("probs_", "gold_")) or c in ("n_votes", "run_id")]
+    if clash:
+        raise DataError(f"output.features names column(s) {clash}, which the multi-task "
+                        "training table writes itself; rename them in the corpus")  # fmt: skip
+    with ctx.stage("write training table"):
+        gold = [gold_index_column(corpus, col, graph.task(name)).alias(f"gold_{name}")
+                for name, col in ctx.task_gold.items()]  # fmt: skip
+        left = corpus.select(F.col(id_col).alias("id"), *feats, *gold)
+        labels = read_table(ctx.spark, ctx.layout.labels, version=result.labels_version)
+        labels = labels.where(F.col("run_id") == ctx.run_id)
+        probs = [f"probs_{t.name}" for t in graph.tasks]
+        train = left.join(labels.select("id", *probs, "n_votes", "run_id"), on="id", how="inner")
+        res = write_table(
+            train, ctx.layout.train, run_id=ctx.run_id, mode=ctx.cfg.output.mode,
+            metadata={"run_id": ctx.run_id, "stage": "train",
+                      "labels_version": result.labels_version, "features": feats,
+                      "tasks": graph.to_dict()},
+            writer=ctx.cfg.output.writer, description="write training table",
+        )  # fmt: skip
+    return res.version
 
 
 def multitask_metrics(stats: MultiTaskStats, model: MultiTaskLabelModel) -> dict[str, Any]:

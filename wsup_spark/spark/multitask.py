@@ -31,6 +31,7 @@ from pyspark.sql.types import (
     StructType,
 )
 
+from wsup_spark.errors import DataError
 from wsup_spark.labelmodel.multitask_stats import MultiTaskStats
 from wsup_spark.spark.apply import (
     VOTES_COL,
@@ -45,6 +46,7 @@ from wsup_spark.tasks import TaskGraph
 __all__ = [
     "MultiTaskStatsTap",
     "compute_multitask_stats",
+    "gold_index_column",
     "multitask_gold_counts",
     "multitask_labels_schema",
     "multitask_labels_to_arrow",
@@ -283,3 +285,37 @@ def multitask_gold_counts(
         out[name] = {"n_gold": n, "accuracy": right / n if n else None,
                      "predicted_na": int(C[:, -1].sum()), "confusion": C.tolist()}  # fmt: skip
     return out
+
+
+def gold_index_column(df: Any, col: str, task: Any) -> Any:
+    """Spark column of ``task``'s gold class index (int) from ``df[col]`` — class indices or names,
+    as :func:`gold_indices` reads them; null for nulls, unknown names and out-of-range values.
+
+    Parameters
+    ----------
+    df : DataFrame holding ``col``
+    col : the task's gold column (``tasks[].gold_col``)
+    task : the :class:`~wsup_spark.tasks.Task`
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import NumericType, StringType
+
+    k = int(task.cardinality)
+    c = F.col(col)
+    dtype = df.schema[col].dataType
+    if isinstance(dtype, StringType):
+        idx: Any = F.lit(None).cast("int")
+        names = list(task.class_names or ())
+        # names first (a class named "3" means that class), then digit strings
+        for a in reversed(range(k)):
+            idx = F.when(F.trim(c) == F.lit(str(a)), F.lit(a)).otherwise(idx)
+        for a in reversed(range(len(names))):
+            idx = F.when(c == F.lit(names[a]), F.lit(a)).otherwise(idx)
+        return idx.cast("int")
+    if isinstance(dtype, NumericType):
+        ok = c.isNotNull() & (c == F.floor(c)) & (c >= 0) & (c < k)
+        return F.when(ok, c.cast("int")).otherwise(F.lit(None).cast("int"))
+    raise DataError(
+        f"gold column {col!r} of task {task.name!r} has type {dtype.simpleString()}; expected "
+        "class indices (integers) or class names (strings)"
+    )
