@@ -147,8 +147,8 @@ def configure_logging(verbose: bool = False) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``wsup run``: the pipeline, the HTML report next to the labels table, then the summary."""
-    from wsup_spark.analysis.multitask_report import format_multitask_summary
-    from wsup_spark.analysis.report import write_report
+    from wsup_spark.analysis.multitask_report import MultiTaskReportData, format_multitask_summary
+    from wsup_spark.analysis.report import write_report_data
     from wsup_spark.analysis.summary import format_summary
     from wsup_spark.pipeline import run_pipeline
 
@@ -158,13 +158,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     preflight(cfg)
     result = run_pipeline(cfg, start_session(cfg, getattr(args, "verbose", False)))
     names = cfg.lfs.class_names
-    report = write_report(result, class_names=names)  # uses the pipeline's active session
+    data, report = write_report_data(result, class_names=names)  # the pipeline's session
     if args.json:
         summary = {**result.summary(), "class_names": names and list(names), "report": report}
         print(json.dumps(summary, indent=2))
     else:
-        print(format_multitask_summary(result) if result.is_multitask
-              else format_summary(result, names))  # fmt: skip
+        if isinstance(data, MultiTaskReportData):
+            print(format_multitask_summary(result, data))
+        else:
+            print(format_summary(result, names))
         print(f"  report: {report}")
     return 0
 

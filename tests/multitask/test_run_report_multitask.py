@@ -95,7 +95,7 @@ def test_wsup_run_prints_a_summary_per_task(cli_run: dict[str, Any]) -> None:
     assert cli_run["rc"] == 0
     text = cli_run["text"]
     assert f"run {RUN}: {N:,} rows, 15 LFs, 2 tasks (abnormal, finding)" in text
-    assert "task abnormal (k=2): 8 LFs" in text
+    assert "task abnormal (k=2): 8 LFs" in text and "gold_acc" in text and "task_s" in text
     assert "task finding (k=5, child of abnormal when ABNORMAL): 7 LFs" in text
     # per-task gold accuracy equals the in-memory model's on the synthetic gold
     res = load_run(str(cli_run["out"]))
@@ -158,6 +158,19 @@ def test_report_has_an_lf_table_per_task_and_cross_task_conflicts(cli_run: dict[
     assert C[1, 1] == int(((gold_a == 1) & (pred[:, 0] == 1)).sum())
     has = gold_f >= 0
     assert tasks["finding"]["gold"]["n_gold"] == int(has.sum())
+    # per-LF gold accuracy of each task's LFs (a reduction over the votes' gold columns)
+    for i, row in enumerate(tasks["abnormal"]["lfs"]):
+        v = ab[:, i] >= 0
+        assert row["gold_votes"] == int(v.sum()) and row["gold_na_votes"] == 0
+        assert row["gold_acc"] == pytest.approx(float((ab[v, i] == gold_a[v]).mean()))
+    for i, row in enumerate(tasks["finding"]["lfs"]):
+        v = (fi[:, i] >= 0) & has
+        assert row["gold_votes"] == int(v.sum())
+        assert row["gold_acc"] == pytest.approx(float((fi[v, i] == gold_f[v]).mean()))
+        # votes for a finding on reports whose gold is NORMAL
+        assert row["gold_na_votes"] == int(((fi[:, i] >= 0) & ~has).sum())
+        assert np.asarray(row["confusion"]).shape == (5, 5)
+    assert 'title="votes on gold rows where this task has no gold' in page
     bal = np.asarray(tasks["finding"]["class_balance"])
     assert bal.shape == (5,) and bal.sum() == pytest.approx(1.0)
 
@@ -171,6 +184,7 @@ def test_wsup_analyze_reports_per_task(cli_run: dict[str, Any], tmp_path: Path) 
     assert f"run {RUN}: {N:,} rows, 15 LFs, 2 tasks, label model: multitask_label_model" in text
     assert "task finding (k=5, child of abnormal when ABNORMAL): 7 LFs" in text
     assert "cross-task conflicts (rows, summed over its LFs): with abnormal" in text
+    assert "gold_acc" in text and "gold_na_votes" in text and "confusion" not in text
     assert "note:" not in text  # the configured LFs are the run's
     assert f"report: {target}" in text and target.is_file()
     rc, js = _cli("analyze", "--config", CONF, "--set", f"output.path={out}", "--json",

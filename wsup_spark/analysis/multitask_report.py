@@ -125,13 +125,17 @@ class MultiTaskReportData:
         return jsonable(out, "report data")  # type: ignore[no-any-return]
 
 
-def collect_multitask_report_data(result: PipelineResult) -> MultiTaskReportData:
+def collect_multitask_report_data(result: PipelineResult, spark: Any = None) -> MultiTaskReportData:
     """The report's numbers of a multi-task run, from its statistics, model and metrics.
 
     Parameters
     ----------
     result : PipelineResult
         A multi-task run (``result.is_multitask``), from ``run_pipeline`` or ``load_run``.
+    spark : SparkSession, optional
+        Default: the active session. With one, the per-LF gold columns (``gold_votes``,
+        ``gold_acc``, the confusion, ``gold_na_votes``) come from one distributed reduction over
+        the votes table, for tasks whose gold the run evaluated; without one they are left out.
     """
     stats: MultiTaskStats = result.task_stats
     model: MultiTaskLabelModel = result.task_model
@@ -144,11 +148,18 @@ def collect_multitask_report_data(result: PipelineResult) -> MultiTaskReportData
     versions = {v["lf"]: v for v in result.lf_versions}
     T = len(graph.tasks)
     cross = np.zeros((T, T), np.int64)
+    notes: list[str] = []
+    lf_gold = _lf_gold_counts(result, per_task, spark, notes)
     tasks: list[TaskReport] = []
     for j, t in enumerate(graph.tasks):
         lfs = stats.task_lfs(j)
-        rows = lf_summary_rows(stats.task_stats(j), nan_to_none(acc[lfs]))
-        for row, i in zip(rows, lfs, strict=True):
+        g = lf_gold.get(t.name)
+        rows = lf_summary_rows(stats.task_stats(j), nan_to_none(acc[lfs]),
+                               None if g is None else g["confusion"],
+                               include_confusion=True)  # fmt: skip
+        for pos, (row, i) in enumerate(zip(rows, lfs, strict=True)):
+            if g is not None:
+                row["gold_na_votes"] = int(g["na"][pos])
             for u, other in enumerate(graph.tasks):
                 if u != j:
                     row[f"conflicts_{other.name}"] = float(stats.conflicts[i, u]) / n
@@ -177,13 +188,47 @@ def collect_multitask_report_data(result: PipelineResult) -> MultiTaskReportData
         ))  # fmt: skip
     return MultiTaskReportData(
         run_id=result.run_id, n=stats.n, lf_names=names, tasks=tasks, cross_conflicts=cross,
-        label_model="multitask_label_model", fit_info=dict(model.fit_info),
+        label_model="multitask_label_model", fit_info=dict(model.fit_info), notes=notes,
         tables={
             "votes": {"path": result.votes_path, "version": result.votes_version},
             "labels": {"path": result.labels_path, "version": result.labels_version},
             "artifacts": {"path": result.artifacts_path, "version": None},
         },
     )  # fmt: skip
+
+
+def _lf_gold_counts(
+    result: PipelineResult, per_task: dict[str, Any], spark: Any, notes: list[str]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per task with gold: its LFs' gold confusion counts (Spark), or {} (with a note)."""
+    gold_cols = {
+        name: str(m["gold"]["gold_col"])
+        for name, m in per_task.items()
+        if isinstance(m, dict) and m.get("gold") and m["gold"].get("gold_col")
+    }
+    if not gold_cols:
+        return {}
+    if spark is None:
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.getActiveSession()
+    if spark is None:
+        notes.append("No Spark session: the LFs' gold accuracies are omitted.")
+        return {}
+    from pyspark.sql import functions as F
+
+    from wsup_spark.io.delta import read_table
+    from wsup_spark.spark.multitask import multitask_lf_gold_counts
+
+    votes = read_table(spark, result.votes_path, version=result.votes_version)
+    missing = sorted(c for c in gold_cols.values() if c not in votes.columns)
+    if missing:
+        notes.append(f"The votes table lacks the gold column(s) {missing}: no LF gold accuracy.")
+        return {}
+    if "run_id" in votes.columns:
+        votes = votes.where(F.col("run_id") == result.run_id)
+    st = result.task_stats
+    return multitask_lf_gold_counts(votes, st.graph, st.lf_tasks, gold_cols)
 
 
 # --------------------------------------------------------------------------- HTML
@@ -241,6 +286,9 @@ def _task_section(t: TaskReport, others: list[str]) -> str:
     extra = [(f"conflicts_{o}", f"conflicts with {o}",
               f"fraction of rows where an LF of task {o} votes a value inconsistent with this "
               "LF's vote") for o in others]  # fmt: skip
+    extra.append(("gold_na_votes", "votes where N/A",
+                  "votes on gold rows where this task has no gold (N/A by the other tasks' gold, "
+                  "or unknown); not in gold acc"))  # fmt: skip
     return (
         f'<section id="task-{_esc(t.name)}"><h2>Task {_esc(t.name)} (k = {t.k})</h2>'
         f'<p class="help">{len(t.lf_rows)} LFs{scope} · coverage {_pct(t.coverage)} · overlap '
@@ -328,7 +376,8 @@ def _task_lines(t: TaskReport, lf_seconds: dict[str, float] | None = None) -> li
         head += f", child of {t.parent}" + (
             f" when {','.join(t.active_when)}" if t.active_when else "")  # fmt: skip
     lines = [f"  {head}): {len(t.lf_rows)} LFs"]
-    rows = [dict(r) for r in t.lf_rows]
+    drop = ("confusion", "gold_correct", "gold_incorrect")
+    rows = [{k: v for k, v in r.items() if k not in drop} for r in t.lf_rows]
     if lf_seconds is not None:
         for r in rows:
             r["task_s"] = lf_seconds.get(r["lf"])
@@ -360,9 +409,10 @@ def format_multitask_report(data: MultiTaskReportData, path: str | None = None) 
     return "\n".join(lines)
 
 
-def format_multitask_summary(r: PipelineResult) -> str:
-    """End-of-run summary of ``wsup run`` for a multi-task run."""
-    data = collect_multitask_report_data(r)
+def format_multitask_summary(r: PipelineResult, data: MultiTaskReportData | None = None) -> str:
+    """End-of-run summary of ``wsup run`` for a multi-task run (``data``: the report's numbers
+    when already collected, else collected here)."""
+    data = data or collect_multitask_report_data(r)
     secs = dict(zip(r.lf_names, r.metrics.get("lf_seconds") or [], strict=False))
     lines = [f"run {r.run_id}: {r.n_rows:,} rows, {len(r.lf_names)} LFs, {len(data.tasks)} "
              f"tasks ({', '.join(t.name for t in data.tasks)})"]  # fmt: skip

@@ -200,12 +200,12 @@ def write_report_data(
     """:func:`write_report`, also returning the :class:`ReportData` it rendered; ``notes`` are
     shown at the top of the report. A multi-task run gets the multi-task report
     (:mod:`~wsup_spark.analysis.multitask_report`: an LF table per task, per-task gold accuracy,
-    cross-task conflicts; ``class_names`` come from each task, ``spark`` and ``bins`` are not
-    used) and its :class:`MultiTaskReportData`."""
+    cross-task conflicts; ``class_names`` come from each task, ``bins`` is not used) and its
+    :class:`MultiTaskReportData`."""
     path = path or default_report_path(result)
     targets = [path, result.layout.artifact(result.run_id, REPORT_FILE)]
     if result.is_multitask:
-        mdata = collect_multitask_report_data(result)
+        mdata = collect_multitask_report_data(result, spark)
         mdata.notes.extend(notes)
         page = render_multitask_html(mdata)
         for target in targets:

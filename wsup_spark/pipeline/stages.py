@@ -439,7 +439,7 @@ def _run_multitask_stages(ctx: RunContext) -> PipelineResult:
         with ctx.stage("evaluate against gold"):
             gold = multitask_gold_counts(votes, model, stats.m, ctx.task_gold)
         for name, g in gold.items():
-            metrics["tasks"][name]["gold"] = g
+            metrics["tasks"][name]["gold"] = {**g, "gold_col": ctx.task_gold[name]}
     metrics["lf_seconds"] = [round(votes_out.lf_seconds.get(nm, 0.0), 3) for nm in lfset.names]
     params_fit = len(json.dumps(params)) <= MAX_PARAMS_IN_COMMIT
     labels_meta = {

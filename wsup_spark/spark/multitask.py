@@ -50,6 +50,7 @@ __all__ = [
     "multitask_gold_counts",
     "multitask_labels_schema",
     "multitask_labels_to_arrow",
+    "multitask_lf_gold_counts",
     "multitask_predict_transform",
     "reduce_multitask_stats",
 ]
@@ -285,6 +286,77 @@ def multitask_gold_counts(
         out[name] = {"n_gold": n, "accuracy": right / n if n else None,
                      "predicted_na": int(C[:, -1].sum()), "confusion": C.tolist()}  # fmt: skip
     return out
+
+
+def multitask_lf_gold_counts(
+    votes_df: Any,
+    graph: TaskGraph,
+    lf_tasks: Sequence[int],
+    gold_cols: Mapping[str, str],
+    votes_col: str = VOTES_COL,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per task with a gold column, the votes of that task's LFs on the rows with its gold: a
+    distributed reduction over the votes (which carry the gold columns).
+
+    Parameters
+    ----------
+    votes_df : the votes (``votes`` and the gold columns)
+    graph, lf_tasks : the task graph and each LF's task index (vote order)
+    gold_cols : task name -> gold column (indices or class names; null where unknown or N/A)
+
+    Returns
+    -------
+    task name -> ``{"lfs": (m_t,) LF indices, "confusion": (m_t, k_t, k_t) int64}`` (rows = gold
+    class, columns = the LF's vote) and ``"na": (m_t,) int64`` — votes on rows where this task
+    has no gold but another task has (a finding vote on a report whose gold says NORMAL).
+    """
+    m = len(lf_tasks)
+    tasks = [(graph.index(t), c) for t, c in gold_cols.items()]
+    lfs_of = {j: [i for i in range(m) if lf_tasks[i] == j] for j, _ in tasks}
+
+    def zero() -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for j, _ in tasks:
+            k, name = graph.cardinalities[j], graph.tasks[j].name
+            out[f"{name}/confusion"] = np.zeros((len(lfs_of[j]), k, k), np.int64)
+            out[f"{name}/na"] = np.zeros(len(lfs_of[j]), np.int64)
+        return out
+
+    def partial(batches: Iterator[Any]) -> bytes:
+        acc = zero()
+        for b in batches:
+            if not b.num_rows:
+                continue
+            L = arrow_votes_matrix(b, m, votes_col)
+            ys = {j: gold_indices(b.column(c), graph.tasks[j].class_names,
+                                  graph.cardinalities[j]) for j, c in tasks}  # fmt: skip
+            any_gold = np.zeros(b.num_rows, bool)
+            for y in ys.values():
+                any_gold |= y >= 0
+            for j, _ in tasks:
+                name, y = graph.tasks[j].name, ys[j]
+                for pos, i in enumerate(lfs_of[j]):
+                    v = L[:, i]
+                    has = (y >= 0) & (v >= 0)
+                    np.add.at(acc[f"{name}/confusion"][pos], (y[has], v[has]), 1)
+                    acc[f"{name}/na"][pos] += int(((y < 0) & any_gold & (v >= 0)).sum())
+        return json.dumps({k: v.tolist() for k, v in acc.items()}).encode()
+
+    def decode(data: bytes) -> dict[str, np.ndarray]:
+        z = zero()
+        return {k: np.asarray(v, np.int64).reshape(z[k].shape)
+                for k, v in json.loads(data.decode()).items()}  # fmt: skip
+
+    def merge(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {k: a[k] + b[k] for k in a}
+
+    cols = [votes_col, *sorted({c for _, c in tasks})]
+    got = reduce_partitions(votes_df.select(*cols), partial, decode, merge, zero,
+                            "report: per-LF gold counts per task")  # fmt: skip
+    return {graph.tasks[j].name: {"lfs": np.array(lfs_of[j], np.int64),
+                                  "confusion": got[f"{graph.tasks[j].name}/confusion"],
+                                  "na": got[f"{graph.tasks[j].name}/na"]}
+            for j, _ in tasks}  # fmt: skip
 
 
 def gold_index_column(df: Any, col: str, task: Any) -> Any:
