@@ -113,6 +113,8 @@ _LF_COLUMNS: list[tuple[str, str, str]] = [
     ("gold_acc", "gold acc", "accuracy of its votes on gold rows"),
     ("delta", "learned − gold", "learned minus empirical accuracy"),
     ("gold_votes", "gold votes", "non-abstain votes on gold rows"),
+    ("gold_na_votes", "votes where N/A", "multi-task: votes on gold rows where this task has no "
+     "gold (N/A by the other tasks' gold, or unknown); not in gold acc"),
     ("gold_correct", "correct", "correct votes on gold rows"),
     ("gold_incorrect", "incorrect", "incorrect votes on gold rows"),
     ("confusion", "confusion", "votes on gold rows: rows = gold class, columns = vote"),

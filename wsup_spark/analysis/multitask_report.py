@@ -275,7 +275,12 @@ def _task_section(t: TaskReport, others: list[str]) -> str:
             names, cov, np.array([r["overlaps"] for r in t.lf_rows]),
             np.array([r["conflicts"] for r in t.lf_rows])))  # fmt: skip
         learned = [r.get("learned_acc") for r in t.lf_rows]
-        accs = plots.to_data_uri(plots.learned_accuracy_bars(names, learned))
+        gold = [r.get("gold_acc") for r in t.lf_rows]
+        if any(g is not None for g in gold) and any(v is not None for v in learned):
+            fig = plots.accuracy_scatter(names, learned, gold, cov)  # learned vs gold
+        else:
+            fig = plots.learned_accuracy_bars(names, learned)
+        accs = plots.to_data_uri(fig)
         figs = (
             f'<div class="grid2 row"><figure><img src="{bars}" alt="coverage, overlaps and '
             f'conflicts of {_esc(t.name)} LFs"></figure><figure><img src="{accs}" alt="learned '
@@ -286,9 +291,6 @@ def _task_section(t: TaskReport, others: list[str]) -> str:
     extra = [(f"conflicts_{o}", f"conflicts with {o}",
               f"fraction of rows where an LF of task {o} votes a value inconsistent with this "
               "LF's vote") for o in others]  # fmt: skip
-    extra.append(("gold_na_votes", "votes where N/A",
-                  "votes on gold rows where this task has no gold (N/A by the other tasks' gold, "
-                  "or unknown); not in gold acc"))  # fmt: skip
     return (
         f'<section id="task-{_esc(t.name)}"><h2>Task {_esc(t.name)} (k = {t.k})</h2>'
         f'<p class="help">{len(t.lf_rows)} LFs{scope} · coverage {_pct(t.coverage)} · overlap '
