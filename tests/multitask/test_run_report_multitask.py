@@ -170,7 +170,7 @@ def test_report_has_an_lf_table_per_task_and_cross_task_conflicts(cli_run: dict[
         # votes for a finding on reports whose gold is NORMAL
         assert row["gold_na_votes"] == int(((fi[:, i] >= 0) & ~has).sum())
         assert np.asarray(row["confusion"]).shape == (5, 5)
-    assert 'title="votes on gold rows where this task has no gold' in page
+    assert 'title="multi-task: votes on gold rows where this task has no gold' in page
     bal = np.asarray(tasks["finding"]["class_balance"])
     assert bal.shape == (5,) and bal.sum() == pytest.approx(1.0)
 
