@@ -235,6 +235,12 @@ def preflight(cfg: PipelineConfig) -> None:
                 f"LF {lf.name!r} reads {peeks}, the gold label ({where}): it is for "
                 "evaluation only and hidden from LFs; remove it from the LF's columns="
             )
+    leak = [c for c in cfg.output.features if c in task_gold]
+    if leak:
+        raise ConfigError(
+            f"output.features names the task gold column(s) {leak}: the multi-task training "
+            "table has each task's gold as gold_<task> already; remove them from output.features"
+        )
     if gold:
         if gold in cfg.output.features and gold != GOLD_COL:
             raise ConfigError(

@@ -210,3 +210,38 @@ def test_load_run_refuses_artifacts_of_another_lf_set(cli_run: dict[str, Any]) -
     finally:
         stats_file.write_bytes(saved)
     assert load_run(str(cli_run["out"])).task_stats == stats
+
+
+def test_wsup_run_multitask_preflight_fails_before_spark(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every task's LF modules are loaded, and task gold columns are hidden from LFs and features
+    before Spark starts."""
+    import wsup_spark.spark.session as session
+
+    monkeypatch.setattr(session, "get_or_create_session", lambda *a, **k: pytest.fail("Spark"))
+    base = ["run", "--config", CONF, "--set", f"output.path={tmp_path / 'o'}"]
+    assert main([*base, "--set", "output.features=[text, finding]"]) == 2
+    err = capsys.readouterr().err
+    assert "error: output.features names the task gold column(s) ['finding']" in err
+    (tmp_path / "cheat_lfs.py").write_text(
+        "from wsup_spark.lf.templates import threshold_lf\n"
+        "LFS = [threshold_lf('lf_cheat', column='finding', label=1, gt=0)]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def conf_with(finding_lfs: list[str]) -> str:
+        import yaml
+
+        raw = yaml.safe_load(Path(CONF).read_text())
+        raw["tasks"][1]["lfs"] = finding_lfs
+        path = tmp_path / "mt.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        return str(path)
+
+    rc = main(["run", "--config", conf_with(["cheat_lfs"])])
+    err = capsys.readouterr().err
+    assert rc == 2 and "error: LF 'lf_cheat' reads ['finding'], the gold label " in err
+    assert "(tasks[finding].gold_col='finding')" in err
+    rc = main(["run", "--config", conf_with(["no_such_lf_module"])])
+    assert rc == 2 and "cannot import LF module 'no_such_lf_module'" in capsys.readouterr().err
