@@ -22,7 +22,12 @@ Reported for the 20-LF mixed set, its row-LF half and its vectorized half.
 * **row LFs**: ``apply_lfs`` with the row LFs (``x.text``) on local[2], noop sink;
 * **vectorized LFs**: the same patterns as ``regex_lf`` (RE2 on the Arrow column), noop sink;
 * **pipeline**: ``run_pipeline`` with the vectorized LFs over the Parquet corpus: apply + votes
-  Delta write with fused statistics, fit, predict + labels Delta write (warm session).
+  Delta write with fused statistics, fit, predict + labels Delta write (warm session, after an
+  untimed warm-up run).
+
+Each method: best wall time of ``--repeat`` runs, and "CPU s/run", the CPU seconds of the whole
+process tree (driver, JVM, Python workers) per run: on a shared machine the wall time grows with
+the others' load, the CPU seconds hardly.
 """
 
 from __future__ import annotations
@@ -47,6 +52,43 @@ def timed(fn, repeat: int = 1) -> float:
         fn()
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def tree_cpu_s() -> float | None:
+    """CPU seconds (user + system) of this process and every live descendant: the driver, the
+    local JVM and its Python workers. Linux /proc only (None elsewhere). Unlike wall time it does
+    not grow when other work shares the machine."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for d in proc.iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            f = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(d.name)] = (int(f[1]), (int(f[11]) + int(f[12])) / hz)
+    mine, total, grew = {os.getpid()}, 0.0, True
+    while grew:
+        grew = False
+        for pid, (ppid, _) in stats.items():
+            if ppid in mine and pid not in mine:
+                mine.add(pid)
+                grew = True
+    for pid in mine:
+        total += stats.get(pid, (0, 0.0))[1]
+    return total
+
+
+def timed_cpu(fn, repeat: int = 1) -> tuple[float, float | None]:
+    """(best wall seconds, mean CPU seconds of the process tree per run) over ``repeat`` runs."""
+    c0 = tree_cpu_s()
+    best = timed(fn, repeat)
+    c1 = tree_cpu_s()
+    return best, (c1 - c0) / repeat if c0 is not None and c1 is not None else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,15 +264,15 @@ def regex10(args: argparse.Namespace) -> int:
     stages: list[tuple[float, dict]] = []  # (seconds, stage timings) of each pipeline run
     if "pipeline" in only:
         pipeline()  # warm-up, untimed: first Delta writes, imports in the Python workers
-    t_ref = timed(reference, args.repeat)
+    t_ref, cpu_ref = timed_cpu(reference, args.repeat)
     rows = [{"method": "reference", "what": "the LF functions, one plain Python process, "
              "column-at-a-time over a list of str", "seconds": t_ref, "rows_s": n / t_ref,
-             "vs_reference": 1.0}]  # fmt: skip
+             "vs_reference": 1.0, "cpu_s": cpu_ref}]  # fmt: skip
     for key in only:
         what, fn = methods[key]
-        t = timed(fn, args.repeat)
+        t, cpu = timed_cpu(fn, args.repeat)
         rows.append({"method": key, "what": what, "seconds": t, "rows_s": n / t,
-                     "vs_reference": t_ref / t})  # fmt: skip
+                     "vs_reference": t_ref / t, "cpu_s": cpu})  # fmt: skip
         if key == "pipeline":
             rows[-1]["stages_s"] = min(stages[1:], key=lambda st: st[0])[1]  # the best run's
     batch = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
@@ -240,10 +282,12 @@ def regex10(args: argparse.Namespace) -> int:
         f"preset=regex10  rows={n:,}  files={args.partitions}  spark partitions={parts}  "
         f"arrow batch={batch}  cpus={os.cpu_count()}  python={platform.python_version()}"
     )
-    print(f"{'method':<12}{'seconds':>9}{'rows/s':>12}{'x reference':>13}")
+    print(f"{'method':<12}{'seconds':>9}{'rows/s':>12}{'x reference':>13}{'CPU s/run':>11}")
     for r in rows:
+        cpu = f"{r['cpu_s']:>11.2f}" if r["cpu_s"] is not None else f"{'-':>11}"
         print(
             f"{r['method']:<12}{r['seconds']:>9.2f}{r['rows_s']:>12,.0f}{r['vs_reference']:>13.2f}"
+            + cpu
         )
     for r in rows:
         if "stages_s" in r:
