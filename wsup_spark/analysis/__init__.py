@@ -6,6 +6,8 @@ that draw plots or run a distributed reduction.
 * :mod:`~wsup_spark.analysis.summary` — per-LF and corpus summaries from :class:`LFStats`.
 * :mod:`~wsup_spark.analysis.diagnostics` — confidence histogram, gold accuracy/F1, calibration.
 * :mod:`~wsup_spark.analysis.report` — ``write_report(result, spark)`` and ``wsup analyze``.
+* :mod:`~wsup_spark.analysis.multitask_report` — a multi-task run's report: an LF table per
+  task, per-task gold accuracy, cross-task conflicts (``write_report`` picks it for such runs).
 * :mod:`~wsup_spark.analysis.html`, :mod:`~wsup_spark.analysis.plots` — rendering.
 """
 
@@ -22,6 +24,9 @@ _LAZY = {
     "write_report": "wsup_spark.analysis.report",
     "collect_report_data": "wsup_spark.analysis.report",
     "analyze": "wsup_spark.analysis.report",
+    "MultiTaskReportData": "wsup_spark.analysis.multitask_report",
+    "collect_multitask_report_data": "wsup_spark.analysis.multitask_report",
+    "format_multitask_summary": "wsup_spark.analysis.multitask_report",
     "load_run": "wsup_spark.run.store",
 }
 
