@@ -158,7 +158,10 @@ def _row(entry: ManifestEntry) -> pa.Table:
 def _entries(table: DeltaTable | None) -> list[ManifestEntry]:
     if table is None:
         return []
-    rows = sorted(table.to_pyarrow_table().to_pylist(), key=lambda r: r["at"])
+    import pyarrow.dataset as pads  # not deltalake's reader: it can abort the process at exit
+
+    data = pads.dataset(table.file_uris(), format="parquet", schema=MANIFEST_SCHEMA).to_table()
+    rows = sorted(data.to_pylist(), key=lambda r: r["at"])
     return [ManifestEntry(**r) for r in rows]
 
 
