@@ -232,7 +232,9 @@ def regex10(args: argparse.Namespace) -> int:
     spark = get_or_create_session("local[2]", "wsup-bench-regex10", conf)
     df = spark.read.parquet(str(corpus))
     parts = df.rdd.getNumPartitions()
-    warm = apply_lfs(df.limit(1000), bench_lfs.REGEX10_ROW + bench_lfs.REGEX10_VECTOR, "id", 2)
+    # untimed warm-up over every partition, so that each core's Python worker is started
+    sample = df.sample(fraction=min(1.0, 20_000 / max(n, 1)), seed=0)
+    warm = apply_lfs(sample, bench_lfs.REGEX10_ROW + bench_lfs.REGEX10_VECTOR, "id", 2)
     warm.write.format("noop").mode("overwrite").save()
 
     def noop(lfs: list) -> None:
