@@ -26,7 +26,7 @@ import numpy as np
 
 from wsup_spark.analysis import plots
 from wsup_spark.analysis.html import _CSS, _SORT_JS, lf_table_html
-from wsup_spark.analysis.summary import format_incremental, format_lf_table, lf_summary_rows
+from wsup_spark.analysis.summary import format_lf_table, format_run_footer, lf_summary_rows
 from wsup_spark.json_values import jsonable, nan_to_none
 from wsup_spark.labelmodel.multitask import MultiTaskLabelModel, MultiTaskStats
 from wsup_spark.run.result import PipelineResult
@@ -422,10 +422,4 @@ def format_multitask_summary(r: PipelineResult, data: MultiTaskReportData | None
         lines += _task_lines(t, secs)
     if r.lf_errors:
         lines.append(f"  LF failures counted as abstains: {r.lf_errors}")
-    lines += format_incremental(r.metrics.get("incremental"))
-    lines.append(f"  votes table : {r.votes_path} (version {r.votes_version})")
-    lines.append(f"  labels table: {r.labels_path} (version {r.labels_version})")
-    if r.train_path:
-        lines.append(f"  train table : {r.train_path} (version {r.train_version})")
-    lines.append("  wall time: " + ", ".join(f"{k} {v:.1f}s" for k, v in r.timings.items()))
-    return "\n".join(lines)
+    return "\n".join(lines + format_run_footer(r))

@@ -218,6 +218,18 @@ def format_incremental(info: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def format_run_footer(r: PipelineResult) -> list[str]:
+    """The last lines of a run's summary: what an incremental run recomputed, the tables and
+    their versions, the stages' wall time."""
+    lines = format_incremental(r.metrics.get("incremental"))
+    lines.append(f"  votes table : {r.votes_path} (version {r.votes_version})")
+    lines.append(f"  labels table: {r.labels_path} (version {r.labels_version})")
+    if r.train_path:
+        lines.append(f"  train table : {r.train_path} (version {r.train_version})")
+    lines.append("  wall time: " + ", ".join(f"{k} {v:.1f}s" for k, v in r.timings.items()))
+    return lines
+
+
 def format_summary(r: PipelineResult, class_names: Sequence[str] | None = None) -> str:
     """Human-readable end-of-run summary (``wsup run``); ``class_names`` (``lfs.class_names``)
     name the classes. A multi-task run's summary (per task its LF table, rates, cross-task
@@ -253,10 +265,4 @@ def format_summary(r: PipelineResult, class_names: Sequence[str] | None = None) 
             )
     for w in r.metrics.get("model_warnings") or []:
         lines.append(f"  warning: {w}")
-    lines += format_incremental(r.metrics.get("incremental"))
-    lines.append(f"  votes table : {r.votes_path} (version {r.votes_version})")
-    lines.append(f"  labels table: {r.labels_path} (version {r.labels_version})")
-    if r.train_path:
-        lines.append(f"  train table : {r.train_path} (version {r.train_version})")
-    lines.append("  wall time: " + ", ".join(f"{k} {v:.1f}s" for k, v in r.timings.items()))
-    return "\n".join(lines)
+    return "\n".join(lines + format_run_footer(r))

@@ -297,6 +297,18 @@ def write_labels(
     return res.version
 
 
+def _features(ctx: RunContext, corpus: Any) -> list[str]:
+    """``output.features``, each checked to be a corpus column."""
+    feats = list(ctx.cfg.output.features)
+    missing = [c for c in feats if c not in corpus.columns]
+    if missing:
+        raise DataError(
+            f"output.features names column(s) {missing} not in the corpus; columns are "
+            f"{corpus.columns}"
+        )
+    return feats
+
+
 def write_training_table(
     ctx: RunContext, corpus: Any, result: PipelineResult, this_run_only: bool = True
 ) -> int:
@@ -305,13 +317,7 @@ def write_training_table(
     (a rerun replaces its rows, by file with delta-rs, by ``run_id`` with Spark's writer);
     incremental runs (``this_run_only=False``) join every row of the labels table."""
     id_col = ctx.cfg.source.id_col
-    feats = list(ctx.cfg.output.features)
-    missing = [c for c in feats if c not in corpus.columns]
-    if missing:
-        raise DataError(
-            f"output.features names column(s) {missing} not in the corpus; columns are "
-            f"{corpus.columns}"
-        )
+    feats = _features(ctx, corpus)
     with ctx.stage("write training table"):
         cols = [id_col, *feats] + ([GOLD_COL] if ctx.has_gold else [])
         left = corpus.select(*cols).withColumnRenamed(id_col, "id")
@@ -475,13 +481,7 @@ def write_multitask_training_table(ctx: RunContext, corpus: Any, result: Pipelin
     graph = ctx.graph
     assert graph is not None
     id_col = ctx.cfg.source.id_col
-    feats = list(ctx.cfg.output.features)
-    missing = [c for c in feats if c not in corpus.columns]
-    if missing:
-        raise DataError(
-            f"output.features names column(s) {missing} not in the corpus; columns are "
-            f"{corpus.columns}"
-        )
+    feats = _features(ctx, corpus)
     leak = [c for c in feats if c in ctx.task_gold.values()]
     if leak:
         raise DataError(f"output.features names task gold column(s) {leak}: the training table "
