@@ -343,6 +343,54 @@ def render_plots(data: ReportData, progress: Progress | None = None) -> dict[str
     return out
 
 
+def learned_dependencies(data: ReportData) -> list[dict[str, Any]]:
+    """The LF pairs the label model learned to be dependent (``fit_info["learned_dependencies"]``
+    of the dependency-learning label model): ``{"a", "b", "score", "excess", "redundancy"}`` per
+    pair; empty when it learned none or did not learn the structure."""
+    info = data.fit_info.get("learned_dependencies")
+    if not isinstance(info, dict):
+        return []
+    edges = info.get("edges") or []
+    names = info.get("names") or [[data.lf_names[i], data.lf_names[j]] for i, j in edges]
+    cols = zip(names, info.get("scores") or [], info.get("excess") or [],
+               info.get("redundancy") or [], strict=False)  # fmt: skip
+    return [{"a": a, "b": b, "score": sc, "excess": ex, "redundancy": red}
+            for (a, b), sc, ex, red in cols]  # fmt: skip
+
+
+def _dependencies(data: ReportData) -> str:
+    info = data.fit_info.get("learned_dependencies")
+    if not isinstance(info, dict):
+        return ""
+    pairs = learned_dependencies(data)
+    help_ = (
+        "LF pairs that vote together more often than the class explains, learned from the "
+        "LF statistics alone (no gold): a Poisson test of each pair's co-votes against the "
+        f"conditionally independent fit (z above {_fmt(info.get('threshold'), 2)}) with an "
+        f"excess of at least {_pct(info.get('min_excess'))} of the rarer LF's votes. The label "
+        "model counts a dependent pair's shared evidence once. Redundancy: the share of each "
+        "LF's votes that are excess co-votes with the other (co-votes beyond what the "
+        "independent fit expects)."
+    )
+    if not pairs:
+        body = '<p class="help">No pair passed the test: the LFs are treated as conditionally '
+        body += "independent given the class.</p>"
+    else:
+        rows = "".join(
+            f"<tr><td>{_esc(p['a'])}</td><td>{_esc(p['b'])}</td><td>{_fmt(p['score'], 1)}</td>"
+            f"<td>{_pct(p['excess'])}</td><td>{_pct((p['redundancy'] or [None])[0])} / "
+            f"{_pct((p['redundancy'] or [None, None])[-1])}</td></tr>"
+            for p in pairs
+        )
+        body = (
+            '<div class="tablewrap"><table id="dependency-table"><thead><tr><th>LF</th>'
+            "<th>LF</th><th>z</th><th>excess</th><th>redundancy</th></tr></thead><tbody>"
+            + rows + "</tbody></table></div>"
+        )
+    return (f'<section><h2>Learned LF dependencies</h2><p class="help">{_esc(help_)}</p>'
+            f"{body}</section>")  # fmt: skip
+
+
 def render_html(data: ReportData, progress: Progress | None = None) -> str:
     """The report page (a complete HTML document)."""
     img = render_plots(data, progress)
@@ -378,6 +426,7 @@ def render_html(data: ReportData, progress: Progress | None = None) -> str:
         "Red: accuracy below 0.6 or learned and gold accuracy more than 0.1 apart.</p>",
         _lf_table(data),
         "</section>",
+        _dependencies(data),
         '<div class="grid2 row"><section><h2>Coverage, overlaps and conflicts</h2>'
         '<p class="help">Per LF, as fractions of all rows.</p>',
         _figure(img["lf_bars"], "coverage, overlaps and conflicts per LF"),

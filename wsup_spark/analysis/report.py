@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from wsup_spark.analysis.diagnostics import DEFAULT_BINS, ConfidenceHistogram, GoldDiagnostics
-from wsup_spark.analysis.html import PLOT_STEPS, render_html
+from wsup_spark.analysis.html import PLOT_STEPS, learned_dependencies, render_html
 from wsup_spark.analysis.multitask_report import (
     MultiTaskReportData,
     collect_multitask_report_data,
@@ -303,6 +303,10 @@ def format_report_summary(
             f"  {f1_label(data.class_names) if data.k == 2 else 'macro F1'}: label model "
             f"{f1('label_model'):.4f} vs majority vote {f1('majority_vote'):.4f}"
         )
+    if isinstance(data.fit_info.get("learned_dependencies"), dict):
+        pairs = learned_dependencies(data)
+        lines.append("  learned LF dependencies: " + (", ".join(
+            f"{p['a']} ~ {p['b']} (z {p['score']:.1f})" for p in pairs) or "none"))  # fmt: skip
     lines += [f"  note: {n}" for n in data.notes]
     if path:
         lines.append(f"  report: {path}")
