@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from wsup_spark.config import SourceConfig
 from wsup_spark.errors import ConfigError, DataError
 from wsup_spark.io.base import job_description
-from wsup_spark.io.delta import read_table
+from wsup_spark.io.delta import open_table, read_table
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +95,6 @@ def delta_added_files(path: str, from_version: int, to_version: int) -> list[str
 
     Raises :class:`ConfigError` naming the table's versions when one does not exist.
     """
-    from wsup_spark.io.delta import open_table
-
     try:
         _, old = open_table(path, from_version)
         _, new = open_table(path, to_version)

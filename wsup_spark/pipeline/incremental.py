@@ -42,12 +42,14 @@ from wsup_spark.io.delta import (
 from wsup_spark.io.sources import GOLD_COL, delta_added_files, load_source
 from wsup_spark.lf.base import LFSet
 from wsup_spark.pipeline.stages import (
-    MAX_PARAMS_IN_COMMIT,
     RunContext,
+    apply_step,
     evaluate,
     fit_model,
+    labels_meta,
     load_corpus,
     run_stages,
+    stats_pass,
     write_labels,
     write_training_table,
 )
@@ -63,10 +65,10 @@ from wsup_spark.run.incremental import (
 from wsup_spark.run.layout import STATS_FILE
 from wsup_spark.run.result import PipelineResult
 from wsup_spark.run.store import save_artifacts, save_summary
-from wsup_spark.spark.apply import VOTES_COL, LFErrorCounter, apply_transform
+from wsup_spark.spark.apply import VOTES_COL, LFErrorCounter
 from wsup_spark.spark.session import is_connect
 from wsup_spark.spark.splice import NEW_VOTES_COL, splice_transform
-from wsup_spark.spark.stats import VotesTap, merge_partials, reduce_stats
+from wsup_spark.spark.stats import VotesTap, merge_partials
 from wsup_spark.stats.lfstats import LFStats
 
 __all__ = ["run_incremental_stages"]
@@ -132,6 +134,12 @@ def _restore(ctx: RunContext, versions: Mapping[str, int | None], why: str) -> N
 BROADCAST_IDS_MAX = 2_000_000
 
 
+def _id_keys(ids: Any, n: int) -> Any:
+    """``ids`` (a one-column frame of ``n`` ids) as the small side of a join: broadcast up to
+    :data:`BROADCAST_IDS_MAX`."""
+    return F.broadcast(ids) if n <= BROADCAST_IDS_MAX else ids
+
+
 def _new_rows(ctx: RunContext, corpus: Any, stored: Any) -> tuple[Any, int, bool]:
     """(the new rows as a corpus DataFrame, how many, whether the config named them)."""
     inc, src = ctx.cfg.incremental, ctx.cfg.source
@@ -151,8 +159,7 @@ def _new_rows(ctx: RunContext, corpus: Any, stored: Any) -> tuple[Any, int, bool
         n = ids.count()
         if n == 0:
             return corpus.limit(0), 0, False
-        keys = F.broadcast(ids) if n <= BROADCAST_IDS_MAX else ids
-        return corpus.join(keys.withColumnRenamed("id", "_new_id"),
+        return corpus.join(_id_keys(ids, n).withColumnRenamed("id", "_new_id"),
                            F.col(id_col) == F.col("_new_id"), "left_semi"), n, False
 
 
@@ -161,23 +168,14 @@ def _count_upserts(new: Any, n_new: int, stored: Any, id_col: str) -> int:
     if n_new == 0:
         return 0
     ids = new.select(F.col(id_col).alias("id"))
-    keys = F.broadcast(ids) if n_new <= BROADCAST_IDS_MAX else ids
-    return int(stored.select("id").join(keys, "id", "left_semi").count())
+    return int(stored.select("id").join(_id_keys(ids, n_new), "id", "left_semi").count())
 
 
-def _apply_df(
-    ctx: RunContext, df: Any, lfset: LFSet, carry: list[str], counters: Any, rows: bool = True
-) -> Any:
-    """``df`` → votes of ``lfset`` (a plain ``mapInArrow``; counters on classic Spark); ``rows``:
-    with the votes table's constant columns (whole rows), else ``(id, votes)`` only."""
-    cfg = ctx.cfg
-    src, t = apply_transform(
-        df, lfset, cfg.source.id_col, on_error=cfg.lfs.on_error,  # type: ignore[arg-type]
-        carry=carry, max_ms_per_row=cfg.lfs.max_ms_per_row,
-        constants={"lf_set_hash": ctx.lfset.hash, "run_id": ctx.run_id} if rows else None,
-        error_counter=counters[0] if counters else None,
-        time_counter=counters[1] if counters else None,
-    )  # fmt: skip
+def _apply_df(ctx: RunContext, df: Any, counters: Any, lfset: LFSet | None = None) -> Any:
+    """``df`` → votes (a plain ``mapInArrow``; counters on classic Spark): of every LF as whole
+    votes-table rows, or of ``lfset`` as ``(id, votes)``."""
+    src, t = apply_step(ctx, df, report=False, counters=counters, lfset=lfset,
+                        rows=lfset is None)  # fmt: skip
     return src.mapInArrow(t.fn, t.schema)
 
 
@@ -201,7 +199,7 @@ def _run(ctx: RunContext, state: RunState) -> PipelineResult:
         with ctx.stage("find upserted ids"):
             upserts = _count_upserts(new, n_named, stored, cfg.source.id_col)
     info["upserted_rows"] = upserts
-    new_votes = _apply_df(ctx, new, lfset, carry, counters)
+    new_votes = _apply_df(ctx, new, counters)
     prev_stats = load_stats(ctx.layout, state)
     prev_params = load_model_params(ctx.layout, state.run_id)  # before a rerun overwrites it
     writer = resolve_writer(spark, cfg.output.writer)
@@ -227,11 +225,10 @@ def _run(ctx: RunContext, state: RunState) -> PipelineResult:
         old = stored.select("id", VOTES_COL, *carry)
         if upserts:
             ids = new.select(F.col(cfg.source.id_col).alias("id"))
-            old = old.join(F.broadcast(ids) if n_named <= BROADCAST_IDS_MAX else ids, "id",
-                           "left_anti")  # fmt: skip
+            old = old.join(_id_keys(ids, n_named), "id", "left_anti")
         if plan.compute:
             comp = LFSet.of([lfset.lfs[j] for j in plan.compute], lfset.k)
-            computed = _apply_df(ctx, corpus, comp, [], counters, rows=False)
+            computed = _apply_df(ctx, corpus, counters, lfset=comp)
             old = old.join(computed.select("id", F.col(VOTES_COL).alias(NEW_VOTES_COL)), "id")
         t = splice_transform(old, len(state.columns), plan.keep, plan.compute, lfset.m, lfset.k,
                              carry, {"lf_set_hash": lfset.hash, "run_id": ctx.run_id})  # fmt: skip
@@ -250,8 +247,7 @@ def _run(ctx: RunContext, state: RunState) -> PipelineResult:
                     new_rows=n_new)  # fmt: skip
     if ctx.template.patterns is not None and stats.patterns is None:
         with ctx.stage("LF statistics (with vote patterns)"):  # e.g. the model became dawid_skene
-            stats = reduce_stats(read_table(spark, ctx.layout.votes, version=votes_version),
-                                 ctx.template)  # fmt: skip
+            stats = stats_pass(ctx, votes_version, this_run_only=False)
         batch, partials = None, ((ctx.run_id, STATS_FILE),)
         info["stats"] = ("recomputed from the votes: the label model needs the vote patterns the "
                          "stored statistics lack")  # fmt: skip
@@ -277,7 +273,7 @@ def _run(ctx: RunContext, state: RunState) -> PipelineResult:
         relabel, why = "none", "same label model and no new rows: the labels stay as they are"
     info.update(labels=relabel, why_labels=why, model_changed=changed)
     metrics["incremental"] = info
-    meta = _labels_meta(ctx, votes_version, params, metrics, errors)
+    meta = labels_meta(ctx, votes_version, cfg.label_model.kind, params, metrics, errors)
     if relabel == "all rows":
         labels_version = write_labels(ctx, votes, model, stats, meta, mode="overwrite")
     elif relabel == "new rows":
@@ -320,24 +316,7 @@ def _stats(ctx: RunContext, res: Any, tap: bool, this_run_only: bool) -> LFStats
     if tap:
         _, _, parts = VotesTap.combine(res.taps or [])
         return merge_partials(parts, ctx.template)
-    votes = read_table(ctx.spark, ctx.layout.votes, version=res.version)
-    if this_run_only:
-        votes = votes.where(F.col("run_id") == ctx.run_id)
-    return reduce_stats(votes, ctx.template)
-
-
-def _labels_meta(
-    ctx: RunContext, votes_version: int, params: dict[str, Any], metrics: dict[str, Any],
-    errors: dict[str, int],
-) -> dict[str, Any]:
-    fits = len(json.dumps(params)) <= MAX_PARAMS_IN_COMMIT
-    return {
-        **ctx.commit_meta, "stage": "labels", "votes_version": votes_version,
-        "label_model": ctx.cfg.label_model.kind, "label_model_params": params if fits else None,
-        "artifacts": ctx.layout.artifacts(ctx.run_id),
-        "metrics": {k: v for k, v in metrics.items() if k != "lf_confusion"},
-        "lf_errors": errors,
-    }  # fmt: skip
+    return stats_pass(ctx, res.version, this_run_only)
 
 
 def _describe_new_rows(ctx: RunContext) -> str:

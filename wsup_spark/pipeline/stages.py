@@ -137,7 +137,7 @@ class FusedVotesWriter:
     def write(self, ctx: RunContext, corpus: Any) -> VotesOutcome:
         n_parts = num_partitions(corpus) or UNKNOWN_PARTITIONS
         with_tap = ctx.graph is None and stats_via_tap(ctx.template, n_parts)
-        src, t = _apply(ctx, corpus, report=True)
+        src, t = apply_step(ctx, corpus, report=True)
         res = write_table(
             src, ctx.layout.votes, run_id=ctx.run_id, mode=ctx.cfg.output.mode,
             metadata={**ctx.commit_meta, "stage": "votes"}, writer="delta-rs",
@@ -159,11 +159,11 @@ class SparkVotesWriter:
                 "Spark Connect with Spark's Delta writer: per-LF failure counts and timings are "
                 "not collected (use output.writer=delta-rs for exact counts)"
             )
-            src, t = _apply(ctx, corpus, report=False)
+            src, t = apply_step(ctx, corpus, report=False)
             res = self._write(ctx, src, t)
             return VotesOutcome(res.version, None, {}, {})
         errors, seconds = LFErrorCounter(ctx.spark), LFErrorCounter(ctx.spark)
-        src, t = _apply(ctx, corpus, report=False, counters=(errors, seconds))
+        src, t = apply_step(ctx, corpus, report=False, counters=(errors, seconds))
         res = self._write(ctx, src, t)
         return VotesOutcome(res.version, None, errors.value, seconds.value)
 
@@ -187,26 +187,57 @@ def votes_writer(spark: Any, writer: str) -> VotesWriter:
     return SparkVotesWriter()
 
 
-def _apply(
+def apply_step(
     ctx: RunContext,
     corpus: Any,
     report: bool,
     counters: tuple[LFErrorCounter, LFErrorCounter] | None = None,
+    lfset: LFSet | None = None,
+    rows: bool = True,
 ) -> tuple[Any, Any]:
+    """The LF application of this run (``lfset``, default the run's LFs) as ``(src, transform)``;
+    ``rows``: whole votes-table rows (gold carried, constant columns), else ``(id, votes)``."""
     cfg = ctx.cfg
     return apply_transform(
-        corpus, ctx.lfset, cfg.source.id_col, on_error=cfg.lfs.on_error,  # type: ignore[arg-type]
-        carry=([GOLD_COL] if ctx.has_gold else []) + sorted(set(ctx.task_gold.values())),
+        corpus, lfset or ctx.lfset, cfg.source.id_col,
+        on_error=cfg.lfs.on_error,  # type: ignore[arg-type]
+        carry=([GOLD_COL] if ctx.has_gold else []) + sorted(set(ctx.task_gold.values()))
+        if rows else [],
         max_ms_per_row=cfg.lfs.max_ms_per_row,
-        constants={"lf_set_hash": ctx.lfset.hash, "run_id": ctx.run_id}, report=report,
+        constants={"lf_set_hash": ctx.lfset.hash, "run_id": ctx.run_id} if rows else None,
+        report=report,
         error_counter=counters[0] if counters else None,
         time_counter=counters[1] if counters else None,
     )  # fmt: skip
 
 
-def _stats_pass(ctx: RunContext, votes_version: int) -> LFStats:
+def stats_pass(ctx: RunContext, votes_version: int, this_run_only: bool = True) -> LFStats:
+    """LF statistics by a pass over the votes table at ``votes_version`` (this run's rows only,
+    or every row)."""
     votes = read_table(ctx.spark, ctx.layout.votes, version=votes_version)
-    return reduce_stats(votes.where(F.col("run_id") == ctx.run_id), ctx.template)
+    if this_run_only:
+        votes = votes.where(F.col("run_id") == ctx.run_id)
+    return reduce_stats(votes, ctx.template)
+
+
+def labels_meta(
+    ctx: RunContext,
+    votes_version: int,
+    kind: str,
+    params: dict[str, Any],
+    metrics: dict[str, Any],
+    lf_errors: Mapping[str, int],
+) -> dict[str, Any]:
+    """The labels commit's metadata: the run's, the votes version, the model (its parameters
+    when they fit :data:`MAX_PARAMS_IN_COMMIT`), the artifacts folder, metrics, LF failures."""
+    fits = len(json.dumps(params)) <= MAX_PARAMS_IN_COMMIT
+    return {
+        **ctx.commit_meta, "stage": "labels", "votes_version": votes_version,
+        "label_model": kind, "label_model_params": params if fits else None,
+        "artifacts": ctx.layout.artifacts(ctx.run_id),
+        "metrics": {k: v for k, v in metrics.items() if k != "lf_confusion"},
+        "lf_errors": dict(lf_errors),
+    }  # fmt: skip
 
 
 # --------------------------------------------------------------------------- stages
@@ -233,7 +264,7 @@ def write_votes(ctx: RunContext, corpus: Any) -> tuple[VotesOutcome, LFStats]:
     if out.lf_errors:
         logger.warning("LF failures counted as abstains: %s", out.lf_errors)
     with ctx.stage("LF statistics"):
-        stats = out.stats if out.stats is not None else _stats_pass(ctx, out.version)
+        stats = out.stats if out.stats is not None else stats_pass(ctx, out.version)
     if stats.n == 0:
         raise DataError("the LFs produced no votes rows: the corpus is empty")
     return out, stats
@@ -355,18 +386,9 @@ def run_stages(ctx: RunContext) -> PipelineResult:
         votes = votes.where(F.col("run_id") == ctx.run_id)
     metrics = evaluate(ctx, votes, model, stats)
     metrics["lf_seconds"] = [round(votes_out.lf_seconds.get(nm, 0.0), 3) for nm in lfset.names]
-    params_fit = len(json.dumps(params)) <= MAX_PARAMS_IN_COMMIT
-    labels_meta = {
-        **ctx.commit_meta,
-        "stage": "labels",
-        "votes_version": votes_out.version,
-        "label_model": cfg.label_model.kind,
-        "label_model_params": params if params_fit else None,
-        "artifacts": ctx.layout.artifacts(ctx.run_id),
-        "metrics": {k_: v for k_, v in metrics.items() if k_ != "lf_confusion"},
-        "lf_errors": votes_out.lf_errors,
-    }
-    labels_version = write_labels(ctx, votes, model, stats, labels_meta)
+    meta = labels_meta(ctx, votes_out.version, cfg.label_model.kind, params, metrics,
+                       votes_out.lf_errors)  # fmt: skip
+    labels_version = write_labels(ctx, votes, model, stats, meta)
     result = PipelineResult(
         run_id=ctx.run_id, stats=stats, model=model, layout=ctx.layout,
         votes_version=votes_out.version, labels_version=labels_version, timings=ctx.timings,
@@ -447,19 +469,13 @@ def _run_multitask_stages(ctx: RunContext) -> PipelineResult:
         for name, g in gold.items():
             metrics["tasks"][name]["gold"] = {**g, "gold_col": ctx.task_gold[name]}
     metrics["lf_seconds"] = [round(votes_out.lf_seconds.get(nm, 0.0), 3) for nm in lfset.names]
-    params_fit = len(json.dumps(params)) <= MAX_PARAMS_IN_COMMIT
-    labels_meta = {
-        **ctx.commit_meta, "stage": "labels", "votes_version": votes_out.version,
-        "label_model": "multitask_label_model",
-        "label_model_params": params if params_fit else None,
-        "artifacts": ctx.layout.artifacts(ctx.run_id), "metrics": metrics,
-        "lf_errors": votes_out.lf_errors,
-    }  # fmt: skip
+    meta = labels_meta(ctx, votes_out.version, "multitask_label_model", params, metrics,
+                       votes_out.lf_errors)  # fmt: skip
     with ctx.stage("predict + write labels"):
         t = multitask_predict_transform(votes, model, stats.m, constants={"run_id": ctx.run_id})
         res = write_table(
             votes.select("id", VOTES_COL), ctx.layout.labels, run_id=ctx.run_id,
-            mode=cfg.output.mode, metadata=labels_meta, writer=cfg.output.writer,
+            mode=cfg.output.mode, metadata=meta, writer=cfg.output.writer,
             description="predict + write labels", transform=t,
         )  # fmt: skip
     result = PipelineResult(
