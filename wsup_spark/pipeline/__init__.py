@@ -1,10 +1,11 @@
 """The labeling pipeline: corpus → LF votes → LF statistics → label model → labels in Delta.
 
-This module is the only place that crosses layers. :func:`run_pipeline` first refuses an unsafe
+This package is the only place that crosses layers. :func:`run_pipeline` first refuses an unsafe
 output path (:func:`~wsup_spark.run.guard.check_output_path`) and claims the output path in the
 run manifest (:class:`~wsup_spark.run.manifest.RunManifest`: one run at a time), then runs the
-stages in order, each a short function below, and last commits the manifest entry naming the
-table versions that form the run (on failure it records an abort, releasing the claim):
+stages in order, each a short function of :mod:`wsup_spark.pipeline.stages`, and last commits
+the manifest entry naming the table versions that form the run (on failure it records an
+abort, releasing the claim):
 
 1. :func:`load_corpus` — read the source (and refuse an empty one before anything is written).
 2. :func:`write_votes` — apply the LFs on Spark and write the votes table (Delta); returns the
@@ -19,11 +20,15 @@ table versions that form the run (on failure it records an abort, releasing the 
    and write the labels table with the model parameters, LF names and metrics in the commit.
 6. :func:`write_training_table` — ``<output>/train``: features + probabilistic labels.
 
-With a ``tasks`` section (multi-task supervision) the run takes :func:`_run_multitask_stages`
+With a ``tasks`` section (multi-task supervision) the run takes the multi-task stages
 instead: the same votes write, then :class:`~wsup_spark.labelmodel.multitask.MultiTaskStats` by
 one reduction over the votes, the multi-task label model, per-task gold accuracy (tasks with a
 ``gold_col``), and a labels table with one probability column per task (null where the task does
 not apply), the task structure and per-task metrics in its commit.
+
+With ``incremental.enabled`` (``wsup run --incremental``) the run builds on the last committed
+run of the output path instead: :func:`~wsup_spark.pipeline.incremental.run_incremental_stages`
+applies only new or changed LFs, and every LF to new rows only.
 
 Paths come from :class:`~wsup_spark.run.layout.RunLayout`; the run's result and artifacts from
 :mod:`wsup_spark.run`.
