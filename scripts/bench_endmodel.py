@@ -172,7 +172,8 @@ def select_and_fit(X: np.ndarray, P: np.ndarray, Xv: np.ndarray, yv: np.ndarray,
 
 def wrench_endmodel(data: Path, *, all_rows: bool = False, model: str = "minilm",
                     metric: str = "auto", epochs: int = 100, seed: int = 0,
-                    batch_size: int = 64, cache: str | None = None) -> dict[str, Any]:  # fmt: skip
+                    batch_size: int = 64, cache: str | None = None,
+                    self_train: float | None = None) -> dict[str, Any]:  # fmt: skip
     """WRENCH's end-model protocol on one folder; scores in percent on the test split.
 
     1. Label model: ``LabelModel(k)`` (defaults) fit on the train split's weak labels only,
@@ -182,6 +183,12 @@ def wrench_endmodel(data: Path, *, all_rows: bool = False, model: str = "minilm"
        (``all_rows``: every row; uncovered rows carry the class prior), early stopping and
        selection over :data:`GRID` on the valid split's gold labels, scored on test (argmax).
     3. Gold ceiling: the same selection trained on the train split's one-hot gold labels.
+    4. ``self_train`` (a confidence threshold): a second round — the round-1 end model labels the
+       train rows no LF covers, the rows where its top probability is >= the threshold join the
+       covered rows with its predicted distribution as soft label
+       (:func:`~wsup_spark.endmodel.loss.self_training_targets`, as ``train.self_training``),
+       and the selection is refit; ``end_model`` is then round 2's test score and ``details``
+       also holds round 1's.
     """
     import time
 
@@ -212,6 +219,23 @@ def wrench_endmodel(data: Path, *, all_rows: bool = False, model: str = "minilm"
     t_fit = time.perf_counter() - t0
     end_score = 100 * metric_score(end.predict_proba(Xte).argmax(1), yte, k, metric)
     gold_score = 100 * metric_score(gold.predict_proba(Xte).argmax(1), yte, k, metric)
+    st_info: dict[str, Any] | None = None
+    if self_train is not None:
+        from wsup_spark.endmodel.loss import self_training_targets
+
+        teacher = end.predict_proba(Xtr)
+        T, W = self_training_targets(torch.as_tensor(Ptr), torch.as_tensor(covered),
+                                     torch.as_tensor(teacher), self_train)  # fmt: skip
+        rows2 = W.numpy() > 0
+        pseudo = rows2 & ~covered
+        st, st_sel = select_and_fit(Xtr[rows2], T.numpy()[rows2], Xva, yva, metric, epochs, seed)
+        st_info = {"threshold": self_train, "round1_end_model": round(end_score, 2),
+                   "round1_valid": end_info["valid"], "pseudo_rows": int(pseudo.sum()),
+                   "pseudo_label_accuracy": round(100 * float(
+                       (teacher[pseudo].argmax(1) == ytr[pseudo]).mean()), 2)
+                   if pseudo.any() else None,
+                   "selected": st_sel}  # fmt: skip
+        end_score = 100 * metric_score(st.predict_proba(Xte).argmax(1), yte, k, metric)
     return {
         "dataset": name, "metric": metric, "label_model": round(lm_score, 2),
         "end_model": round(end_score, 2), "gold_ceiling": round(gold_score, 2),
@@ -219,7 +243,8 @@ def wrench_endmodel(data: Path, *, all_rows: bool = False, model: str = "minilm"
                     "train_rows_covered": int(covered.sum()), "n_train": len(Ltr),
                     "all_rows": all_rows, "end_model_selected": end_info,
                     "gold_selected": gold_info, "embed_seconds": round(t_embed, 1),
-                    "fit_seconds": round(t_fit, 1), "epochs": epochs, "seed": seed},
+                    "fit_seconds": round(t_fit, 1), "epochs": epochs, "seed": seed,
+                    "self_training": st_info},
     }  # fmt: skip
 
 
@@ -227,7 +252,7 @@ def main_wrench(args: argparse.Namespace) -> int:
     """``--wrench DIR --json OUT``: print and write :func:`wrench_endmodel`'s result."""
     res = wrench_endmodel(Path(args.wrench), all_rows=args.all_rows, model=args.encoder,
                           metric=args.metric, epochs=args.epochs, seed=args.seed,
-                          cache=args.cache)  # fmt: skip
+                          cache=args.cache, self_train=args.self_train)  # fmt: skip
     print(f"{res['dataset']} ({res['metric']}, test): label model {res['label_model']:.2f}  "
           f"end model {res['end_model']:.2f}  gold ceiling {res['gold_ceiling']:.2f}")  # fmt: skip
     print(json.dumps(res["details"]))
@@ -250,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=100, help="--wrench: max epochs per fit")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", default=None, help="--wrench: folder caching the embeddings")
+    ap.add_argument("--self-train", type=float, default=None, metavar="THRESHOLD",
+                    help="--wrench: a self-training round on the uncovered train rows whose "
+                         "round-1 prediction is at least this confident (e.g. 0.9)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--skip-run", action="store_true", help="reuse the existing tables")
     ap.add_argument(
@@ -281,9 +309,10 @@ def main(argv: list[str] | None = None) -> int:
         result["pipeline_seconds"] = time.perf_counter() - t0
         result["pipeline_rows"] = res.n_rows
     tcfg = TrainConfig.from_dict({"table": f"{out_path}/train", **dict(cfg.train)})
-    text_col = tcfg.text_col if tcfg.model != "numeric" else None
+    text_col = tcfg.text_col if tcfg.model not in ("numeric", "embedding") else None
     spec = FeatureSpec(text_col, tcfg.numeric_cols, tcfg.buckets, tcfg.word_ngrams,
-                       tcfg.char_ngrams)  # fmt: skip
+                       tcfg.char_ngrams, embedding_col=tcfg.embedding_col
+                       if tcfg.model == "embedding" else None)  # fmt: skip
     result["reader"] = [reader_rows_per_s(tcfg.table, spec, tcfg.batch_size, w) for w in (0, 2)]
     metrics = train_from_config(cfg)
     result["train"] = metrics

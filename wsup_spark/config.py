@@ -97,6 +97,27 @@ class OutputConfig:
     training_table: bool = False
     features: Sequence[str] = ()
     allow_non_empty: bool = False
+    embedding: Mapping[str, Any] = field(default_factory=dict)
+
+
+EMBEDDING_DEFAULTS: dict[str, Any] = {
+    "text_col": None, "column": "embedding", "model": "minilm", "batch_size": 64,
+    "device": "cpu", "torch_threads": 1,
+}  # fmt: skip
+"""``output.embedding`` keys and defaults: the training table gains ``column``, the frozen
+sentence embedding of ``text_col`` by ``model`` (``minilm`` = the shipped all-MiniLM-L6-v2, or a
+local model folder), computed on the executors (README "A pretrained text encoder")."""
+
+
+def embedding_settings(out: OutputConfig) -> dict[str, Any] | None:
+    """``output.embedding`` with its defaults filled in, or None when it is not configured.
+
+    >>> embedding_settings(OutputConfig(embedding={"text_col": "text"}))["column"]
+    'embedding'
+    """
+    if not out.embedding:
+        return None
+    return {**EMBEDDING_DEFAULTS, **dict(out.embedding)}
 
 
 @dataclass(frozen=True)
@@ -154,6 +175,8 @@ class PipelineConfig:
         out = json.loads(json.dumps(dataclasses.asdict(self), default=list))
         if not self.tasks.tasks:  # single-task configs keep their fingerprint
             out.pop("tasks")
+        if not self.output.embedding:  # likewise
+            out["output"].pop("embedding")
         inc = self.incremental
         if not (inc.enabled or inc.where or inc.files or inc.delta_versions):  # likewise
             out.pop("incremental")
@@ -341,6 +364,38 @@ def validate(cfg: PipelineConfig) -> None:
     if cfg.tasks.tasks:
         validate_tasks(cfg)
     validate_incremental(cfg)
+    validate_embedding(cfg)
+
+
+def validate_embedding(cfg: PipelineConfig) -> None:
+    """Checks of ``output.embedding`` (ConfigError naming the key and the fix)."""
+    raw = cfg.output.embedding
+    if not raw:
+        return
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"output.embedding must be a mapping {{text_col, column, model, ...}}, "
+                          f"got {raw!r}")  # fmt: skip
+    unknown = sorted(set(raw) - set(EMBEDDING_DEFAULTS))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown} in output.embedding; allowed: "
+                          f"{sorted(EMBEDDING_DEFAULTS)}"
+                          + _did_you_mean(unknown, sorted(EMBEDDING_DEFAULTS), "output.embedding."))
+    e = embedding_settings(cfg.output) or {}
+    if not e["text_col"] or not isinstance(e["text_col"], str):
+        raise ConfigError("output.embedding.text_col must name the text column to embed")
+    if not cfg.output.training_table:
+        raise ConfigError("output.embedding adds a column to the training table; set "
+                          "output.training_table: true")  # fmt: skip
+    if e["column"] in (*cfg.output.features, "id", "probs", "n_votes", "run_id", "gold"):
+        raise ConfigError(f"output.embedding.column {e['column']!r} collides with a training-table "
+                          "column; pick another name")  # fmt: skip
+    for key in ("batch_size", "torch_threads"):
+        v = e[key]
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ConfigError(f"output.embedding.{key} must be a positive integer, got {v!r}")
+    if cfg.tasks.tasks:
+        raise ConfigError("output.embedding is not supported for multi-task runs (a tasks "
+                          "section) yet")  # fmt: skip
 
 
 def validate_incremental(cfg: PipelineConfig) -> None:

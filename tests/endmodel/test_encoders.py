@@ -195,3 +195,44 @@ def test_bench_wrench_command_and_output_format(text_extra: None, tmp_path: Path
     assert bench.main(["--wrench", str(tmp_path / "sms"), "--json", str(out), "--epochs", "2",
                        "--all-rows"]) == 0  # fmt: skip
     assert json.loads(out.read_text())["details"]["train_rows"] == 48
+
+
+def test_pipeline_writes_the_embedding_column_and_trains_on_it(text_extra: None, spark,
+                                                               tmp_path: Path) -> None:  # fmt: skip
+    """``output.embedding`` → the training table gains a MiniLM ``array<float>`` column (== the
+    in-process encoder), a column that is not a feature (``text`` here) is embedded without being
+    kept, and ``train.model: embedding`` trains on it through ``train_from_config``."""
+    from deltalake import DeltaTable
+
+    from wsup_spark.config import load_config
+    from wsup_spark.endmodel.trainer import train_from_config
+    from wsup_spark.io.delta import commit_history
+    from wsup_spark.pipeline import run_pipeline
+
+    with pytest.raises(ConfigError, match="did you mean 'output.embedding.column'"):
+        load_config(ROOT / "conf/demo.yaml", ["output.embedding.colunm=x",
+                                              "output.embedding.text_col=text"])  # fmt: skip
+    cfg = load_config(ROOT / "conf/demo.yaml", [
+        "source.n_rows=400", "source.num_partitions=2", f"output.path={tmp_path}", "run_id=emb",
+        "output.features=[patient_age]", "output.embedding.text_col=text",
+        "output.embedding.column=vec", "train.model=embedding", "train.embedding_col=vec",
+        "train.numeric_cols=[patient_age]", "train.hidden=[]", "train.epochs=4",
+        "train.batch_size=16", "train.lr=0.02",
+        "train.checkpoint_dir=null", "train.progress=log",
+    ])  # fmt: skip
+    res = run_pipeline(cfg, spark)
+    dt = DeltaTable(str(res.train_path))
+    t = dt.to_pyarrow_table().sort_by("id")
+    assert "text" not in t.column_names and t.schema.field("vec").type.value_type == "float"
+    assert t.num_rows == 400
+    assert commit_history(str(res.train_path))[-1]["metadata"]["features"] == ["patient_age", "vec"]
+    from wsup_spark.demo.radiology import generate_reports
+
+    ids = np.asarray(t.column("id").to_numpy())[:20]
+    texts = [str(x) for x in generate_reports(ids)["text"]]
+    ref = get_encoder("minilm", "cpu", 64).encode(texts)
+    np.testing.assert_allclose(np.array(t.column("vec").to_pylist()[:20], np.float32), ref,
+                               atol=1e-5)  # fmt: skip
+    m = train_from_config(cfg)
+    assert m["epochs"] == 4 and m["n_eval_gold"] > 50
+    assert m["end_model_accuracy"] > 0.75  # logistic regression on ~320 rows

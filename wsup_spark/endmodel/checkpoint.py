@@ -122,10 +122,13 @@ def load_checkpoint(
             from wsup_spark.endmodel.multitask import build_multitask_model
 
             model = build_multitask_model(cfg)
-        else:
-            model = build_model(cfg.model, meta["k"], cfg.buckets, len(cfg.numeric_cols),
-                                cfg.dim, cfg.hidden, dropout=cfg.dropout)  # fmt: skip
     state = torch.load(Path(directory) / "model.pt", map_location=map_location, weights_only=True)
+    if model is None:  # a built-in single-task model
+        emb = 0  # model: embedding — e = the first layer's input width minus the numeric ones
+        if cfg.model == "embedding" and "net.0.weight" in state:
+            emb = int(state["net.0.weight"].shape[1]) - len(cfg.numeric_cols)
+        model = build_model(cfg.model, meta["k"], cfg.buckets, len(cfg.numeric_cols), cfg.dim,
+                            cfg.hidden, dropout=cfg.dropout, embedding_dim=emb)  # fmt: skip
     try:
         model.load_state_dict(state)
     except RuntimeError as e:

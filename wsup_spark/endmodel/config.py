@@ -13,7 +13,7 @@ from typing import Any
 
 from wsup_spark.errors import ConfigError
 
-MODEL_KINDS = ("text", "numeric", "text_numeric")
+MODEL_KINDS = ("text", "numeric", "text_numeric", "embedding")
 PROGRESS = ("auto", "bar", "log")
 
 
@@ -27,7 +27,11 @@ class TrainConfig:
         to ``<output.path>/train``
     version : Delta version to pin (None = latest at start; recorded in the checkpoint)
     text_col, numeric_cols : feature columns (text hashed fastText-style; numbers standardised)
-    model : ``text`` (hashed n-gram EmbeddingBag + linear), ``numeric`` (MLP) or ``text_numeric``
+    model : ``text`` (hashed n-gram EmbeddingBag + linear), ``numeric`` (MLP), ``text_numeric``,
+        or ``embedding`` (an MLP on a precomputed sentence-embedding column, ``embedding_col``,
+        plus the standardised ``numeric_cols`` when given; ``hidden: []`` = logistic regression)
+    embedding_col : ``array<float>`` column of the training table that ``model: embedding``
+        reads (the pipeline writes it with ``output.embedding``)
     epochs, lr, batch_size, weight_decay, dropout : optimisation (Adam/SparseAdam)
     buckets, dim, hidden : hashing id space, embedding width, hidden layer widths of MLP heads
     word_ngrams, char_ngrams : longest word n-gram; (minn, maxn) char n-grams, (0, 0) = off
@@ -50,6 +54,11 @@ class TrainConfig:
         the task does not apply) and ``gold_<task>`` columns, and the model is a shared trunk
         (``model`` names it) with one head per task, trained with the masked per-task loss
     feed_parent : multi-task: give each child task's head its parent head's softmax
+    self_training : after ``epochs`` epochs on the rows the LFs cover, train ``epochs`` more on
+        every row: uncovered rows (``n_votes == 0``) take the round-1 model's predicted
+        distribution as their soft label where its top probability is at least
+        ``self_training_threshold`` (other uncovered rows weigh 0)
+    self_training_threshold : the confidence an uncovered row's pseudo-label needs, in (0, 1]
     """
 
     table: str = ""
@@ -82,6 +91,9 @@ class TrainConfig:
     storage_options: Mapping[str, str] = field(default_factory=dict)
     tasks: Mapping[str, Any] | None = None
     feed_parent: bool = True
+    embedding_col: str = "embedding"
+    self_training: bool = False
+    self_training_threshold: float = 0.9
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> TrainConfig:
@@ -139,6 +151,8 @@ class TrainConfig:
             raise ConfigError(f"train.model must be one of {MODEL_KINDS}, got {self.model!r}")
         if self.model in ("text", "text_numeric") and not self.text_col:
             raise ConfigError(f"train.model={self.model} needs train.text_col")
+        if self.model == "embedding" and not self.embedding_col:
+            raise ConfigError("train.model=embedding needs train.embedding_col")
         if self.model in ("numeric", "text_numeric") and not self.numeric_cols:
             raise ConfigError(f"train.model={self.model} needs train.numeric_cols")
         for key in ("epochs", "batch_size", "buckets", "dim", "word_ngrams", "log_every",
@@ -164,6 +178,12 @@ class TrainConfig:
                 f"train.char_ngrams must be [minn, maxn] with 1 <= minn <= maxn <= 16, or [0, 0] "
                 f"(off); got {list(c)}"
             )
+        t = self.self_training_threshold
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 1:
+            raise ConfigError(f"train.self_training_threshold must be in (0, 1], got {t!r}")
+        if self.self_training and self.tasks is not None:
+            raise ConfigError("train.self_training is not supported for multi-task training "
+                              "(tasks); set it to false")  # fmt: skip
         if self.progress not in PROGRESS:
             raise ConfigError(f"train.progress must be one of {PROGRESS}, got {self.progress!r}")
         dev = self.device
@@ -177,6 +197,9 @@ class TrainConfig:
             except (KeyError, TypeError, ValueError) as e:
                 raise ConfigError(f"train.tasks is not a task graph ({type(e).__name__}: {e})"
                                   ) from e  # fmt: skip
+            if self.model == "embedding":
+                raise ConfigError("train.model=embedding is not supported for multi-task training "
+                                  "(tasks) yet; use text, numeric or text_numeric")  # fmt: skip
             if self.confidence_weighting:
                 raise ConfigError("train.confidence_weighting is not supported for multi-task "
                                   "training (tasks); set it to false")  # fmt: skip

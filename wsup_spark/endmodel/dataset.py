@@ -14,6 +14,7 @@ Batch layout (every value a tensor; ``n`` rows, ``k`` classes, ``f`` numeric fea
     gold       (n,) int64    gold label, -1 where unknown
     n_votes    (n,) int64    non-abstaining LFs on the row (0 when the table has no n_votes)
     numeric    (n, f) float32  numeric features, NaN where null          [numeric_cols]
+    embedding  (n, e) float32  a precomputed embedding, zeros where null   [embedding_col]
     tokens     (w,) int64    word + word n-gram ids of all rows           [text_col]
     offsets    (n,) int64    start of each row's bag in ``tokens`` (EmbeddingBag layout)
     char_tokens  (c,) int64  char n-gram ids of the batch's distinct tokens  [char_ngrams]
@@ -67,6 +68,8 @@ class FeatureSpec:
     word_ngrams : longest word n-gram (fastText's -wordNgrams)
     char_ngrams : (minn, maxn) character n-grams, (0, 0) = off (fastText's -minn/-maxn)
     lowercase, strip_punct : text normalisation (see :func:`~.hashing.normalise`)
+    embedding_col : ``array<float>`` column (every non-null value of one length e) read into
+        ``embedding`` (n, e), or None
     """
 
     text_col: str | None = "text"
@@ -76,6 +79,7 @@ class FeatureSpec:
     char_ngrams: tuple[int, int] = (0, 0)
     lowercase: bool = True
     strip_punct: bool = True
+    embedding_col: str | None = None
 
 
 def dist_rank_world() -> tuple[int, int]:
@@ -162,6 +166,7 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
         self.tasks = [(str(n), int(k)) for n, k in tasks] if tasks else None
         self.columns = self._check_schema()
         self.k = self._cardinality()
+        self.embedding_dim = self._embedding_dim()
 
     # -- planning -------------------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
@@ -189,6 +194,8 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
         need = ["id", *probs, *spec.numeric_cols]
         if spec.text_col:
             need.append(spec.text_col)
+        if spec.embedding_col:
+            need.append(spec.embedding_col)
         if self.drop_unlabeled:
             need.append("n_votes")
         if self.split == "eval" and not self.tasks:
@@ -224,8 +231,28 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
             or pa.types.is_large_string(schema.field(spec.text_col).type)
         ):
             raise DataError(f"text column {spec.text_col!r} must be a string column")
+        if spec.embedding_col:
+            et = schema.field(spec.embedding_col).type
+            if not ((pa.types.is_list(et) or pa.types.is_large_list(et)
+                     or pa.types.is_fixed_size_list(et))
+                    and pa.types.is_floating(et.value_type)):  # fmt: skip
+                raise DataError(f"embedding column {spec.embedding_col!r} has type {et}; expected "
+                                "an array of floats (output.embedding writes one)")  # fmt: skip
         optional = [c for c in (*golds, "n_votes") if c in names]
         return list(dict.fromkeys([*need, *optional]))
+
+    def _embedding_dim(self) -> int:
+        """e: the length of the first non-null value of the embedding column (0 without one)."""
+        col = self.features.embedding_col
+        if not col:
+            return 0
+        for i, n in enumerate(self.table.rows):
+            if n:
+                for rb in read_piece(self.table.files[i], 0, n, [col]):
+                    vals = rb.column(0).drop_null()
+                    if len(vals):
+                        return len(vals[0])
+        raise DataError(f"embedding column {col!r} of {self.table.path!r} has no value")
 
     def _cardinality(self) -> int:
         if self.tasks:  # per task k from the config; each batch checks the lengths
@@ -347,22 +374,10 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
 
     def _task_probs(self, rb: Any, task: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(n, k) float32 ``probs_<task>`` (zeros where null) and the (n,) mask of non-null."""
-        import pyarrow.compute as pc
-
         col = rb.column(rb.schema.names.index(f"probs_{task}"))
-        valid = ~np.asarray(col.is_null().to_numpy(zero_copy_only=False), bool)
-        out = np.zeros((rb.num_rows, k), np.float32)
-        if valid.any():
-            vals = col.drop_null()
-            lengths = np.asarray(pc.list_value_length(vals))
-            if (lengths != k).any():
-                raise DataError(
-                    f"probs_{task} of {self.table.path!r} must all have length k={k} (the task's "
-                    f"cardinality); found {sorted(set(lengths.tolist()))}"
-                )
-            flat = vals.flatten().to_numpy(zero_copy_only=False)
-            out[valid] = np.asarray(flat, np.float32).reshape(int(valid.sum()), k)
-        return out, valid
+        what = f"probs_{task} of {self.table.path!r} must all have length k={k} (the task's " \
+               "cardinality)"  # fmt: skip
+        return _list_matrix(col, k, what)
 
     def _features(self, rb: Any, out: dict[str, Any]) -> None:
         """Add the batch's ``numeric`` (n, f) float32 and ``text`` (Arrow) features to ``out``."""
@@ -383,6 +398,14 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
             )
         if spec.text_col:
             out["text"] = rb.column(names.index(spec.text_col))
+        if spec.embedding_col:
+            out["embedding"] = self._embedding(rb.column(names.index(spec.embedding_col)))
+
+    def _embedding(self, col: Any) -> np.ndarray:
+        """(n, e) float32 of an ``array<float>`` column; null rows are zeros."""
+        what = f"embedding column {self.features.embedding_col!r} of {self.table.path!r} must " \
+               f"have one length ({self.embedding_dim})"  # fmt: skip
+        return _list_matrix(col, self.embedding_dim, what)[0]
 
     def _to_batch(self, c: dict[str, Any]) -> dict[str, torch.Tensor]:
         batch = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in c.items()
@@ -439,6 +462,25 @@ def _row_ids(col: Any, path: str) -> tuple[np.ndarray, np.ndarray]:
         h = hash_strings(col)
         return (h & _MASK63).astype(np.int64), h
     raise DataError(f"column 'id' of {path!r} has type {col.type}; expected integers or strings")
+
+
+def _list_matrix(col: Any, width: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """An Arrow list column → ((n, width) float32 with zeros where null, (n,) non-null mask).
+
+    Raises DataError ``what`` + the lengths found when a value's length is not ``width``.
+    """
+    import pyarrow.compute as pc
+
+    valid = ~np.asarray(col.is_null().to_numpy(zero_copy_only=False), bool)
+    out = np.zeros((len(col), width), np.float32)
+    if valid.any():
+        vals = col.drop_null()
+        lengths = np.asarray(pc.list_value_length(vals))
+        if (lengths != width).any():
+            raise DataError(f"{what}; found {sorted(set(lengths.tolist()))}")
+        flat = np.asarray(vals.flatten().to_numpy(zero_copy_only=False), np.float32)
+        out[valid] = flat.reshape(int(valid.sum()), width)
+    return out, valid
 
 
 def _concat(chunks: list[dict[str, Any]]) -> dict[str, Any]:

@@ -147,6 +147,22 @@ def embedding_arrow(emb: np.ndarray, valid: np.ndarray | None = None) -> pa.Arra
     return pa.ListArray.from_arrays(offsets, values, mask=mask)
 
 
+def encode_distinct(enc: SentenceEncoder, col: pa.Array) -> np.ndarray:
+    """``(n, dim)`` embeddings of an Arrow string column, each distinct text encoded once (a
+    templated corpus repeats texts); null rows get zeros.
+
+    Computed by dictionary-encoding the column: the forward passes cost the distinct texts only.
+    """
+    d = col.dictionary_encode()
+    uniq = d.dictionary.to_pylist()
+    if not uniq:
+        return np.zeros((len(col), enc.dim), np.float32)
+    idx = np.asarray(d.indices.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+    out = enc.encode(uniq)[idx]
+    out[~np.asarray(col.is_valid().to_numpy(zero_copy_only=False), bool)] = 0.0
+    return out
+
+
 def add_embedding_column(
     df: Any,
     text_col: str = "text",
@@ -160,7 +176,8 @@ def add_embedding_column(
 
     Computed in ``mapInArrow``: each Python worker loads the model once (:func:`get_encoder`,
     cached per process; Spark reuses Python workers by default) and encodes each Arrow batch of
-    the partition. Null texts give null embeddings. The model path is resolved on the driver first,
+    the partition, each distinct text of a batch once (:func:`encode_distinct`). Null texts give
+    null embeddings. The model path is resolved on the driver first,
     so a missing extra or folder fails here, not inside a task. Lazy: nothing runs until an action.
     ``torch_threads`` sets torch's intra-op threads in each Python worker (one task per core
     already uses the cores; None keeps torch's default).
@@ -181,8 +198,7 @@ def add_embedding_column(
         for b in batches:
             col = b.column(text_col)
             valid = np.asarray(col.is_valid().to_numpy(zero_copy_only=False), bool)
-            emb = enc.encode(col.to_pylist())
-            arr = embedding_arrow(emb, valid)
+            arr = embedding_arrow(encode_distinct(enc, col), valid)
             yield pa.RecordBatch.from_arrays([*b.columns, arr], [*b.schema.names, out_col])
 
     return df.mapInArrow(embed, schema)

@@ -76,6 +76,47 @@ def confidence_weights(probs: torch.Tensor) -> torch.Tensor:
     return ((probs.float().max(dim=1).values - 1.0 / k) / (1.0 - 1.0 / k)).clamp(0.0, 1.0)
 
 
+def self_training_targets(
+    probs: torch.Tensor,
+    covered: torch.Tensor,
+    teacher_probs: torch.Tensor,
+    threshold: float = 0.9,
+    weights: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Soft targets and row weights for a self-training round.
+
+    Covered rows (``covered``: an LF voted) keep the label model's ``probs`` and their
+    ``weights`` (1 when None). Uncovered rows take the teacher's (the first-round end model's)
+    predicted distribution where its top probability is at least ``threshold`` and weigh 0
+    elsewhere, so the student learns from the teacher's confident guesses only.
+
+    Parameters
+    ----------
+    probs, teacher_probs : (n, k)
+    covered : (n,) bool
+    threshold : in (0, 1]
+    weights : (n,) optional weights of the covered rows
+
+    Returns
+    -------
+    (targets (n, k) float32, weights (n,) float32)
+
+    Examples
+    --------
+    >>> t, w = self_training_targets(torch.tensor([[0.6, 0.4], [0.5, 0.5], [0.5, 0.5]]),
+    ...                              torch.tensor([True, False, False]),
+    ...                              torch.tensor([[0.1, 0.9], [0.05, 0.95], [0.3, 0.7]]))
+    >>> [round(x, 2) for x in t[1].tolist()], w.tolist()
+    ([0.05, 0.95], [1.0, 1.0, 0.0])
+    """
+    cov = covered.bool().unsqueeze(1)
+    targets = torch.where(cov, probs.float(), teacher_probs.float())
+    confident = teacher_probs.float().max(dim=1).values >= threshold
+    base = torch.ones_like(confident, dtype=torch.float32) if weights is None else weights.float()
+    w = torch.where(covered.bool(), base, confident.float())
+    return targets, w
+
+
 class SoftCrossEntropyLoss(torch.nn.Module):
     """Module form of :func:`soft_cross_entropy` (``loss(logits, probs, weights=None)``)."""
 

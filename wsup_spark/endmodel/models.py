@@ -1,4 +1,5 @@
-"""End models: a fastText-style hashed n-gram text classifier, a numeric MLP, and both combined.
+"""End models: a fastText-style hashed n-gram text classifier, a numeric MLP, both combined, and an
+MLP on a precomputed (frozen) sentence embedding.
 
 Every model maps a batch dict (the layout of :mod:`~.dataset`) to ``(n, k)`` logits. A user's own
 ``nn.Module`` with the same ``forward(batch) -> logits`` contract can be passed to the trainer.
@@ -145,6 +146,31 @@ class TextNumericModel(nn.Module):
         return self.head(z)  # type: ignore[no-any-return]
 
 
+class EmbeddingClassifier(nn.Module):
+    """[precomputed embedding (e) ‖ standardised numeric features (f, may be 0)] → MLP → logits.
+
+    The embedding comes from the training table (e.g. frozen MiniLM vectors written by the
+    pipeline's ``output.embedding``); ``hidden=()`` is logistic regression.
+
+    >>> m = EmbeddingClassifier(4, 1, 3, hidden=())
+    >>> tuple(m({"embedding": torch.zeros(2, 4), "numeric": torch.zeros(2, 1)}).shape)
+    (2, 3)
+    """
+
+    def __init__(self, embedding_dim: int, n_features: int, k: int,
+                 hidden: Sequence[int] = (64,), dropout: float = 0.0) -> None:  # fmt: skip
+        super().__init__()
+        self.standardize = Standardize(n_features) if n_features else None
+        self.net = _mlp(embedding_dim + n_features, hidden, k, dropout)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Batch with ``embedding`` (n, e) (and ``numeric`` (n, f)) → (n, k) logits."""
+        z = batch["embedding"]
+        if self.standardize is not None:
+            z = torch.cat([z, self.standardize(batch["numeric"])], dim=1)
+        return self.net(z)  # type: ignore[no-any-return]
+
+
 def build_model(
     kind: str,
     k: int,
@@ -154,8 +180,10 @@ def build_model(
     hidden: Sequence[int] = (64,),
     sparse: bool = True,
     dropout: float = 0.0,
+    embedding_dim: int = 0,
 ) -> nn.Module:
-    """A built-in model by name: ``text``, ``numeric`` or ``text_numeric``.
+    """A built-in model by name: ``text``, ``numeric``, ``text_numeric`` or ``embedding``
+    (``embedding_dim`` = e, the width of the table's embedding column).
 
     Raises
     ------
@@ -164,6 +192,10 @@ def build_model(
     """
     if kind == "text":
         return FastTextClassifier(buckets, k, dim, sparse, dropout)
+    if kind == "embedding":
+        if embedding_dim < 1:
+            raise ConfigError("train.model=embedding needs the width of the embedding column")
+        return EmbeddingClassifier(embedding_dim, n_numeric, k, hidden, dropout)
     if kind in ("numeric", "text_numeric") and not n_numeric:
         raise ConfigError(f"train.model={kind} needs train.numeric_cols (a list of columns)")
     if kind == "numeric":

@@ -9,11 +9,16 @@
   until every rank is done, which keeps DDP's collectives matched without dropping rows.
 - Evaluation: accuracy/F1 of the end model and of the label model on held-out gold rows.
 - Checkpoints: after every epoch (rank 0), see :mod:`~.checkpoint`; ``resume`` continues from one.
+- Self-training (``self_training``): after ``epochs`` epochs on the covered rows, a frozen copy
+  of the model (the teacher) labels the rows no LF voted on, and ``epochs`` more epochs train on
+  every row — uncovered rows with the teacher's confident predictions as soft labels
+  (:func:`~.loss.self_training_targets`).
 - Reproducible: ``seed`` fixes initialisation and every shuffle.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import sys
@@ -31,7 +36,11 @@ from wsup_spark.endmodel.checkpoint import load_checkpoint, load_optimizers, sav
 from wsup_spark.endmodel.config import TrainConfig
 from wsup_spark.endmodel.dataset import DeltaIterableDataset, FeatureSpec
 from wsup_spark.endmodel.evaluate import evaluate, to_device
-from wsup_spark.endmodel.loss import confidence_weights, soft_cross_entropy
+from wsup_spark.endmodel.loss import (
+    confidence_weights,
+    self_training_targets,
+    soft_cross_entropy,
+)
 from wsup_spark.endmodel.models import build_model, fit_standardizers, make_optimizers, set_sparse
 from wsup_spark.endmodel.multitask import (
     batch_targets,
@@ -169,9 +178,10 @@ def train(
         torch.manual_seed(cfg.seed)
         table = _resolve_shared(cfg, distributed, device)
         custom = model is not None
-        text_col = cfg.text_col if custom or cfg.model != "numeric" else None
+        text_col = cfg.text_col if custom or cfg.model not in ("numeric", "embedding") else None
+        emb_col = cfg.embedding_col if cfg.model == "embedding" and not custom else None
         spec = FeatureSpec(text_col, cfg.numeric_cols, cfg.buckets, cfg.word_ngrams,
-                           cfg.char_ngrams)  # fmt: skip
+                           cfg.char_ngrams, embedding_col=emb_col)  # fmt: skip
         graph = TaskGraph.from_dict(cfg.tasks) if cfg.tasks is not None else None
         tasks = task_specs(graph)[0] if graph is not None else None
         common: dict[str, Any] = dict(table=table, features=spec, batch_size=cfg.batch_size,
@@ -187,7 +197,8 @@ def train(
             model = build_multitask_model(cfg)  # shared trunk, one head per task
         elif model is None:
             model = build_model(cfg.model, k, cfg.buckets, len(cfg.numeric_cols), cfg.dim,
-                                cfg.hidden, dropout=cfg.dropout)  # fmt: skip
+                                cfg.hidden, dropout=cfg.dropout,
+                                embedding_dim=train_ds.embedding_dim)  # fmt: skip
         fit_standardizers(model, train_ds.sample_numeric())
         if distributed and device.type == "cuda":
             set_sparse(model, False)  # NCCL all-reduces dense gradients only
@@ -213,31 +224,44 @@ def train(
         if cfg.amp and device.type == "cuda":
             amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-        loader = torch.utils.data.DataLoader(train_ds, batch_size=None,
-                                             num_workers=cfg.num_workers,
-                                             pin_memory=device.type == "cuda")  # fmt: skip
+        def make_loader(ds: DeltaIterableDataset) -> Any:
+            return torch.utils.data.DataLoader(ds, batch_size=None, num_workers=cfg.num_workers,
+                                               pin_memory=device.type == "cuda")  # fmt: skip
+
+        loader = make_loader(train_ds)
+        total_epochs = cfg.epochs * (2 if cfg.self_training else 1)
+        all_ds: DeltaIterableDataset | None = None  # self-training: every row of the train split
+        teacher: nn.Module | None = None
         head = DeltaIterableDataset(table=table, features=spec, batch_size=2, shuffle=False,
                                     read_rows=2, rank=0, world_size=1, tasks=tasks)  # fmt: skip
         dummy = to_device(next(iter(head)), device)
         logger.info(
             "training %s (k=%d) on %s version %d (%d rows) on %s, world size %d, %d epoch(s)",
             type(model).__name__, k, cfg.table, table.version, table.num_rows, device, world,
-            cfg.epochs,
+            total_epochs,
         )  # fmt: skip
         bar = _progress(cfg, rank)
         t0 = time.perf_counter()
         rows_per_epoch: list[int] = []
         mean_loss = float("nan")
         ckpt: str | None = None
-        for epoch in range(start_epoch, cfg.epochs):
-            train_ds.set_epoch(epoch)
+        for epoch in range(start_epoch, total_epochs):
+            if epoch >= cfg.epochs and teacher is None:  # self-training: the second round
+                teacher = copy.deepcopy(model).eval()
+                all_ds = DeltaIterableDataset(**common, shuffle=True, split="train",
+                                              drop_unlabeled=False)  # fmt: skip
+                loader = make_loader(all_ds)
+                logger.info("self-training: %d more epoch(s) on every row; uncovered rows take "
+                            "the round-1 model's predictions with confidence >= %.2f",
+                            cfg.epochs, cfg.self_training_threshold)  # fmt: skip
+            (all_ds if teacher is not None and all_ds is not None else train_ds).set_epoch(epoch)
             net.train()
             total_loss, steps, rows, te = 0.0, 0, 0, time.perf_counter()
             batches: Any = _lockstep(loader, distributed, dummy, device)
             if bar:
                 from tqdm import tqdm
 
-                batches = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+                batches = tqdm(batches, desc=f"epoch {epoch + 1}/{total_epochs}", unit="batch",
                                file=sys.stderr)  # fmt: skip
             for batch, real in batches:
                 if real and on_batch is not None:
@@ -248,8 +272,14 @@ def train(
                 if tasks:  # Σ_t soft cross-entropy over the rows where task t applies
                     loss = multitask_soft_cross_entropy(logits, *batch_targets(b, tasks))
                 else:
-                    w = confidence_weights(b["probs"]) if cfg.confidence_weighting else None
-                    loss = soft_cross_entropy(logits, b["probs"], w)
+                    target = b["probs"]
+                    w = confidence_weights(target) if cfg.confidence_weighting else None
+                    if teacher is not None:
+                        with torch.no_grad():
+                            guess = torch.softmax(teacher(b).float(), dim=1)
+                        target, w = self_training_targets(target, b["n_votes"] > 0, guess,
+                                                          cfg.self_training_threshold, w)
+                    loss = soft_cross_entropy(logits, target, w)
                 if not real:
                     loss = loss * 0.0
                 for opt in opts:
@@ -265,7 +295,7 @@ def train(
                     steps += 1
                 if not bar and rank == 0 and steps and steps % cfg.log_every == 0 and real:
                     logger.info("epoch %d/%d step %d: loss %.4f, %.0f rows/s (rank 0)",
-                                epoch + 1, cfg.epochs, steps, total_loss / max(rows, 1),
+                                epoch + 1, total_epochs, steps, total_loss / max(rows, 1),
                                 rows / max(time.perf_counter() - te, 1e-9))  # fmt: skip
             stats = torch.tensor([rows, total_loss], dtype=torch.float64)
             if distributed:
@@ -277,7 +307,7 @@ def train(
             rows_per_epoch.append(rows_all)
             if rank == 0:
                 logger.info("epoch %d/%d: loss %.4f over %d rows, %.0f rows/s", epoch + 1,
-                            cfg.epochs, mean_loss, rows_all,
+                            total_epochs, mean_loss, rows_all,
                             rows_all / max(time.perf_counter() - te, 1e-9))  # fmt: skip
                 if ckpt_dir:
                     ckpt = save_checkpoint(ckpt_dir, model, cfg, k, epoch + 1,
@@ -292,14 +322,15 @@ def train(
         else:
             logger.warning("training table %s has no gold column: no evaluation", cfg.table)
         metrics.update({
-            "k": k, "epochs": cfg.epochs, "train_loss": mean_loss,
+            "k": k, "epochs": total_epochs, "self_training": cfg.self_training,
+            "train_loss": mean_loss,
             "train_rows_per_epoch": rows_per_epoch[-1] if rows_per_epoch else 0,
             "train_rows_per_s": sum(rows_per_epoch) / max(elapsed, 1e-9),
             "train_seconds": elapsed, "device": str(device), "world_size": world,
             "table": cfg.table, "table_version": table.version,
         })  # fmt: skip
         if rank == 0 and ckpt_dir:
-            ckpt = save_checkpoint(ckpt_dir, model, cfg, k, cfg.epochs, metrics, table.version,
+            ckpt = save_checkpoint(ckpt_dir, model, cfg, k, total_epochs, metrics, table.version,
                                    opts, custom)  # fmt: skip
         metrics["checkpoint"] = ckpt
         if distributed:

@@ -17,7 +17,7 @@ import numpy as np
 from pyspark.sql import functions as F
 
 from wsup_spark.analysis.reductions import gold_diagnostics
-from wsup_spark.config import PipelineConfig
+from wsup_spark.config import PipelineConfig, embedding_settings
 from wsup_spark.errors import DataError
 from wsup_spark.io.base import job_description
 from wsup_spark.io.delta import read_table, resolve_writer, write_table
@@ -349,13 +349,25 @@ def write_training_table(
     incremental runs (``this_run_only=False``) join every row of the labels table."""
     id_col = ctx.cfg.source.id_col
     feats = _features(ctx, corpus)
+    emb = embedding_settings(ctx.cfg.output)
+    extra = [emb["text_col"]] if emb and emb["text_col"] not in feats else []
+    if extra and extra[0] not in corpus.columns:
+        raise DataError(f"output.embedding.text_col {extra[0]!r} is not a corpus column; columns "
+                        f"are {corpus.columns}")  # fmt: skip
     with ctx.stage("write training table"):
-        cols = [id_col, *feats] + ([GOLD_COL] if ctx.has_gold else [])
+        cols = [id_col, *feats, *extra] + ([GOLD_COL] if ctx.has_gold else [])
         left = corpus.select(*cols).withColumnRenamed(id_col, "id")
         labels = read_table(ctx.spark, ctx.layout.labels, version=result.labels_version)
         if this_run_only:  # append mode: this run's rows only
             labels = labels.where(F.col("run_id") == ctx.run_id)
         train = left.join(labels.select("id", "probs", "n_votes", "run_id"), on="id", how="inner")
+        if emb:  # frozen sentence embeddings, computed on the executors while the table is written
+            from wsup_spark.endmodel.encoders import add_embedding_column  # torch: imported late
+
+            train = add_embedding_column(train, emb["text_col"], emb["column"], emb["model"],
+                                         emb["device"], emb["batch_size"], emb["torch_threads"])
+            train = train.drop(*extra)
+            feats = [*feats, emb["column"]]
         res = write_table(
             train, ctx.layout.train, run_id=ctx.run_id, mode=ctx.cfg.output.mode,
             metadata={"run_id": ctx.run_id, "stage": "train",

@@ -1,0 +1,121 @@
+"""``train.model: embedding`` (an MLP on a precomputed embedding column) and self-training.
+
+Real Delta tables written with deltalake; no sentence encoder needed (the embedding column is
+synthetic here — tests/endmodel/test_encoders.py and tests/test_pipeline_embedding.py cover the
+real MiniLM column).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import torch
+from deltalake import write_deltalake
+
+from wsup_spark.endmodel import TrainConfig, load_checkpoint, train
+from wsup_spark.endmodel.dataset import DeltaIterableDataset, FeatureSpec
+from wsup_spark.endmodel.models import EmbeddingClassifier
+from wsup_spark.errors import ConfigError, DataError
+
+E = 8
+
+
+def embedding_table(path: Path, n: int = 2000, covered_share: float = 0.5, seed: int = 0,
+                    label_acc: float = 0.7) -> np.ndarray:  # fmt: skip
+    """Gold y; ``emb`` (E floats) carries y in its first coordinate (+ noise); ``probs`` are right
+    with probability ``label_acc``; only the first ``covered_share`` of rows have votes; row 3 has
+    a null embedding. Two files. Returns y."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    emb = rng.normal(0, 1, (n, E)).astype(np.float32)
+    emb[:, 0] += 2.5 * (2 * y - 1)
+    noisy = np.where(rng.random(n) < label_acc, y, 1 - y)
+    conf = rng.uniform(0.6, 0.9, n)
+    probs = np.where(noisy[:, None] == np.arange(2), conf[:, None], 1 - conf[:, None])
+    covered = rng.random(n) < covered_share
+    probs[~covered] = 0.5
+    for part in np.array_split(np.arange(n), 2):
+        t = pa.table({
+            "id": pa.array(part, pa.int64()),
+            "emb": pa.array([None if i == 3 else list(emb[i]) for i in part],
+                            pa.list_(pa.float32())),
+            "probs": pa.array(list(probs[part]), pa.list_(pa.float64())),
+            "n_votes": pa.array(np.where(covered[part], 2, 0).astype(np.int32)),
+            "gold": pa.array(y[part].astype(np.int32)),
+        })  # fmt: skip
+        write_deltalake(str(path), t, mode="append")
+    return y
+
+
+@pytest.fixture(scope="module")
+def emb_table(tmp_path_factory: pytest.TempPathFactory) -> str:
+    p = tmp_path_factory.mktemp("emb") / "train"
+    embedding_table(p)
+    return str(p)
+
+
+def test_dataset_reads_the_embedding_column(emb_table: str) -> None:
+    ds = DeltaIterableDataset(emb_table, features=FeatureSpec(None, embedding_col="emb"),
+                              batch_size=4096, shuffle=False)  # fmt: skip
+    assert ds.embedding_dim == E
+    (batch,) = list(ds)
+    assert batch["embedding"].shape == (2000, E) and batch["embedding"].dtype == torch.float32
+    ids = batch["id"].numpy()
+    assert not batch["embedding"][ids == 3].any()  # the null row: zeros
+    assert batch["embedding"][ids == 4].abs().sum() > 0
+    with pytest.raises(DataError, match="lacks column"):
+        DeltaIterableDataset(emb_table, features=FeatureSpec(None, embedding_col="vec"))
+    with pytest.raises(DataError, match="expected an array of floats"):
+        DeltaIterableDataset(emb_table, features=FeatureSpec(None, embedding_col="n_votes"))
+
+
+def test_embedding_model_beats_its_labels_and_round_trips(emb_table: str, tmp_path: Path) -> None:
+    cfg = TrainConfig.from_dict({
+        "table": emb_table, "model": "embedding", "embedding_col": "emb", "text_col": None,
+        "hidden": [16], "epochs": 8, "lr": 0.01, "batch_size": 64, "holdout_mod": 4,
+        "device": "cpu", "progress": "log", "checkpoint_dir": str(tmp_path / "ckpt"),
+    })  # fmt: skip
+    res = train(cfg)
+    m = res.metrics
+    # labels are right 70% of the time; the embedding separates the classes
+    assert m["end_model_accuracy"] > 0.9 > m["label_model_accuracy"]
+    model, cfg2, _ = load_checkpoint(tmp_path / "ckpt")
+    assert isinstance(model, EmbeddingClassifier) and cfg2.model == "embedding"
+    x = {"embedding": torch.randn(5, E)}
+    assert res.model is not None
+    assert torch.allclose(model.eval()(x), res.model.eval()(x))
+
+
+def test_embedding_model_config_errors() -> None:
+    with pytest.raises(ConfigError, match="embedding_col"):
+        TrainConfig.from_dict({"table": "/t", "model": "embedding", "embedding_col": ""})
+    with pytest.raises(ConfigError, match="self_training_threshold"):
+        TrainConfig.from_dict({"table": "/t", "self_training_threshold": 1.5})
+
+
+def test_self_training_adds_a_round_on_every_row(tmp_path: Path) -> None:
+    """Round 1 sees covered rows only; round 2 also the uncovered ones, labelled by the teacher
+    where it is confident. (Whether it helps is measured by scripts/bench_endmodel.py, not
+    assumed: on this toy set more epochs of any kind move accuracy by a few points.)"""
+    path = tmp_path / "train"
+    embedding_table(path, n=2000, covered_share=0.2, seed=1, label_acc=0.8)
+    base = {"table": str(path), "model": "embedding", "embedding_col": "emb", "text_col": None,
+            "hidden": [], "epochs": 3, "lr": 0.02, "batch_size": 64, "holdout_mod": 4,
+            "device": "cpu", "progress": "log"}  # fmt: skip
+    seen: dict[int, int] = {}
+
+    def count_uncovered(epoch: int, batch: dict[str, torch.Tensor]) -> None:
+        seen[epoch] = seen.get(epoch, 0) + int((batch["n_votes"] == 0).sum())
+
+    plain = train(TrainConfig.from_dict(base)).metrics
+    st = train(TrainConfig.from_dict({**base, "self_training": True,
+                                      "self_training_threshold": 0.8}),
+               on_batch=count_uncovered).metrics  # fmt: skip
+    assert st["epochs"] == 6 and st["self_training"] is True
+    assert [seen.get(e, 0) for e in range(3)] == [0, 0, 0]
+    assert all(seen[e] > 1000 for e in range(3, 6))  # ~1,200 uncovered train-split rows
+    assert st["train_rows_per_epoch"] > 3 * plain["train_rows_per_epoch"]
+    assert st["end_model_accuracy"] > 0.9 > 0.6 > st["label_model_accuracy"]
