@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -173,7 +174,8 @@ def select_and_fit(X: np.ndarray, P: np.ndarray, Xv: np.ndarray, yv: np.ndarray,
 def wrench_endmodel(data: Path, *, all_rows: bool = False, model: str = "minilm",
                     metric: str = "auto", epochs: int = 100, seed: int = 0,
                     batch_size: int = 64, cache: str | None = None,
-                    self_train: float | None = None) -> dict[str, Any]:  # fmt: skip
+                    self_train: float | None = None,
+                    fine_tune: int = 0) -> dict[str, Any]:  # fmt: skip
     """WRENCH's end-model protocol on one folder; scores in percent on the test split.
 
     1. Label model: ``LabelModel(k)`` (defaults) fit on the train split's weak labels only,
@@ -189,6 +191,10 @@ def wrench_endmodel(data: Path, *, all_rows: bool = False, model: str = "minilm"
        (:func:`~wsup_spark.endmodel.loss.self_training_targets`, as ``train.self_training``),
        and the selection is refit; ``end_model`` is then round 2's test score and ``details``
        also holds round 1's.
+    5. ``fine_tune`` (epochs): the encoder itself fine-tuned end to end with a linear head on the
+       same soft labels and rows (:func:`~wsup_spark.endmodel.encoders.fine_tune_classifier`,
+       best valid epoch kept; CUDA when available); its test score is in
+       ``details["fine_tuned"]`` (``end_model`` stays the frozen-encoder model).
     """
     import time
 
@@ -236,6 +242,22 @@ def wrench_endmodel(data: Path, *, all_rows: bool = False, model: str = "minilm"
                    if pseudo.any() else None,
                    "selected": st_sel}  # fmt: skip
         end_score = 100 * metric_score(st.predict_proba(Xte).argmax(1), yte, k, metric)
+    ft_info: dict[str, Any] | None = None
+    if fine_tune:
+        from wsup_spark.endmodel.encoders import fine_tune_classifier
+
+        dev = "cuda" if torch.cuda.is_available() else "cpu"
+        if dev == "cpu":
+            torch.set_num_threads(max(1, os.cpu_count() or 1))  # a real model: use the cores
+        t0 = time.perf_counter()
+        sel = np.flatnonzero(rows)
+        ft = fine_tune_classifier([tr_text[i] for i in sel], Ptr[rows], model=model,
+                                  texts_dev=va_text, y_dev=yva, metric=metric, epochs=fine_tune,
+                                  device=dev, seed=seed, progress=True)  # fmt: skip
+        ft_score = 100 * metric_score(ft.predict_proba(te_text).argmax(1), yte, k, metric)
+        ft_info = {"test": round(ft_score, 2), "valid": round(100 * ft.dev_score, 2),
+                   "best_epoch": ft.best_epoch, "epochs": fine_tune, "device": dev,
+                   "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
     return {
         "dataset": name, "metric": metric, "label_model": round(lm_score, 2),
         "end_model": round(end_score, 2), "gold_ceiling": round(gold_score, 2),
@@ -244,7 +266,7 @@ def wrench_endmodel(data: Path, *, all_rows: bool = False, model: str = "minilm"
                     "all_rows": all_rows, "end_model_selected": end_info,
                     "gold_selected": gold_info, "embed_seconds": round(t_embed, 1),
                     "fit_seconds": round(t_fit, 1), "epochs": epochs, "seed": seed,
-                    "self_training": st_info},
+                    "self_training": st_info, "fine_tuned": ft_info},
     }  # fmt: skip
 
 
@@ -252,7 +274,8 @@ def main_wrench(args: argparse.Namespace) -> int:
     """``--wrench DIR --json OUT``: print and write :func:`wrench_endmodel`'s result."""
     res = wrench_endmodel(Path(args.wrench), all_rows=args.all_rows, model=args.encoder,
                           metric=args.metric, epochs=args.epochs, seed=args.seed,
-                          cache=args.cache, self_train=args.self_train)  # fmt: skip
+                          cache=args.cache, self_train=args.self_train,
+                          fine_tune=args.fine_tune)  # fmt: skip
     print(f"{res['dataset']} ({res['metric']}, test): label model {res['label_model']:.2f}  "
           f"end model {res['end_model']:.2f}  gold ceiling {res['gold_ceiling']:.2f}")  # fmt: skip
     print(json.dumps(res["details"]))
@@ -275,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=100, help="--wrench: max epochs per fit")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", default=None, help="--wrench: folder caching the embeddings")
+    ap.add_argument("--fine-tune", type=int, default=0, metavar="EPOCHS",
+                    help="--wrench: also fine-tune the encoder end to end for EPOCHS (GPU work)")
     ap.add_argument("--self-train", type=float, default=None, metavar="THRESHOLD",
                     help="--wrench: a self-training round on the uncovered train rows whose "
                          "round-1 prediction is at least this confident (e.g. 0.9)")

@@ -236,3 +236,28 @@ def test_pipeline_writes_the_embedding_column_and_trains_on_it(text_extra: None,
     m = train_from_config(cfg)
     assert m["epochs"] == 4 and m["n_eval_gold"] > 50
     assert m["end_model_accuracy"] > 0.75  # logistic regression on ~320 rows
+
+
+def test_fine_tuning_trains_its_own_copy_of_the_encoder(text_extra: None) -> None:
+    """End-to-end fine-tuning (CPU here, the GPU path's code): the tuned model fits a tiny soft-
+    labelled set, its encoder weights moved, and the cached frozen encoder is untouched."""
+    import torch
+
+    from wsup_spark.endmodel.encoders import fine_tune_classifier
+
+    texts = ["free gift click here", "subscribe to my channel now", "I love this song",
+             "great video", "win money fast http://x", "beautiful voice",
+             "check my page for free stuff", "so many memories"] * 4  # fmt: skip
+    y = np.array([1, 1, 0, 0, 1, 0, 1, 0] * 4)
+    frozen = get_encoder("minilm", "cpu", 64)
+    before = frozen.encode(texts[:8])
+    r = fine_tune_classifier(texts, np.eye(2)[y] * 0.8 + 0.1, texts_dev=texts[:8], y_dev=y[:8],
+                             epochs=2, batch_size=8, lr=5e-5)  # fmt: skip
+    assert r.predict_proba(texts[:8]).shape == (8, 2)
+    assert (r.predict_proba(texts[:8]).argmax(1) == y[:8]).all() and r.dev_score == 1.0
+    np.testing.assert_array_equal(frozen.encode(texts[:8]), before)
+    tuned = dict(r.encoder.named_parameters())
+    name, p0 = next(iter(frozen.model.named_parameters()))
+    assert not torch.equal(tuned[name].detach(), p0.detach())
+    with pytest.raises(ValueError, match="texts but probs"):
+        fine_tune_classifier(texts[:3], np.eye(2)[y], epochs=1)
