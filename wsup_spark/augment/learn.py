@@ -48,6 +48,7 @@ from wsup_spark.errors import ConfigError, DataError
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "FeatureDiscriminator",
     "ImageDiscriminator",
     "LearnConfig",
     "LearnResult",
@@ -252,6 +253,27 @@ class ImageDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x : (n, h, w) float → (n,) logits."""
         return self.net(x.unsqueeze(1)).squeeze(1)  # type: ignore[no-any-return]
+
+
+class FeatureDiscriminator(nn.Module):
+    """MLP scoring (n, d) feature vectors (e.g. frozen sentence embeddings of texts): logit of
+    "real". The discriminator for non-image data, with ``featurize`` mapping a batch of examples
+    to those vectors.
+
+    Parameters
+    ----------
+    dim : int
+        d, the feature size.
+    hidden : int
+    """
+
+    def __init__(self, dim: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x : (n, d) float → (n,) logits."""
+        return self.net(x).squeeze(1)  # type: ignore[no-any-return]
 
 
 def reinforce_loss(

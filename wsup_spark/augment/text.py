@@ -12,7 +12,9 @@ it offline with ``bash scripts/augment/setup_wordnet.sh`` (Debian's ``wordnet-ba
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,7 @@ __all__ = [
     "random_delete",
     "random_swap",
     "synonym_swap",
+    "text_change",
     "typo",
     "wordnet_available",
 ]
@@ -262,6 +265,24 @@ def typo(x: str, rng: np.random.Generator, strength: float) -> str | None:
             chars[i] = _neighbour(chars[i], rng)
     out = "".join(c for i, c in enumerate(chars) if i not in drop)
     return out if out != x else None
+
+
+def text_change(originals: Sequence[str], transformed: Sequence[str]) -> np.ndarray:
+    """Share of characters changed per pair, ``1 - difflib.SequenceMatcher.ratio()`` in [0, 1]:
+    the ``distance=`` of :func:`~wsup_spark.augment.learn.learn_policy` for texts (its
+    near-identity penalty applies below ``identity_threshold``, 0.05 by default: one typo in a
+    90-character text is a change of about 0.01).
+
+    >>> text_change(["free money now", "same"], ["free cash now", "same"]).round(2).tolist()
+    [0.33, 0.0]
+    """
+    if len(originals) != len(transformed):
+        raise ValueError(f"{len(originals)} originals, {len(transformed)} transformed texts")
+    return np.array(
+        [1.0 - difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+         for a, b in zip(originals, transformed, strict=True)],
+        np.float64,
+    )  # fmt: skip
 
 
 #: The text TFs, in a stable order (``synonym_swap`` needs WordNet).
