@@ -34,12 +34,12 @@ vote).
 **Learned dependencies** (``structure="auto"``, the default;
 :mod:`wsup_spark.labelmodel.structure`): LF pairs whose co-occurrences the rank-(k − 1) class
 signal cannot explain (sparse + low-rank decomposition of the LF correlation matrix,
-Bonferroni-corrected Poisson test, excess ≥ 30% of the rarer LF's votes). A learned edge leaves
-that pair's co-occurrences out of the moment fit (the pair only — no chaining through weak links),
-divides each LF's vote by ``1 + Σ redundancy`` with its partners (a near-copy and its source: about
-0.6 of a vote each), and counts as one LF when checking identifiability. Each LF's accuracy is then
-shrunk as resting on the share of its co-votes that entered the fit. Edges, scores, excess,
-redundancy and the test threshold are in ``fit_info["learned_dependencies"]``.
+Bonferroni-corrected Poisson test, excess significantly ≥ 30% of the rarer LF's votes). A learned
+edge leaves that pair's co-occurrences out of the moment fit (the pair only — no chaining through
+weak links), divides each LF's vote by ``1 + Σ redundancy`` with its partners (a near-copy and its
+source: about 0.6 of a vote each), and counts as one LF when checking identifiability. Each LF's
+accuracy is then shrunk as resting on the share of its co-votes that entered the fit. Edges,
+scores, excess, redundancy and the test thresholds are in ``fit_info["learned_dependencies"]``.
 
 Class balance ``p`` (also the prior of rows without votes): given (``fit(stats,
 class_balance=[...])``), or chosen from the statistics (``balance="auto"``, the default): the moment
