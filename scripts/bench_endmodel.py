@@ -3,6 +3,13 @@
     python scripts/bench_endmodel.py --config conf/demo.yaml [--set train.epochs=3] [--skip-run]
     python scripts/bench_endmodel.py --config conf/youtube.yaml
     python scripts/bench_endmodel.py --wrench ../shared/data/wrench/youtube --json youtube.json
+    python scripts/bench_endmodel.py --embed-rows 20000 [--json OUT.json]
+
+``--embed-rows N`` measures sentence-encoder throughput on Spark (local[2]): the frozen MiniLM
+column (:func:`~wsup_spark.endmodel.encoders.add_embedding_column`) over the first N rows of the
+demo corpus, written to the ``noop`` sink — a first pass (Python workers import
+sentence-transformers and load the model) and a second (warm) pass — against the same texts
+encoded in this process.
 
 ``--wrench DIR`` (any WRENCH-format folder: ``train.json``/``valid.json``/``test.json`` with
 ``data.text``, ``label.json``) runs WRENCH's end-model protocol with a frozen sentence encoder
@@ -270,6 +277,48 @@ def wrench_endmodel(data: Path, *, all_rows: bool = False, model: str = "minilm"
     }  # fmt: skip
 
 
+def embed_throughput(n: int, partitions: int = 2) -> dict[str, Any]:
+    """Rows/s of the Spark embedding column (cold and warm pass) and of one process, on the
+    first ``n`` demo rows (their distinct-text share reported: each batch encodes its distinct
+    texts once)."""
+    from wsup_spark.demo.radiology import generate_reports
+    from wsup_spark.endmodel.encoders import add_embedding_column, get_encoder
+    from wsup_spark.spark.session import get_or_create_session
+
+    texts = [str(t) for t in generate_reports(np.arange(n))["text"]]
+    spark = get_or_create_session("local[2]", "bench-embed")
+    df = spark.createDataFrame([(i, t) for i, t in enumerate(texts)], "id long, text string")
+    df = df.repartition(partitions).cache()
+    df.count()
+    out = add_embedding_column(df, "text", "embedding")
+    passes = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        out.write.format("noop").mode("overwrite").save()
+        passes.append(time.perf_counter() - t0)
+    df.unpersist()
+    import pyarrow as pa
+    import torch
+
+    from wsup_spark.endmodel.encoders import encode_distinct
+
+    enc = get_encoder("minilm", "cpu", 64)
+    torch.set_num_threads(2)  # the process may use both cores, as the two Spark workers do
+    t0 = time.perf_counter()
+    for s in range(0, n, 10_000):  # Arrow batches of 10,000 rows, as Spark's mapInArrow sends
+        encode_distinct(enc, pa.array(texts[s : s + 10_000]))
+    one = n / (time.perf_counter() - t0)
+    res = {"rows": n, "distinct_texts": len(set(texts)), "partitions": partitions,
+           "spark_cold_rows_per_s": n / passes[0], "spark_warm_rows_per_s": n / passes[1],
+           "spark_cold_seconds": passes[0], "spark_warm_seconds": passes[1],
+           "in_process_rows_per_s": one}  # fmt: skip
+    print(f"embedding {n:,} demo rows ({res['distinct_texts']:,} distinct texts) on local[2]: "
+          f"cold {res['spark_cold_rows_per_s']:,.0f} rows/s ({passes[0]:.1f} s), warm "
+          f"{res['spark_warm_rows_per_s']:,.0f} rows/s ({passes[1]:.1f} s); one process (2 "
+          f"threads, same batches): {one:,.0f} rows/s")  # fmt: skip
+    return res
+
+
 def main_wrench(args: argparse.Namespace) -> int:
     """``--wrench DIR --json OUT``: print and write :func:`wrench_endmodel`'s result."""
     res = wrench_endmodel(Path(args.wrench), all_rows=args.all_rows, model=args.encoder,
@@ -289,7 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--config", help="pipeline config (the --config mode)")
     ap.add_argument("--wrench", metavar="DIR", help="a WRENCH dataset folder (the --wrench mode)")
-    ap.add_argument("--json", metavar="OUT", help="--wrench: write the result here")
+    ap.add_argument("--json", metavar="OUT", help="--wrench/--embed-rows: write the result here")
+    ap.add_argument("--embed-rows", type=int, default=0, metavar="N",
+                    help="Spark sentence-encoding throughput on N demo rows (local[2])")
     ap.add_argument(
         "--all-rows", action="store_true", help="--wrench: train on every row, not only voted ones"
     )
@@ -312,6 +363,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out", default=None, help="JSON result (default bench_endmodel_<name>.json)")
     args = ap.parse_args(argv)
+    if args.embed_rows:
+        res = embed_throughput(args.embed_rows)
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, indent=2))
+        return 0
     if args.wrench:
         return main_wrench(args)
     if not args.config:

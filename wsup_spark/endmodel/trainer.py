@@ -247,6 +247,7 @@ def train(
         ckpt: str | None = None
         for epoch in range(start_epoch, total_epochs):
             if epoch >= cfg.epochs and teacher is None:  # self-training: the second round
+                # (resumed inside round 2, the teacher is the checkpoint's model)
                 teacher = copy.deepcopy(model).eval()
                 all_ds = DeltaIterableDataset(**common, shuffle=True, split="train",
                                               drop_unlabeled=False)  # fmt: skip
