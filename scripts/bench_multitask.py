@@ -125,11 +125,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{res['stats_s']:.3f}")  # fmt: skip
     info = res["fit_info"]
     levels = info.get("levels", {})
-    parts = [
-        f"{name} level: {lv['lfs']} LFs, balance {lv.get('balance')}, "
-        f"overdispersion {lv.get('overdispersion', float('nan')):.1f}"
-        for name, lv in levels.items()
-    ]
+    parts = []
+    for name, lv in levels.items():
+        part = (f"{name} level: {lv['lfs']} LFs, balance {lv.get('balance')}, "
+                f"overdispersion {lv.get('overdispersion', float('nan')):.1f}")  # fmt: skip
+        if lv.get("anchored_lfs"):
+            part += f", {lv['anchored_lfs']} own LFs at their agreement with child-task LFs"
+        parts.append(part)
     print(f"joint fit: {info.get('method', 'moments')}; " + "; ".join(parts))
     if args.predictions:
         print(f"wrote {args.predictions}")

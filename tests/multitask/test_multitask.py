@@ -165,6 +165,66 @@ def test_chain_accuracies_never_increase_down_the_hierarchy() -> None:
         ).chain_accuracies(0)
 
 
+def _unidentified_coarse(seed: int = 3, fine_acc: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """One coarse LF (accuracy 0.75) and one fine LF: two LFs per coarse class, so the coarse
+    level cannot identify the coarse LF's accuracy from its moments."""
+    rng = np.random.default_rng(seed)
+    Y = TREE.feasible[rng.integers(0, TREE.n_joint, 20000)]
+    L = np.stack([noisy(rng, Y[:, 0], 3, 0.75, 0.7), noisy(rng, Y[:, 1], 6, fine_acc, 0.5)], 1)
+    return L, Y
+
+
+def test_unidentified_parent_accuracy_is_the_agreement_with_child_lfs() -> None:
+    L, _ = _unidentified_coarse()
+    model = MultiTaskLabelModel(TREE).fit(MultiTaskStats.from_matrix(L, TREE, ["coarse", "fine"]))
+    assert not model._identified[0].any()
+    assert model.fit_info["levels"]["coarse"]["anchored_lfs"] == 1
+    # a perfect fine LF: the agreement rate is the coarse LF's accuracy
+    assert abs(model.accuracies[0] - 0.75) < 0.02
+    assert model.chain_accuracies(0) == [model.accuracies[0]]
+    # an imperfect one: a lower bound (the accuracy it would have if the fine votes were right)
+    L, _ = _unidentified_coarse(fine_acc=0.6)
+    model = MultiTaskLabelModel(TREE).fit(MultiTaskStats.from_matrix(L, TREE, ["coarse", "fine"]))
+    assert 1 / 3 < model.accuracies[0] < 0.75
+    back = MultiTaskLabelModel.from_dict(json.loads(json.dumps(model.to_dict())))
+    assert np.array_equal(back.predict_joint_proba(L[:500]), model.predict_joint_proba(L[:500]))
+    assert np.array_equal(back.accuracies, model.accuracies)
+
+
+def test_identified_parent_accuracies_stay_the_moment_estimates(
+    tree_data: tuple[np.ndarray, ...],
+) -> None:
+    L, _, tasks = tree_data
+    model = MultiTaskLabelModel(TREE).fit(MultiTaskStats.from_matrix(L, TREE, tasks))
+    assert model._identified[0].all()
+    assert model.fit_info["levels"]["coarse"]["anchored_lfs"] == 0
+    lm, _ = model._levels[0]
+    assert np.array_equal(model.accuracies[:4], lm.accuracies[:4])
+
+
+def test_child_balance_spreads_errors_within_the_parent() -> None:
+    # coarse A has 4 fine values (0 common, 1 rare), coarse B 20; one fine LF per voted value,
+    # so the fine level is not identifiable (prior precision 0.7) and its balance is the vote
+    # shares. A lone vote for the rare value must win within A: its odds against the common
+    # sibling, 0.7 · 3 / 0.3 = 7, exceed the prior odds once the common value's votes lend
+    # their within-parent errors (30%) to its siblings. (Spreading each vote's errors evenly
+    # over all 24 values instead left the rare value ~11 times less likely a priori.)
+    graph = TaskGraph([Task("coarse", 2), Task("fine", 24, parent="coarse",
+                                                parent_of=(0,) * 4 + (1,) * 20)])  # fmt: skip
+    rng = np.random.default_rng(0)
+    fine = np.concatenate([np.zeros(1000, int), np.ones(40, int), 4 + np.arange(2000) % 20])
+    Y = graph.feasible[fine]  # joint index = fine index (coarse A's values come first)
+    coarse = [noisy(rng, Y[:, 0], 2, a, 0.7) for a in (0.9, 0.85, 0.8)]
+    lf = [np.where(fine == 0, 0, -1), np.where(fine == 1, 1, -1), np.where(fine >= 4, fine, -1)]
+    L = np.stack(coarse + lf, 1)
+    tasks = ["coarse"] * 3 + ["fine"] * 3
+    model = MultiTaskLabelModel(graph).fit(MultiTaskStats.from_matrix(L, graph, tasks))
+    assert not model._identified[1].any()
+    assert model.predict(np.array([[-1, -1, -1, -1, 1, -1]])).tolist() == [[0, 1]]
+    assert model.predict(np.array([[-1, -1, -1, 0, -1, -1]])).tolist() == [[0, 0]]
+    assert np.isclose(model.class_balance.sum(), 1.0)
+
+
 def test_moment_fit_recovers_accuracies(tree_data: tuple[np.ndarray, ...]) -> None:
     L, _, tasks = tree_data
     stats = MultiTaskStats.from_matrix(L, TREE, tasks)

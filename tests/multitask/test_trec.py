@@ -67,3 +67,6 @@ def test_bench_writes_predictions_and_joint_is_not_worse(tmp_path: Path) -> None
     assert all(x["fine"] in FINE_CLASSES and 0 <= x["coarse"] < 6 for x in lines)
     for task in ("coarse", "fine"):
         assert res["joint"][task] >= res["independent"][task]
+    # the target is +4 points of fine accuracy on valid (measured +4.1 to +4.5 on
+    # 2026-12-07); guard against a regression with some slack for single-task model changes
+    assert res["joint"]["fine"] - res["independent"]["fine"] >= 3.0
