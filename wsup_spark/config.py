@@ -106,7 +106,8 @@ EMBEDDING_DEFAULTS: dict[str, Any] = {
 }  # fmt: skip
 """``output.embedding`` keys and defaults: the training table gains ``column``, the frozen
 sentence embedding of ``text_col`` by ``model`` (``minilm`` = the shipped all-MiniLM-L6-v2, or a
-local model folder), computed on the executors (README "A pretrained text encoder")."""
+local model folder), computed on the executors (README "A pretrained text encoder"). Nothing is
+embedded when ``output.training_table`` is false."""
 
 
 def embedding_settings(out: OutputConfig) -> dict[str, Any] | None:
@@ -383,9 +384,6 @@ def validate_embedding(cfg: PipelineConfig) -> None:
     e = embedding_settings(cfg.output) or {}
     if not e["text_col"] or not isinstance(e["text_col"], str):
         raise ConfigError("output.embedding.text_col must name the text column to embed")
-    if not cfg.output.training_table:
-        raise ConfigError("output.embedding adds a column to the training table; set "
-                          "output.training_table: true")  # fmt: skip
     if e["column"] in (*cfg.output.features, "id", "probs", "n_votes", "run_id", "gold"):
         raise ConfigError(f"output.embedding.column {e['column']!r} collides with a training-table "
                           "column; pick another name")  # fmt: skip
