@@ -26,13 +26,15 @@ def write_training_table(
     unlabeled_every: int = 10,
     file_sizes: list[int] | None = None,
     unlabeled: Callable[[np.ndarray], np.ndarray] | None = None,
+    emb_dim: int = 0,
 ) -> np.ndarray:
     """A separable synthetic task; probs are noisy soft labels, gold is exact.
 
     Text: two sentiment words of the class + three filler words. ``score``: class + noise.
     ``probs`` put 0.6–0.9 on a label that is right with probability ``label_acc``; rows with
     ``id % unlabeled_every == 0`` (or ``unlabeled(ids)`` when given) have ``n_votes == 0``; every
-    7th row has no gold.
+    7th row has no gold. ``emb_dim`` > 0 adds ``emb``: ``emb_dim`` float32s carrying the class in
+    the first (± 2.5 + noise), null on row 3.
 
     Returns the gold labels, (n,) int64.
     """
@@ -43,6 +45,8 @@ def write_training_table(
     conf = rng.uniform(0.6, 0.9, n)
     probs = np.where(noisy[:, None] == np.arange(2), conf[:, None], 1 - conf[:, None])
     score = y + rng.normal(0, 0.5, n)
+    emb = rng.normal(0, 1, (n, max(emb_dim, 1))).astype(np.float32)
+    emb[:, 0] += 2.5 * (2 * y - 1)
     ids = np.arange(n)
     unl = unlabeled(ids) if unlabeled is not None else ids % unlabeled_every == 0
     sizes = file_sizes or [len(p) for p in np.array_split(ids, files)]
@@ -59,6 +63,9 @@ def write_training_table(
             "n_votes": pa.array(np.where(unl[part], 0, 2).astype(np.int32)),
             "gold": pa.array(gold, pa.int32()),
         })  # fmt: skip
+        if emb_dim:
+            t = t.append_column("emb", pa.array([None if i == 3 else list(emb[i]) for i in part],
+                                                pa.list_(pa.float32())))  # fmt: skip
         write_deltalake(str(path), t, mode="append")
     return y
 

@@ -246,6 +246,22 @@ def metric_score(pred: np.ndarray, gold: np.ndarray, k: int, metric: str = "acc"
     return s["accuracy"] if metric == "acc" else s["f1"]
 
 
+def balanced_row_weights(P: np.ndarray, class_weight: str | None) -> torch.Tensor | None:
+    """Per-row weights ``Σ_c P[r, c] · n / (k · mass_c)`` (``mass_c`` = the soft label mass of
+    class c) for ``class_weight="balanced"``, None for ``None``.
+
+    >>> balanced_row_weights(np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]), "balanced").tolist()
+    [0.75, 0.75, 1.5]
+    """
+    if class_weight is None:
+        return None
+    if class_weight != "balanced":
+        raise ConfigError(f"class_weight must be None or 'balanced', got {class_weight!r}")
+    n, k = P.shape
+    mass = P.sum(0).clip(1e-6)
+    return torch.from_numpy((P * (n / (k * mass))).sum(1).astype(np.float32))
+
+
 def fit_soft_classifier(
     X: np.ndarray,
     probs: np.ndarray,
@@ -281,12 +297,7 @@ def fit_soft_classifier(
     model = make_classifier(d, k, hidden, dropout)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     Xt, Pt = torch.from_numpy(X), torch.from_numpy(P)
-    w: torch.Tensor | None = None
-    if class_weight == "balanced":
-        mass = P.sum(0).clip(1e-6)
-        w = torch.from_numpy((P * (n / (k * mass))).sum(1).astype(np.float32))
-    elif class_weight is not None:
-        raise ConfigError(f"class_weight must be None or 'balanced', got {class_weight!r}")
+    w = balanced_row_weights(P, class_weight)
     has_dev = X_dev is not None and y_dev is not None and len(y_dev) > 0
     Xd = torch.from_numpy(np.asarray(X_dev, np.float32)) if has_dev else None
     best_state, best_score, best_epoch, history = None, -np.inf, epochs, []
@@ -392,12 +403,7 @@ def fine_tune_classifier(
     opt = torch.optim.AdamW([{"params": st.parameters(), "lr": lr},
                              {"params": head.parameters(), "lr": head_lr}])  # fmt: skip
     Pt = torch.from_numpy(P)
-    w: torch.Tensor | None = None
-    if class_weight == "balanced":
-        mass = P.sum(0).clip(1e-6)
-        w = torch.from_numpy((P * (n / (k * mass))).sum(1).astype(np.float32))
-    elif class_weight is not None:
-        raise ConfigError(f"class_weight must be None or 'balanced', got {class_weight!r}")
+    w = balanced_row_weights(P, class_weight)
     amp = None
     if device.startswith("cuda"):
         amp = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
