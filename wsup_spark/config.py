@@ -313,6 +313,9 @@ def parse_config(raw: Mapping[str, Any]) -> PipelineConfig:
         lm_raw.pop("seed")
         logger.warning("label_model.seed has no effect (every label model fit is deterministic)")
     raw["label_model"] = lm_raw
+    out_raw = raw.get("output")
+    if isinstance(out_raw, Mapping) and "embedding" in out_raw and out_raw["embedding"] is None:
+        raw["output"] = {**out_raw, "embedding": {}}  # ``embedding: null`` turns it off
     if isinstance(raw.get("tasks"), list):  # ``tasks:`` given as the list of tasks itself
         raw["tasks"] = {"tasks": raw["tasks"]}
     kwargs: dict[str, Any] = {k: _build(c, raw.get(k), k) for k, c in _SECTIONS.items()}
