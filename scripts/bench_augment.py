@@ -188,6 +188,26 @@ def train_eval(
     return float((pred == y_test).mean())
 
 
+def fixed_policies(names: tuple[str, ...], seq_len: int) -> dict[str, Any]:
+    """The policies that learn nothing: none, random sequences, TrivialAugment-style."""
+    from wsup_spark.augment import Policy
+
+    return {
+        "none": None,
+        "random": Policy("random", names, seq_len=seq_len, strength=0.5),
+        "trivial": Policy("trivial", names),
+    }
+
+
+def print_table(out: dict[str, Any], header: str) -> None:
+    """The result table: mean ± 95% CI per policy, then the paired differences over seeds."""
+    print(header)
+    for p, r in out["policies"].items():
+        print(f"{p:<10} {r['mean']:>17.4f} ± {r['ci95']:.4f}")
+    for key, r in out["paired_differences"].items():
+        print(f"{key:<18} {r['mean']:>+9.4f} ± {r['ci95']:.4f}  (paired over seeds)")
+
+
 def ci95(values: list[float]) -> float:
     """Half-width of the 95% Student-t interval of the mean (0 for one value)."""
     if len(values) < 2:
@@ -220,7 +240,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from wsup_spark.augment.images import IMAGE_TFS, heavy_noise
     from wsup_spark.augment.learn import LearnConfig, learn_policy
-    from wsup_spark.augment.policy import Policy
 
     torch.set_num_threads(max(1, args.threads))
     logging.basicConfig(level=logging.WARNING)
@@ -244,11 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         rng = np.random.default_rng(1000 + seed)
         perm = rng.permutation(len(x_pool))
         lab, unl = perm[: args.labeled], perm[args.labeled :][: args.max_unlabeled]
-        policies: dict[str, Any] = {
-            "none": None,
-            "random": Policy("random", names, seq_len=args.seq_len, strength=0.5),
-            "trivial": Policy("trivial", names),
-        }
+        policies = fixed_policies(names, args.seq_len)
         for kind in ("meanfield", "sequence"):
             if kind in wanted:
                 cfg = LearnConfig(kind=kind, seq_len=args.seq_len, steps=args.learn_steps,
@@ -272,12 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         "learned_action_marginals": {k: v for k, v in learned.items() if v},
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    print(f"{'policy':<10} {'accuracy (mean ± 95% CI)':>26}   seeds={args.seeds} "
-          f"labeled={args.labeled}{' +bad TF' if args.add_bad_tf else ''}")  # fmt: skip
-    for p, r in out["policies"].items():
-        print(f"{p:<10} {r['mean']:>17.4f} ± {r['ci95']:.4f}")
-    for k, r in out["paired_differences"].items():
-        print(f"{k:<18} {r['mean']:>+9.4f} ± {r['ci95']:.4f}  (paired over seeds)")
+    print_table(out, f"{'policy':<10} {'accuracy (mean ± 95% CI)':>26}   seeds={args.seeds} "
+                f"labeled={args.labeled}{' +bad TF' if args.add_bad_tf else ''}")  # fmt: skip
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=1) + "\n")
     return 0
@@ -329,7 +340,6 @@ def main_text(args: argparse.Namespace) -> int:
     from wsup_spark import LabelModel, LFStats
     from wsup_spark.augment.apply import augment_batch
     from wsup_spark.augment.learn import FeatureDiscriminator, LearnConfig, learn_policy
-    from wsup_spark.augment.policy import Policy
     from wsup_spark.augment.text import TEXT_TFS, text_change
     from wsup_spark.endmodel.encoders import fit_soft_classifier, metric_score
 
@@ -406,11 +416,7 @@ def main_text(args: argparse.Namespace) -> int:
     t_start = time.perf_counter()
     out: dict[str, Any] = {}
     for seed in range(args.seeds):
-        policies: dict[str, Any] = {
-            "none": None,
-            "random": Policy("random", names, seq_len=args.seq_len, strength=0.5),
-            "trivial": Policy("trivial", names),
-        }
+        policies = fixed_policies(names, args.seq_len)
         for kind in ("meanfield", "sequence"):
             if kind in wanted:
                 cfg = LearnConfig(kind=kind, seq_len=args.seq_len, steps=learn_steps,
@@ -466,12 +472,8 @@ def main_text(args: argparse.Namespace) -> int:
         }  # fmt: skip
         if args.json_out:
             Path(args.json_out).write_text(json.dumps(out, indent=1) + "\n")
-    print(f"{'policy':<10} {metric + ' (mean ± 95% CI)':>26}   seeds={args.seeds} "
-          f"{data.resolve().name} label model {lm_score:.4f}")  # fmt: skip
-    for p, r in out["policies"].items():
-        print(f"{p:<10} {r['mean']:>17.4f} ± {r['ci95']:.4f}")
-    for key, r in out["paired_differences"].items():
-        print(f"{key:<18} {r['mean']:>+9.4f} ± {r['ci95']:.4f}  (paired over seeds)")
+    print_table(out, f"{'policy':<10} {metric + ' (mean ± 95% CI)':>26}   seeds={args.seeds} "
+                f"{data.resolve().name} label model {lm_score:.4f}")  # fmt: skip
     return 0
 
 

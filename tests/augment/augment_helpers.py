@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
 
@@ -25,3 +29,17 @@ TEXTS = [
     "great",
     "The 3 best moments were at 1:45 and 2:30 in Paris",
 ]
+
+
+POLICY_NAMES = ["none", "random", "trivial", "meanfield", "sequence"]
+
+
+def bench_json(path: Path, seeds: int) -> dict[str, Any]:
+    """scripts/bench_augment.py's ``--json`` output, checked for the stable format: one entry per
+    policy name with mean and ci95 in range and ``seeds`` per-seed accuracies."""
+    res: dict[str, Any] = json.loads(path.read_text())
+    assert list(res["policies"]) == POLICY_NAMES
+    for r in res["policies"].values():
+        assert set(r) == {"mean", "ci95", "per_seed"} and len(r["per_seed"]) == seeds
+        assert 0 <= r["mean"] <= 1 and r["ci95"] >= 0
+    return res

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 import bench_augment
+from augment_helpers import bench_json
 
 
 @pytest.mark.slow
@@ -33,10 +33,6 @@ def test_bench_on_any_npz(tmp_path: Any, shape: tuple[int, int], capsys: Any) ->
         "--json", str(out), "--add-bad-tf", "--epochs", "1", "--learn-steps", "2", "--quiet",
     ])  # fmt: skip
     assert rc == 0
-    res = json.loads(out.read_text())
-    assert list(res["policies"]) == ["none", "random", "trivial", "meanfield", "sequence"]
-    for r in res["policies"].values():
-        assert set(r) == {"mean", "ci95", "per_seed"} and len(r["per_seed"]) == 2
-        assert 0 <= r["mean"] <= 1 and r["ci95"] >= 0
+    res = bench_json(out, seeds=2)
     assert "heavy_noise" in res["config"]["tfs"]
     assert "sequence" in capsys.readouterr().out

@@ -16,6 +16,7 @@ pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 import bench_augment
+from augment_helpers import bench_json
 
 SPAM = ["check out my channel {n} now", "subscribe to my page for {n} free gifts",
         "win {n} dollars click my link", "visit my site and subscribe {n} times"]  # fmt: skip
@@ -67,11 +68,7 @@ def test_text_mode_plumbing(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, caps
         "--cache", "", "--quiet",
     ])  # fmt: skip
     assert rc == 0
-    res = json.loads(out.read_text())
-    assert list(res["policies"]) == ["none", "random", "trivial", "meanfield", "sequence"]
-    for r in res["policies"].values():
-        assert set(r) == {"mean", "ci95", "per_seed"} and len(r["per_seed"]) == 2
-        assert 0 <= r["mean"] <= 1 and r["ci95"] >= 0
+    res = bench_json(out, seeds=2)
     assert res["seeds_done"] == 2 and res["metric"] == "acc" and 0 <= res["label_model"] <= 1
     assert res["config"]["tfs"] == ["random_swap", "random_delete", "typo"]
     assert 0 < res["config"]["covered_rows"] < 48
