@@ -92,3 +92,20 @@ def test_self_training_adds_a_round_on_every_row(tmp_path: Path, make_table: Any
     assert all(seen[e] > 1000 for e in range(3, 6))  # ~1,300 uncovered train-split rows
     assert st["train_rows_per_epoch"] > 3 * plain["train_rows_per_epoch"]
     assert st["end_model_accuracy"] > 0.9 > st["label_model_accuracy"] + 0.05
+
+
+def test_a_missing_encoder_fails_the_run_before_anything_is_written(tmp_path: Path) -> None:
+    from wsup_spark.config import load_config
+    from wsup_spark.pipeline import run_pipeline
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "out"
+    cfg = load_config(root / "conf" / "demo.yaml", [
+        f"output.path={out}", "output.embedding.text_col=text",
+        f"output.embedding.model={tmp_path / 'no-model'}",
+    ])  # fmt: skip
+    with pytest.raises(ConfigError, match="never downloaded"):
+        run_pipeline(cfg)
+    assert not out.exists()
+    off = load_config(root / "conf" / "youtube.yaml", ["output.embedding=null"])
+    assert off.output.embedding == {}

@@ -40,7 +40,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wsup_spark.config import PipelineConfig, task_graph_of
+from wsup_spark.config import PipelineConfig, embedding_settings, task_graph_of
 from wsup_spark.errors import DataError
 from wsup_spark.io.delta_rs import sweep_orphans
 from wsup_spark.io.sources import check_source_path
@@ -60,6 +60,22 @@ from wsup_spark.tasks import TaskGraph
 __all__ = ["PipelineResult", "default_run_id", "run_pipeline"]
 
 logger = logging.getLogger(__name__)
+
+
+def check_encoder_available(model: str) -> None:
+    """``output.embedding``'s encoder can load: torch, sentence-transformers and the model folder
+    (the shipped MiniLM or a local path) are there. Raises ImportError naming the ``text`` extra,
+    or ConfigError for a model that is not a local folder; imports no model."""
+    import importlib.util
+
+    hint = 'pip install "wsup-spark[text]"'
+    missing = [m for m in ("torch", "sentence_transformers") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ImportError(f"output.embedding needs {missing} (the text extra: {hint}); or set "
+                          "output.embedding: null")  # fmt: skip
+    from wsup_spark.endmodel.encoders import resolve_model_path
+
+    resolve_model_path(model)
 
 
 def run_pipeline(
@@ -83,6 +99,9 @@ def run_pipeline(
     layout = RunLayout.at(cfg.output.path)
     sources = [cfg.source.path] if cfg.source.path and cfg.source.format != "demo" else []
     check_output_path(layout, sources, cfg.output.allow_non_empty)
+    emb = embedding_settings(cfg.output)
+    if emb and cfg.output.training_table:  # before any table is written, not at the last stage
+        check_encoder_available(emb["model"])
     graph: TaskGraph | None = None
     lf_tasks: tuple[int, ...] = ()
     if cfg.tasks.tasks:
