@@ -59,6 +59,10 @@ class TrainConfig:
         distribution as their soft label where its top probability is at least
         ``self_training_threshold`` (other uncovered rows weigh 0)
     self_training_threshold : the confidence an uncovered row's pseudo-label needs, in (0, 1]
+    class_weight : ``balanced`` weighs class c by N / (k · mass_c), with mass_c the soft label
+        mass of class c over the training rows (one pass over the table before training), so
+        every class carries the same total weight (imbalanced tasks;
+        :func:`~.loss.class_balanced_targets`); null = off
     """
 
     table: str = ""
@@ -94,6 +98,7 @@ class TrainConfig:
     embedding_col: str = "embedding"
     self_training: bool = False
     self_training_threshold: float = 0.9
+    class_weight: str | None = None
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> TrainConfig:
@@ -181,6 +186,12 @@ class TrainConfig:
         t = self.self_training_threshold
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 1:
             raise ConfigError(f"train.self_training_threshold must be in (0, 1], got {t!r}")
+        if self.class_weight not in (None, "balanced"):
+            raise ConfigError(f"train.class_weight must be null or balanced, got "
+                              f"{self.class_weight!r}")  # fmt: skip
+        if self.class_weight is not None and self.tasks is not None:
+            raise ConfigError("train.class_weight is not supported for multi-task training "
+                              "(tasks) yet; set it to null")  # fmt: skip
         if self.self_training and self.tasks is not None:
             raise ConfigError("train.self_training is not supported for multi-task training "
                               "(tasks); set it to false")  # fmt: skip

@@ -76,6 +76,41 @@ def confidence_weights(probs: torch.Tensor) -> torch.Tensor:
     return ((probs.float().max(dim=1).values - 1.0 / k) / (1.0 - 1.0 / k)).clamp(0.0, 1.0)
 
 
+def class_balanced_targets(
+    probs: torch.Tensor, class_mass: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Soft targets and row weights under which every class carries the same total weight.
+
+    Class c gets the factor ``a_c = N / (k · mass_c)`` (``mass_c``: the soft label mass of class
+    c over the training rows, N their sum); the class-weighted expected cross-entropy
+    ``Σ_r Σ_c a_c probs[r, c] (-log p_rc)`` is written as row weights ``w_r = Σ_c a_c probs[r, c]``
+    and targets ``a_c probs[r, c] / w_r``, so ``Σ_r w_r targets[r, c] = N / k`` for every class
+    (for one-hot labels: the usual class-weighted cross-entropy).
+
+    Parameters
+    ----------
+    probs : (n, k) soft labels of a batch
+    class_mass : (k,) soft label mass of each class over all training rows
+
+    Returns
+    -------
+    (targets (n, k) float32, weights (n,) float32)
+
+    Examples
+    --------
+    >>> P = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    >>> t, w = class_balanced_targets(P, P.sum(0))
+    >>> w.tolist(), (w[:, None] * t).sum(0).tolist()
+    ([0.75, 0.75, 1.5], [1.5, 1.5])
+    """
+    k = class_mass.shape[0]
+    mass = class_mass.double().clamp_min(1e-6)
+    a = (mass.sum() / (k * mass)).float().to(probs.device)
+    scaled = probs.float() * a
+    w = scaled.sum(1)
+    return scaled / w.clamp_min(1e-12).unsqueeze(1), w
+
+
 def self_training_targets(
     probs: torch.Tensor,
     covered: torch.Tensor,

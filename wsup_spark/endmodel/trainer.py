@@ -37,6 +37,7 @@ from wsup_spark.endmodel.config import TrainConfig
 from wsup_spark.endmodel.dataset import DeltaIterableDataset, FeatureSpec
 from wsup_spark.endmodel.evaluate import evaluate, to_device
 from wsup_spark.endmodel.loss import (
+    class_balanced_targets,
     confidence_weights,
     self_training_targets,
     soft_cross_entropy,
@@ -151,6 +152,20 @@ def _progress(cfg: TrainConfig, rank: int) -> bool:
     return cfg.progress == "auto" and sys.stderr.isatty()
 
 
+def _class_mass(ds: DeltaIterableDataset) -> torch.Tensor:
+    """(k,) float64 soft label mass per class over the rows ``ds`` trains on (every rank reads
+    the whole split, so all ranks weigh alike)."""
+    mass = torch.zeros(ds.k, dtype=torch.float64)
+    whole = DeltaIterableDataset(table=ds.table, features=FeatureSpec(None), batch_size=65536,
+                                 shuffle=False, split=ds.split, holdout_mod=ds.holdout_mod,
+                                 drop_unlabeled=ds.drop_unlabeled, rank=0, world_size=1,
+                                 tasks=ds.tasks)  # fmt: skip
+    for b in whole:
+        mass += b["probs"].double().sum(0)
+    logger.info("class weighting: soft label mass per class %s", [round(float(x), 1) for x in mass])
+    return mass
+
+
 def train(
     cfg: TrainConfig, model: nn.Module | None = None, on_batch: BatchHook | None = None
 ) -> TrainResult:
@@ -193,6 +208,7 @@ def train(
         has_gold = bool(set(golds) & set(table.schema.names))
         eval_ds = DeltaIterableDataset(**common, shuffle=False, split="eval") if has_gold else None
         k = train_ds.k
+        class_mass = _class_mass(train_ds) if cfg.class_weight == "balanced" else None
         if model is None and cfg.tasks is not None:
             model = build_multitask_model(cfg)  # shared trunk, one head per task
         elif model is None:
@@ -280,6 +296,9 @@ def train(
                             guess = torch.softmax(teacher(b).float(), dim=1)
                         target, w = self_training_targets(target, b["n_votes"] > 0, guess,
                                                           cfg.self_training_threshold, w)
+                    if class_mass is not None:
+                        target, cw = class_balanced_targets(target, class_mass)
+                        w = cw if w is None else w * cw
                     loss = soft_cross_entropy(logits, target, w)
                 if not real:
                     loss = loss * 0.0
@@ -324,6 +343,7 @@ def train(
             logger.warning("training table %s has no gold column: no evaluation", cfg.table)
         metrics.update({
             "k": k, "epochs": total_epochs, "self_training": cfg.self_training,
+            "class_mass": None if class_mass is None else [float(x) for x in class_mass],
             "train_loss": mean_loss,
             "train_rows_per_epoch": rows_per_epoch[-1] if rows_per_epoch else 0,
             "train_rows_per_s": sum(rows_per_epoch) / max(elapsed, 1e-9),
