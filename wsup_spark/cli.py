@@ -219,16 +219,12 @@ def preflight(cfg: PipelineConfig) -> None:
     task's ``gold_col``), ``output.features`` does not name it, ``output.embedding``'s encoder
     can load."""
     from wsup_spark.analysis.report import configured_lfs
-    from wsup_spark.config import embedding_settings
     from wsup_spark.errors import ConfigError
     from wsup_spark.io.sources import GOLD_COL, check_source_path
+    from wsup_spark.pipeline import check_encoder_available
 
     check_source_path(cfg.source)
-    emb = embedding_settings(cfg.output)
-    if emb and cfg.output.training_table:  # the encoder extra / model folder
-        from wsup_spark.pipeline import check_encoder_available
-
-        check_encoder_available(emb["model"])
+    check_encoder_available(cfg)
     lfs = configured_lfs(cfg)
     gold = cfg.source.gold_col
     task_gold = {str(t["gold_col"]): str(t["name"]) for t in cfg.tasks.tasks if t.get("gold_col")}

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.dataset as pads
 import pytest
 from deltalake import DeltaTable
 
 from wsup_spark.config import load_config, parse_config
 from wsup_spark.errors import ConfigError, DataError
+from wsup_spark.io.delta import read_arrow
 from wsup_spark.labelmodel.multitask import MultiTaskLabelModel, MultiTaskStats
 from wsup_spark.pipeline import run_pipeline
 
@@ -22,8 +22,7 @@ N = 3000
 
 
 def _read(path: str) -> Any:
-    dt = DeltaTable(path)
-    return pads.dataset(dt.file_uris(), format="parquet").to_table().to_pandas()
+    return read_arrow(path).to_pandas()
 
 
 @pytest.fixture(scope="module")

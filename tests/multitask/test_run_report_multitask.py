@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.dataset as pads
 import pytest
-from deltalake import DeltaTable
 
 from wsup_spark.cli import main
 from wsup_spark.errors import DataError
+from wsup_spark.io.delta import read_arrow
 from wsup_spark.labelmodel.multitask import MultiTaskLabelModel, MultiTaskStats
 from wsup_spark.run.store import load_run
 
@@ -27,8 +26,7 @@ RUN = "mt-cli"
 
 
 def _read(path: str) -> Any:
-    dt = DeltaTable(path)
-    return pads.dataset(dt.file_uris(), format="parquet").to_table().to_pandas()
+    return read_arrow(path).to_pandas()
 
 
 def _cli(*argv: str) -> tuple[int, str]:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.dataset as pads
 import pytest
 from deltalake import DeltaTable
 
@@ -22,6 +21,7 @@ import torch
 from wsup_spark.cli import main
 from wsup_spark.config import load_config
 from wsup_spark.errors import DataError
+from wsup_spark.io.delta import read_arrow
 from wsup_spark.pipeline import run_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,8 +31,7 @@ FEATURES = "output.features=[text, patient_age, image_score]"
 
 
 def _read(path: str) -> Any:
-    dt = DeltaTable(path)
-    return pads.dataset(dt.file_uris(), format="parquet").to_table().to_pandas()
+    return read_arrow(path).to_pandas()
 
 
 @pytest.fixture(scope="module")

@@ -244,9 +244,9 @@ def train(
             return torch.utils.data.DataLoader(ds, batch_size=None, num_workers=cfg.num_workers,
                                                pin_memory=device.type == "cuda")  # fmt: skip
 
-        loader = make_loader(train_ds)
+        epoch_ds = train_ds  # self-training's second round: every row of the train split
+        loader = make_loader(epoch_ds)
         total_epochs = cfg.epochs * (2 if cfg.self_training else 1)
-        all_ds: DeltaIterableDataset | None = None  # self-training: every row of the train split
         teacher: nn.Module | None = None
         head = DeltaIterableDataset(table=table, features=spec, batch_size=2, shuffle=False,
                                     read_rows=2, rank=0, world_size=1, tasks=tasks)  # fmt: skip
@@ -265,13 +265,13 @@ def train(
             if epoch >= cfg.epochs and teacher is None:  # self-training: the second round
                 # (resumed inside round 2, the teacher is the checkpoint's model)
                 teacher = copy.deepcopy(model).eval()
-                all_ds = DeltaIterableDataset(**common, shuffle=True, split="train",
-                                              drop_unlabeled=False)  # fmt: skip
-                loader = make_loader(all_ds)
+                epoch_ds = DeltaIterableDataset(**common, shuffle=True, split="train",
+                                                drop_unlabeled=False)  # fmt: skip
+                loader = make_loader(epoch_ds)
                 logger.info("self-training: %d more epoch(s) on every row; uncovered rows take "
                             "the round-1 model's predictions with confidence >= %.2f",
                             cfg.epochs, cfg.self_training_threshold)  # fmt: skip
-            (all_ds if teacher is not None and all_ds is not None else train_ds).set_epoch(epoch)
+            epoch_ds.set_epoch(epoch)
             net.train()
             total_loss, steps, rows, te = 0.0, 0, 0, time.perf_counter()
             batches: Any = _lockstep(loader, distributed, dummy, device)

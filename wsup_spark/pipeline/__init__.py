@@ -62,12 +62,16 @@ __all__ = ["PipelineResult", "default_run_id", "run_pipeline"]
 logger = logging.getLogger(__name__)
 
 
-def check_encoder_available(model: str) -> None:
-    """``output.embedding``'s encoder can load: torch, sentence-transformers and the model folder
-    (the shipped MiniLM or a local path) are there. Raises ImportError naming the ``text`` extra,
-    or ConfigError for a model that is not a local folder; imports no model."""
+def check_encoder_available(cfg: PipelineConfig) -> None:
+    """When the run writes embeddings (``output.embedding`` with a training table): torch,
+    sentence-transformers and the model folder (the shipped MiniLM or a local path) are there.
+    Raises ImportError naming the ``text`` extra, or ConfigError for a model that is not a local
+    folder; imports no model. Nothing to check otherwise."""
     import importlib.util
 
+    emb = embedding_settings(cfg.output)
+    if not emb or not cfg.output.training_table:
+        return
     hint = 'pip install "wsup-spark[text]"'
     missing = [m for m in ("torch", "sentence_transformers") if importlib.util.find_spec(m) is None]
     if missing:
@@ -75,7 +79,7 @@ def check_encoder_available(model: str) -> None:
                           "output.embedding: null")  # fmt: skip
     from wsup_spark.endmodel.encoders import resolve_model_path
 
-    resolve_model_path(model)
+    resolve_model_path(emb["model"])
 
 
 def run_pipeline(
@@ -99,9 +103,7 @@ def run_pipeline(
     layout = RunLayout.at(cfg.output.path)
     sources = [cfg.source.path] if cfg.source.path and cfg.source.format != "demo" else []
     check_output_path(layout, sources, cfg.output.allow_non_empty)
-    emb = embedding_settings(cfg.output)
-    if emb and cfg.output.training_table:  # before any table is written, not at the last stage
-        check_encoder_available(emb["model"])
+    check_encoder_available(cfg)  # before any table is written, not at the last stage
     graph: TaskGraph | None = None
     lf_tasks: tuple[int, ...] = ()
     if cfg.tasks.tasks:
