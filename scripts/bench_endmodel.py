@@ -390,10 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         result["pipeline_seconds"] = time.perf_counter() - t0
         result["pipeline_rows"] = res.n_rows
     tcfg = TrainConfig.from_dict({"table": f"{out_path}/train", **dict(cfg.train)})
-    text_col = tcfg.text_col if tcfg.model not in ("numeric", "embedding") else None
-    spec = FeatureSpec(text_col, tcfg.numeric_cols, tcfg.buckets, tcfg.word_ngrams,
-                       tcfg.char_ngrams, embedding_col=tcfg.embedding_col
-                       if tcfg.model == "embedding" else None)  # fmt: skip
+    spec = FeatureSpec.of(tcfg)
     result["reader"] = [reader_rows_per_s(tcfg.table, spec, tcfg.batch_size, w) for w in (0, 2)]
     metrics = train_from_config(cfg)
     result["train"] = metrics

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from wsup_spark.endmodel.config import TrainConfig
 from wsup_spark.endmodel.hashing import hash_ints, hash_ngrams, hash_strings
 from wsup_spark.endmodel.table import (
     TableFiles,
@@ -80,6 +81,20 @@ class FeatureSpec:
     lowercase: bool = True
     strip_punct: bool = True
     embedding_col: str | None = None
+
+    @classmethod
+    def of(cls, cfg: TrainConfig, custom_model: bool = False) -> FeatureSpec:
+        """The columns ``cfg.model`` reads: text unless the model is ``numeric`` or ``embedding``
+        (a custom model gets the text), the embedding column for ``embedding`` only.
+
+        >>> FeatureSpec.of(TrainConfig(table="/t", model="embedding")).embedding_col
+        'embedding'
+        """
+        text = custom_model or cfg.model not in ("numeric", "embedding")
+        emb = cfg.model == "embedding" and not custom_model
+        return cls(cfg.text_col if text else None, cfg.numeric_cols, cfg.buckets,
+                   cfg.word_ngrams, cfg.char_ngrams,
+                   embedding_col=cfg.embedding_col if emb else None)  # fmt: skip
 
 
 def dist_rank_world() -> tuple[int, int]:

@@ -193,10 +193,7 @@ def train(
         torch.manual_seed(cfg.seed)
         table = _resolve_shared(cfg, distributed, device)
         custom = model is not None
-        text_col = cfg.text_col if custom or cfg.model not in ("numeric", "embedding") else None
-        emb_col = cfg.embedding_col if cfg.model == "embedding" and not custom else None
-        spec = FeatureSpec(text_col, cfg.numeric_cols, cfg.buckets, cfg.word_ngrams,
-                           cfg.char_ngrams, embedding_col=emb_col)  # fmt: skip
+        spec = FeatureSpec.of(cfg, custom)
         graph = TaskGraph.from_dict(cfg.tasks) if cfg.tasks is not None else None
         tasks = task_specs(graph)[0] if graph is not None else None
         common: dict[str, Any] = dict(table=table, features=spec, batch_size=cfg.batch_size,
