@@ -15,6 +15,7 @@ from wsup_spark.errors import ConfigError
 
 MODEL_KINDS = ("text", "numeric", "text_numeric", "embedding")
 PROGRESS = ("auto", "bar", "log")
+DEV_METRICS = ("acc", "f1")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,21 @@ class TrainConfig:
     seed : seeds the model initialisation and every shuffle (runs are reproducible)
     holdout_mod : gold rows with ``hash(id) % holdout_mod == 0`` never train and form the
         evaluation set (0: evaluate on all gold rows, which then also train)
+    dev_mod : model selection on a gold dev split (0 = off, the default): the gold rows outside
+        the evaluation set with ``(hash(id) // holdout_mod) % dev_mod == 0`` (about
+        (1 - 1/holdout_mod)/dev_mod of the gold rows) never train; after every epoch the model
+        is scored on them (``dev_metric``), the best epoch's weights are kept in memory and
+        restored at the end, before the held-out evaluation and the final checkpoint. Needs
+        ``holdout_mod > 0`` (the dev rows are disjoint from the evaluation rows). With
+        ``self_training`` the best round-1 epoch is restored before the teacher labels the
+        uncovered rows, and round 2 starts from it; the final model is the best epoch of
+        either round (round 2 is kept only where it beats round 1 on dev). Multi-task: the
+        mean over tasks of the dev accuracy (``dev_metric: acc`` only)
+    patience : stop after this many epochs in a row without a dev improvement (needs
+        ``dev_mod``; null or 0 = train every epoch). With ``self_training`` it ends the round:
+        an early-stopped round 1 goes on to round 2, whose patience count starts afresh
+    dev_metric : ``acc`` (accuracy) or ``f1`` (the positive class's F1 for k = 2, macro F1
+        otherwise; single-task only) on the dev rows; ties keep the earlier epoch
     drop_unlabeled : skip rows no LF voted on (their probs are only the class prior)
     confidence_weighting : weigh each row's loss by the label model's confidence
     num_workers : DataLoader worker processes per rank (0 = read in the training process)
@@ -86,6 +102,9 @@ class TrainConfig:
     resume: bool = False
     seed: int = 0
     holdout_mod: int = 5
+    dev_mod: int = 0
+    patience: int | None = None
+    dev_metric: str = "acc"
     drop_unlabeled: bool = True
     confidence_weighting: bool = False
     num_workers: int = 0
@@ -165,10 +184,28 @@ class TrainConfig:
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"train.{key} must be a positive integer, got {v!r}")
-        for key in ("num_workers", "holdout_mod", "seed"):
+        for key in ("num_workers", "holdout_mod", "seed", "dev_mod"):
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ConfigError(f"train.{key} must be an integer >= 0, got {v!r}")
+        p = self.patience
+        if p is not None and (not isinstance(p, int) or isinstance(p, bool) or p < 0):
+            raise ConfigError(f"train.patience must be null or an integer >= 0, got {p!r}")
+        if self.dev_metric not in DEV_METRICS:
+            raise ConfigError(f"train.dev_metric must be one of {DEV_METRICS}, got "
+                              f"{self.dev_metric!r}")  # fmt: skip
+        if self.dev_mod and not self.holdout_mod:
+            raise ConfigError(f"train.dev_mod={self.dev_mod} needs train.holdout_mod > 0 (with "
+                              "holdout_mod 0 every gold row is an evaluation row, so no gold "
+                              "row is left for a dev split); set holdout_mod (e.g. 5) or "
+                              "dev_mod 0")  # fmt: skip
+        if p and not self.dev_mod:
+            raise ConfigError(f"train.patience={p} needs a dev split to watch: set train.dev_mod "
+                              "(e.g. 10) or patience null")  # fmt: skip
+        if self.dev_metric == "f1" and self.tasks is not None:
+            raise ConfigError("train.dev_metric=f1 is not supported for multi-task training "
+                              "(tasks): it selects on the mean dev accuracy; set dev_metric "
+                              "acc")  # fmt: skip
         if self.version is not None and (not isinstance(self.version, int) or self.version < 0):
             raise ConfigError(f"train.version must be null or a version >= 0, got {self.version!r}")
         if not isinstance(self.lr, (int, float)) or not self.lr > 0:

@@ -53,7 +53,7 @@ from wsup_spark.errors import DataError
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("all", "train", "eval")
+SPLITS = ("all", "train", "eval", "dev")
 _MASK63 = np.uint64(0x7FFFFFFFFFFFFFFF)
 
 
@@ -121,8 +121,10 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
     batch_size : rows per batch; each shard's last batch of an epoch may be smaller
     shuffle, seed : seeded per-epoch file, row-group and buffer shuffling
     drop_unlabeled : skip rows with ``n_votes == 0``
-    split, holdout_mod : ``"all"``; ``"eval"`` = gold rows whose id hash is 0 mod ``holdout_mod``
-        (all gold rows when ``holdout_mod`` is 0); ``"train"`` = every other row
+    split, holdout_mod, dev_mod : ``"all"``; ``"eval"`` = gold rows whose id hash ``h`` is 0 mod
+        ``holdout_mod`` (all gold rows when ``holdout_mod`` is 0); ``"dev"`` = the other gold
+        rows with ``(h // holdout_mod) % dev_mod == 0`` (none when ``dev_mod`` is 0; needs
+        ``holdout_mod > 0``); ``"train"`` = every other row (neither eval nor dev)
     shuffle_buffer : rows mixed together before batches are cut
     rank, world_size : DDP shard (default: torch.distributed, else RANK/WORLD_SIZE)
     read_rows : Parquet rows decoded per read
@@ -150,6 +152,7 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
         drop_unlabeled: bool = False,
         split: str = "all",
         holdout_mod: int = 0,
+        dev_mod: int = 0,
         shuffle_buffer: int = 16384,
         rank: int | None = None,
         world_size: int | None = None,
@@ -163,6 +166,12 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
             raise DataError(f"split must be one of {SPLITS}, got {split!r}")
         if batch_size < 1:
             raise DataError(f"batch_size must be >= 1, got {batch_size}")
+        if dev_mod < 0 or holdout_mod < 0 or (dev_mod and not holdout_mod):
+            raise DataError(f"dev_mod={dev_mod} and holdout_mod={holdout_mod} must be >= 0, and a "
+                            "dev split (dev_mod > 0) needs holdout_mod > 0 to be disjoint from "
+                            "the evaluation rows")  # fmt: skip
+        if split == "dev" and not dev_mod:
+            raise DataError("split='dev' needs dev_mod > 0")
         if table is None:
             if path is None:
                 raise DataError("DeltaIterableDataset needs a table path (or a resolved table)")
@@ -171,6 +180,7 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
         self.features = features or FeatureSpec()
         self.batch_size, self.shuffle, self.seed = int(batch_size), bool(shuffle), int(seed)
         self.drop_unlabeled, self.split, self.holdout_mod = drop_unlabeled, split, int(holdout_mod)
+        self.dev_mod = int(dev_mod)
         self.shuffle_buffer, self.read_rows = int(shuffle_buffer), int(read_rows)
         r, w = dist_rank_world()
         self.rank = r if rank is None else int(rank)
@@ -213,9 +223,9 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
             need.append(spec.embedding_col)
         if self.drop_unlabeled:
             need.append("n_votes")
-        if self.split == "eval" and not self.tasks:
+        if self.split in ("eval", "dev") and not self.tasks:
             need.append("gold")
-        if self.split == "eval" and self.tasks and not names & set(golds):
+        if self.split in ("eval", "dev") and self.tasks and not names & set(golds):
             raise DataError(f"training table {self.table.path!r} has no gold column of any task "
                             f"({golds}): nothing to evaluate on")  # fmt: skip
         missing = [c for c in need if c not in names]
@@ -349,12 +359,7 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
             else:
                 golds[g] = np.full(n, -1, np.int64)
         if self.split != "all":
-            held = np.zeros(n, bool)
-            for gv in golds.values():
-                held |= gv >= 0
-            if self.holdout_mod > 0:
-                held &= key % np.uint64(self.holdout_mod) == 0
-            keep &= held if self.split == "eval" else ~held
+            keep &= self._split_mask(key, golds)
         if not keep.any():
             return None
         out: dict[str, Any] = {"id": ids, **golds, "n_votes": n_votes}
@@ -367,6 +372,24 @@ class DeltaIterableDataset(torch.utils.data.IterableDataset):  # type: ignore[ty
         if keep.all():
             return out
         return _take(out, np.flatnonzero(keep))
+
+    def _split_mask(self, key: np.ndarray, golds: Mapping[str, np.ndarray]) -> np.ndarray:
+        """(n,) bool: the rows of ``self.split`` among rows with split keys ``key`` (n,) uint64
+        and gold columns ``golds`` (each (n,) int64, -1 unknown)."""
+        gold = np.zeros(len(key), bool)
+        for gv in golds.values():
+            gold |= gv >= 0
+        held, dev = gold, np.zeros(len(key), bool)
+        if self.holdout_mod > 0:
+            mod = np.uint64(self.holdout_mod)
+            held = gold & (key % mod == 0)
+            if self.dev_mod > 0:
+                dev = gold & ~held & ((key // mod) % np.uint64(self.dev_mod) == 0)
+        if self.split == "eval":
+            return held
+        if self.split == "dev":
+            return dev
+        return ~(held | dev)
 
     def _probs(self, rb: Any) -> np.ndarray:
         """(n, k) float32 of the ``probs`` column (no nulls allowed)."""

@@ -8,6 +8,11 @@
   rows after filtering, so ranks step in lockstep: a rank that has run out takes zero-weight steps
   until every rank is done, which keeps DDP's collectives matched without dropping rows.
 - Evaluation: accuracy/F1 of the end model and of the label model on held-out gold rows.
+- Model selection (``dev_mod``): a gold dev split, disjoint from the held-out rows, never trains;
+  after every epoch all ranks score the model on it (confusion counts all-reduced, so every rank
+  takes the same decision), the best epoch's weights are copied and restored at the end (before
+  the held-out evaluation and the final checkpoint), and ``patience`` epochs in a row without a
+  dev improvement stop training early.
 - Checkpoints: after every epoch (rank 0), see :mod:`~.checkpoint`; ``resume`` continues from one.
 - Self-training (``self_training``): after ``epochs`` epochs on the covered rows, a frozen copy
   of the model (the teacher) labels the rows no LF voted on, and ``epochs`` more epochs train on
@@ -59,6 +64,76 @@ from wsup_spark.tasks import TaskGraph
 logger = logging.getLogger(__name__)
 
 BatchHook = Callable[[int, dict[str, torch.Tensor]], None]
+
+
+@dataclass
+class DevSelection:
+    """Best-epoch bookkeeping of dev-split model selection (identical on every rank).
+
+    Attributes
+    ----------
+    patience : epochs in a row without improvement that end a round (0 = never)
+    curve, epochs : the dev score of every scored epoch and its (1-based) epoch number
+    best, best_epoch, state : the best score (strictly greater wins, so ties keep the earlier
+        epoch; NaN never wins), its epoch (0 = none yet) and a CPU copy of its ``state_dict``
+    bad : epochs in a row without improvement in the current round
+    """
+
+    patience: int = 0
+    curve: list[float] = field(default_factory=list)
+    epochs: list[int] = field(default_factory=list)
+    best: float = float("-inf")
+    best_epoch: int = 0
+    state: dict[str, torch.Tensor] | None = None
+    bad: int = 0
+
+    def update(self, epoch: int, score: float, model: nn.Module) -> bool:
+        """Record ``epoch``'s dev ``score``; copy ``model``'s weights when it improves.
+
+        Returns True when ``patience`` epochs in a row have not improved (stop the round).
+        """
+        self.curve.append(float(score))
+        self.epochs.append(int(epoch))
+        if score > self.best:
+            self.best, self.best_epoch, self.bad = float(score), int(epoch), 0
+            self.state = {k: v.detach().to("cpu", copy=True)
+                          for k, v in model.state_dict().items()}  # fmt: skip
+        else:
+            self.bad += 1
+        return bool(self.patience) and self.bad >= self.patience
+
+    def restore(self, model: nn.Module) -> bool:
+        """Load the best epoch's weights into ``model``; False when no epoch was scored."""
+        if self.state is None:
+            return False
+        model.load_state_dict(self.state)
+        return True
+
+
+def dev_score(
+    model: nn.Module,
+    dev_ds: DeltaIterableDataset,
+    device: torch.device,
+    k: int,
+    graph: TaskGraph | None,
+    metric: str,
+    distributed: bool,
+) -> tuple[float, float, int]:
+    """(end model score, label model score, gold rows) on the dev split; the score is accuracy
+    (``metric="acc"``) or F1 (``"f1"``, see :func:`~.evaluate.scores`); multi-task: the mean
+    accuracy over the tasks with dev gold rows. NaN when the split has no gold row. Under DDP
+    every rank scores its shard and the counts are all-reduced (same result on every rank)."""
+    if graph is not None:
+        m = evaluate_multitask(model, dev_ds, device, graph, distributed)
+        per = [t for t in m["tasks"].values() if t["n_eval_gold"] > 0]
+        if not per:
+            return float("nan"), float("nan"), 0
+        end = sum(t["end_model_accuracy"] for t in per) / len(per)
+        lm = sum(t["label_model_accuracy"] for t in per) / len(per)
+        return float(end), float(lm), int(m["n_eval_gold"])
+    m = evaluate(model, dev_ds, device, k, distributed)
+    key = "accuracy" if metric == "acc" else "f1"
+    return float(m[f"end_model_{key}"]), float(m[f"label_model_{key}"]), int(m["n_eval_gold"])
 
 
 @dataclass
@@ -158,6 +233,7 @@ def _class_mass(ds: DeltaIterableDataset) -> torch.Tensor:
     mass = torch.zeros(ds.k, dtype=torch.float64)
     whole = DeltaIterableDataset(table=ds.table, features=FeatureSpec(None), batch_size=65536,
                                  shuffle=False, split=ds.split, holdout_mod=ds.holdout_mod,
+                                 dev_mod=ds.dev_mod,
                                  drop_unlabeled=ds.drop_unlabeled, rank=0, world_size=1,
                                  tasks=ds.tasks)  # fmt: skip
     for b in whole:
@@ -176,7 +252,8 @@ def train(
     cfg : TrainConfig
     model : your own ``nn.Module`` mapping a batch dict to (n, k) logits (see
         :mod:`~.dataset` for the batch layout); None builds ``cfg.model``
-    on_batch : called as ``on_batch(epoch, batch)`` with every real training batch (CPU tensors)
+    on_batch : called as ``on_batch(epoch, batch)`` with every real training batch (CPU tensors;
+        ``epoch`` 0-based, self-training's round 2 continues the count)
 
     Returns
     -------
@@ -198,12 +275,21 @@ def train(
         tasks = task_specs(graph)[0] if graph is not None else None
         common: dict[str, Any] = dict(table=table, features=spec, batch_size=cfg.batch_size,
                                       seed=cfg.seed, holdout_mod=cfg.holdout_mod,
-                                      shuffle_buffer=cfg.shuffle_buffer, tasks=tasks)  # fmt: skip
+                                      dev_mod=cfg.dev_mod, shuffle_buffer=cfg.shuffle_buffer,
+                                      tasks=tasks)  # fmt: skip
         train_ds = DeltaIterableDataset(**common, shuffle=True, split="train",
                                         drop_unlabeled=cfg.drop_unlabeled)  # fmt: skip
         golds = [f"gold_{t}" for t, _ in tasks] if tasks else ["gold"]
         has_gold = bool(set(golds) & set(table.schema.names))
         eval_ds = DeltaIterableDataset(**common, shuffle=False, split="eval") if has_gold else None
+        dev_ds = None
+        if cfg.dev_mod and has_gold:
+            dev_ds = DeltaIterableDataset(**common, shuffle=False, split="dev")
+        elif cfg.dev_mod:
+            logger.warning("train.dev_mod=%d but %s has no gold column: no model selection",
+                           cfg.dev_mod, cfg.table)  # fmt: skip
+        sel = DevSelection(patience=cfg.patience or 0)
+        dev_lm, n_dev, stopped_early, epochs_trained = float("nan"), 0, False, 0
         k = train_ds.k
         class_mass = _class_mass(train_ds) if cfg.class_weight == "balanced" else None
         if model is None and cfg.tasks is not None:
@@ -258,9 +344,36 @@ def train(
         rows_per_epoch: list[int] = []
         mean_loss = float("nan")
         ckpt: str | None = None
-        for epoch in range(start_epoch, total_epochs):
+
+        def score_dev(epoch: int) -> bool:
+            """Score the model on dev after (1-based) ``epoch``; True: patience ran out."""
+            nonlocal dev_ds, dev_lm, n_dev
+            if dev_ds is None:
+                return False
+            score, dev_lm, n_dev = dev_score(model, dev_ds, device, k, graph, cfg.dev_metric,
+                                             distributed)  # fmt: skip
+            if n_dev == 0:  # the same on every rank (all-reduced counts)
+                logger.warning("the dev split (train.dev_mod=%d) of %s has no gold row: no "
+                               "model selection", cfg.dev_mod, cfg.table)  # fmt: skip
+                dev_ds = None
+                return False
+            stop = sel.update(epoch, score, model)
+            if rank == 0:
+                logger.info("epoch %d/%d: dev %s %.4f over %d gold rows (label model %.4f; best "
+                            "%.4f, epoch %d)", epoch, total_epochs, cfg.dev_metric, score, n_dev,
+                            dev_lm, sel.best, sel.best_epoch)  # fmt: skip
+            return stop
+
+        if start_epoch > 0:  # resumed: the checkpoint's model is the first candidate
+            score_dev(start_epoch)
+        epoch = start_epoch
+        while epoch < total_epochs:
             if epoch >= cfg.epochs and teacher is None:  # self-training: the second round
                 # (resumed inside round 2, the teacher is the checkpoint's model)
+                if sel.restore(model):  # the teacher, and round 2's start: round 1's best epoch
+                    logger.info("self-training: round 2 starts from round 1's best dev epoch %d",
+                                sel.best_epoch)  # fmt: skip
+                sel.bad = 0  # round 2 has its own patience
                 teacher = copy.deepcopy(model).eval()
                 epoch_ds = DeltaIterableDataset(**common, shuffle=True, split="train",
                                                 drop_unlabeled=False)  # fmt: skip
@@ -330,6 +443,21 @@ def train(
                     ckpt = save_checkpoint(ckpt_dir, model, cfg, k, epoch + 1,
                                            {"train_loss": mean_loss}, table.version, opts,
                                            custom)  # fmt: skip
+            epochs_trained += 1
+            epoch += 1
+            if score_dev(epoch):
+                stopped_early = True
+                if cfg.self_training and epoch <= cfg.epochs:  # round 1 ends; round 2 next
+                    logger.info("early stop: %d epoch(s) without a dev improvement; round 1 ends "
+                                "after epoch %d", sel.patience, epoch)  # fmt: skip
+                    epoch = cfg.epochs
+                else:
+                    logger.info("early stop: %d epoch(s) without a dev improvement, after epoch "
+                                "%d of %d", sel.patience, epoch, total_epochs)  # fmt: skip
+                    break
+        if sel.restore(model):
+            logger.info("restored the best dev epoch %d of %s (dev %s %.4f)", sel.best_epoch,
+                        sel.epochs, cfg.dev_metric, sel.best)  # fmt: skip
         elapsed = time.perf_counter() - t0
         metrics: dict[str, Any] = {}
         if eval_ds is not None and graph is not None:
@@ -346,6 +474,11 @@ def train(
             "train_rows_per_s": sum(rows_per_epoch) / max(elapsed, 1e-9),
             "train_seconds": elapsed, "device": str(device), "world_size": world,
             "table": cfg.table, "table_version": table.version,
+            "epochs_trained": epochs_trained, "dev_metric": cfg.dev_metric if cfg.dev_mod else None,
+            "n_dev_gold": n_dev, "dev_curve": sel.curve, "dev_epochs": sel.epochs,
+            "best_epoch": sel.best_epoch or None,
+            "dev_best": sel.best if sel.best_epoch else None,
+            "dev_label_model": dev_lm if n_dev else None, "stopped_early": stopped_early,
         })  # fmt: skip
         if rank == 0 and ckpt_dir:
             ckpt = save_checkpoint(ckpt_dir, model, cfg, k, total_epochs, metrics, table.version,
