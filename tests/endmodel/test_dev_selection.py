@@ -3,6 +3,12 @@ Delta tables, real torch, CPU."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -218,3 +224,31 @@ def test_config_errors():
     ]:  # fmt: skip
         with pytest.raises(ConfigError, match=match):
             TrainConfig.from_dict({**ok, **bad})
+
+
+def test_ddp_ranks_select_and_stop_alike(tmp_path, make_table):
+    """Two gloo ranks under torchrun: the dev counts are all-reduced, so both ranks see the same
+    dev curve, stop after the same epoch and end with the same (restored) weights; no dev or
+    held-out row trains on either rank."""
+    table = tmp_path / "t"
+    make_table(table, n=3000, files=3)
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(here.parents[1])}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                        "--nproc_per_node=2", str(here / "ddp_dev_train.py"), str(table),
+                        str(tmp_path)], capture_output=True, text=True, timeout=240, env=env,
+                       cwd=here.parents[1])  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    runs = [json.loads((tmp_path / f"rank{k}.json").read_text()) for k in (0, 1)]
+    m0, m1 = (run["metrics"] for run in runs)
+    assert m0["world_size"] == 2 and m0["stopped_early"] and m1["stopped_early"]
+    for key in ("dev_curve", "dev_epochs", "best_epoch", "epochs_trained", "n_dev_gold",
+                "end_model_accuracy"):  # fmt: skip
+        assert m0[key] == m1[key], key
+    assert m0["epochs_trained"] == m0["best_epoch"] + 2 < 8
+    ids, held, dev = splits()
+    assert m0["n_dev_gold"] == int(dev.sum())
+    seen = np.isin(ids, runs[0]["seen"] + runs[1]["seen"])
+    assert not (seen & (held | dev)).any() and seen[(ids % 10 != 0) & ~held & ~dev].all()
+    w0, w1 = (torch.load(tmp_path / f"rank{k}.pt") for k in (0, 1))
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)
