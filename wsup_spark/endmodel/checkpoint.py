@@ -127,8 +127,11 @@ def load_checkpoint(
         emb = 0  # model: embedding — e = the first layer's input width minus the numeric ones
         if cfg.model == "embedding" and "net.0.weight" in state:
             emb = int(state["net.0.weight"].shape[1]) - len(cfg.numeric_cols)
+        elif cfg.model == "embedding" and "views.0.net.0.weight" in state:  # late fusion
+            emb = int(state["views.0.net.0.weight"].shape[1])
         model = build_model(cfg.model, meta["k"], cfg.buckets, len(cfg.numeric_cols), cfg.dim,
-                            cfg.hidden, dropout=cfg.dropout, embedding_dim=emb)  # fmt: skip
+                            cfg.hidden, dropout=cfg.dropout, embedding_dim=emb,
+                            fusion=cfg.fusion)  # fmt: skip
     try:
         model.load_state_dict(state)
     except RuntimeError as e:

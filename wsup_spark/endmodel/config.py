@@ -14,6 +14,7 @@ from typing import Any
 from wsup_spark.errors import ConfigError
 
 MODEL_KINDS = ("text", "numeric", "text_numeric", "embedding")
+FUSIONS = ("early", "late")
 PROGRESS = ("auto", "bar", "log")
 DEV_METRICS = ("acc", "f1")
 
@@ -79,6 +80,11 @@ class TrainConfig:
         mass of class c over the training rows (one pass over the table before training), so
         every class carries the same total weight (imbalanced tasks;
         :func:`~.loss.class_balanced_targets`); null = off
+    fusion : how ``text_numeric`` (or ``embedding`` with ``numeric_cols``) combines its two
+        views: ``early`` (one MLP over the concatenated features) or ``late`` (the text model and
+        the numeric MLP each learn the labels on their own and predict as a product of experts,
+        :class:`~.models.LateFusionModel`: features no LF read then add evidence instead of being
+        ignored by a model that imitates the LFs from the text they read); not with ``tasks``
     """
 
     table: str = ""
@@ -118,6 +124,7 @@ class TrainConfig:
     self_training: bool = False
     self_training_threshold: float = 0.9
     class_weight: str | None = None
+    fusion: str = "early"
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> TrainConfig:
@@ -179,6 +186,19 @@ class TrainConfig:
             raise ConfigError("train.model=embedding needs train.embedding_col")
         if self.model in ("numeric", "text_numeric") and not self.numeric_cols:
             raise ConfigError(f"train.model={self.model} needs train.numeric_cols")
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f"train.fusion must be one of {FUSIONS}, got {self.fusion!r}")
+        if self.fusion == "late" and (
+            self.model not in ("text_numeric", "embedding") or not self.numeric_cols
+        ):
+            raise ConfigError(
+                f"train.fusion=late needs two views: train.model text_numeric, or embedding with "
+                f"train.numeric_cols; got model={self.model} with numeric_cols="
+                f"{list(self.numeric_cols)} (or set fusion early)"
+            )
+        if self.fusion == "late" and self.tasks is not None:
+            raise ConfigError("train.fusion=late is not supported for multi-task training "
+                              "(tasks); set fusion early")  # fmt: skip
         for key in ("epochs", "batch_size", "buckets", "dim", "word_ngrams", "log_every",
                     "shuffle_buffer"):  # fmt: skip
             v = getattr(self, key)

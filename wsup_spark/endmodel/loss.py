@@ -18,7 +18,8 @@ def soft_cross_entropy(
 
     Parameters
     ----------
-    logits : (n, k) float
+    logits : (n, k) float; or (V, n, k) — a late-fusion model's views in training mode
+        (:class:`~.models.LateFusionModel`): :func:`late_fusion_loss`
     probs : (n, k) float, soft labels (rows sum to 1)
     weights : (n,) float, optional non-negative per-row weights (e.g. label-model confidence);
         None weighs every row 1
@@ -39,6 +40,8 @@ def soft_cross_entropy(
     >>> bool(torch.isclose(soft_cross_entropy(x, torch.tensor([[1.0, 0.0], [0.0, 1.0]])), hard))
     True
     """
+    if logits.dim() == 3 and logits.shape[1:] == probs.shape:
+        return late_fusion_loss(logits, probs, weights)
     if logits.dim() != 2 or logits.shape != probs.shape:
         raise ModelError(
             f"logits have shape {tuple(logits.shape)} but probs have {tuple(probs.shape)}: the "
@@ -53,6 +56,46 @@ def soft_cross_entropy(
         raise ModelError(f"weights have shape {tuple(weights.shape)}; expected ({len(per_row)},)")
     w = weights.float()
     return (per_row * w).sum() / w.sum().clamp_min(1e-12)
+
+
+def late_fusion_loss(
+    views: torch.Tensor, probs: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The sum of a late-fusion model's per-view soft cross-entropies (online EM for views 1..).
+
+    View 0 reads what the LFs read (the text): its target is ``probs``, P(y | votes). Every other
+    view v sees features no LF read; its target is the posterior of the label model combined with
+    its own (detached) prediction, ``r_v ∝ probs · softmax(z_v) / prior_v`` with ``prior_v`` the
+    batch mean of ``softmax(z_v)`` — one EM step of the model in which the votes and view v are
+    conditionally independent given y. Trained on ``probs`` alone, view v would learn
+    E[P(y | votes) | x_v], shrunk towards the prior by the labels' noise; the EM target lets it
+    learn P(y | x_v), which the fused prediction needs.
+
+    Parameters
+    ----------
+    views : (V, n, k) float logits, V >= 1
+    probs : (n, k) soft labels
+    weights : (n,) optional per-row weights
+
+    Returns
+    -------
+    () float32 scalar
+
+    Examples
+    --------
+    >>> z = torch.zeros(2, 3, 2)  # uniform views: every target is ``probs``
+    >>> p = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]])
+    >>> bool(torch.isclose(late_fusion_loss(z, p), 2 * soft_cross_entropy(z[0], p)))
+    True
+    """
+    loss = soft_cross_entropy(views[0], probs, weights)
+    for z in views[1:]:
+        with torch.no_grad():
+            q = torch.softmax(z.float(), dim=1)
+            r = probs.float() * q / q.mean(dim=0).clamp_min(1e-6)
+            r = r / r.sum(dim=1, keepdim=True).clamp_min(1e-12)
+        loss = loss + soft_cross_entropy(z, r, weights)
+    return loss
 
 
 def confidence_weights(probs: torch.Tensor) -> torch.Tensor:

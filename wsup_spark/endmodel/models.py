@@ -1,8 +1,10 @@
 """End models: a fastText-style hashed n-gram text classifier, a numeric MLP, both combined, and an
-MLP on a precomputed (frozen) sentence embedding.
+MLP on a precomputed (frozen) sentence embedding; text/embedding and numeric views fused early (one
+MLP over the concatenation) or late (separate experts, :class:`LateFusionModel`).
 
-Every model maps a batch dict (the layout of :mod:`~.dataset`) to ``(n, k)`` logits. A user's own
-``nn.Module`` with the same ``forward(batch) -> logits`` contract can be passed to the trainer.
+Every model maps a batch dict (the layout of :mod:`~.dataset`) to ``(n, k)`` logits (a late-fusion
+model in training mode: ``(V, n, k)``, one slice per view). A user's own ``nn.Module`` with the
+same ``forward(batch) -> logits`` contract can be passed to the trainer.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wsup_spark.endmodel.config import MODEL_KINDS
+from wsup_spark.endmodel.config import FUSIONS, MODEL_KINDS
 from wsup_spark.errors import ConfigError
 
 
@@ -171,6 +173,53 @@ class EmbeddingClassifier(nn.Module):
         return self.net(z)  # type: ignore[no-any-return]
 
 
+class LateFusionModel(nn.Module):
+    """Views trained as separate experts on the same soft labels, combined as a product of experts.
+
+    Each view is a model of its own features (e.g. the report text the LFs read, and numeric
+    columns no LF looked at); view 0 is the one the LFs read. In training mode ``forward``
+    returns ``(V, n, k)`` logits and :func:`~.loss.soft_cross_entropy` sums the views' losses
+    (:func:`~.loss.late_fusion_loss`: view 0 learns the labels, every other view learns P(y | its
+    own features) by online EM against the labels), so no view can explain the labels away for
+    another (a joint model over the concatenation learns to imitate the LFs from the features
+    they read, and ignores the others). In eval mode it returns the fused ``(n, k)`` logits
+
+        log P(y | all views) = Σ_v log softmax(z_v) − (V − 1) log P(y) + const,
+
+    exact when the views are conditionally independent given y (co-training's assumption).
+    P(y) is an exponential moving average of the views' mean predicted distribution over the
+    training batches (buffer ``log_prior``; with a calibrated fit that is the labels' class mass).
+
+    >>> m = LateFusionModel([NumericMLP(2, 3, hidden=()), NumericMLP(2, 3, hidden=())], k=3)
+    >>> b = {"numeric": torch.zeros(4, 2)}
+    >>> tuple(m.train()(b).shape), tuple(m.eval()(b).shape)
+    ((2, 4, 3), (4, 3))
+    """
+
+    log_prior: torch.Tensor
+
+    def __init__(self, views: Sequence[nn.Module], k: int, momentum: float = 0.01) -> None:
+        super().__init__()
+        if len(views) < 2:
+            raise ConfigError("late fusion needs at least two views (e.g. text and numeric_cols)")
+        self.views = nn.ModuleList(views)
+        self.momentum = float(momentum)
+        self.register_buffer("log_prior", torch.full((k,), -float(np.log(k))))  # uniform start
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Batch → (V, n, k) view logits (training) or (n, k) fused logits (eval)."""
+        z = torch.stack([v(batch).float() for v in self.views])
+        if self.training:
+            if z.shape[1]:
+                with torch.no_grad():
+                    p = torch.softmax(z, dim=-1).mean(dim=(0, 1))
+                    prior = (1 - self.momentum) * self.log_prior.exp() + self.momentum * p
+                    self.log_prior.copy_(prior.clamp_min(1e-6).log())
+            return z
+        fused = torch.log_softmax(z, dim=-1).sum(0) - (len(self.views) - 1) * self.log_prior
+        return fused
+
+
 def build_model(
     kind: str,
     k: int,
@@ -181,15 +230,32 @@ def build_model(
     sparse: bool = True,
     dropout: float = 0.0,
     embedding_dim: int = 0,
+    fusion: str = "early",
 ) -> nn.Module:
     """A built-in model by name: ``text``, ``numeric``, ``text_numeric`` or ``embedding``
     (``embedding_dim`` = e, the width of the table's embedding column).
+
+    ``fusion="late"`` (``text_numeric``, or ``embedding`` with numeric columns): a
+    :class:`LateFusionModel` of the text (or embedding) model and the numeric MLP, instead of one
+    MLP over the concatenated features.
 
     Raises
     ------
     ConfigError
         for an unknown kind or a kind whose features are not configured.
     """
+    if fusion not in FUSIONS:
+        raise ConfigError(f"train.fusion must be one of {FUSIONS}, got {fusion!r}")
+    if fusion == "late":
+        if kind not in ("text_numeric", "embedding") or not n_numeric:
+            raise ConfigError(
+                f"train.fusion=late needs two views: train.model text_numeric, or embedding with "
+                f"train.numeric_cols; got model={kind} with {n_numeric} numeric column(s)"
+            )
+        first = (FastTextClassifier(buckets, k, dim, sparse, dropout) if kind == "text_numeric"
+                 else build_model("embedding", k, buckets, 0, dim, hidden, sparse, dropout,
+                                  embedding_dim))  # fmt: skip
+        return LateFusionModel([first, NumericMLP(n_numeric, k, hidden, dropout)], k)
     if kind == "text":
         return FastTextClassifier(buckets, k, dim, sparse, dropout)
     if kind == "embedding":

@@ -297,7 +297,8 @@ def train(
         elif model is None:
             model = build_model(cfg.model, k, cfg.buckets, len(cfg.numeric_cols), cfg.dim,
                                 cfg.hidden, dropout=cfg.dropout,
-                                embedding_dim=train_ds.embedding_dim)  # fmt: skip
+                                embedding_dim=train_ds.embedding_dim,
+                                fusion=cfg.fusion)  # fmt: skip
         fit_standardizers(model, train_ds.sample_numeric())
         if distributed and device.type == "cuda":
             set_sparse(model, False)  # NCCL all-reduces dense gradients only
