@@ -129,3 +129,34 @@ def test_job_with_learned_policy_file_on_images(spark: Any, tmp_path: Any) -> No
     mem = augment_arrays(x, pol, IMAGE_TFS, seed=1, n_copies=3)
     got = np.stack([np.asarray(v) for v in out["image"]]).reshape(-1, 8, 8)
     assert np.array_equal(got, mem.values) and out["aug_tfs"].tolist() == mem.lineage
+
+
+@pytest.mark.spark
+def test_job_augments_a_binary_image_column(spark: Any, tmp_path: Any) -> None:
+    """A binary column (uint8 pixels) is detected from its type and written back as binary."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from wsup_spark.augment.job import run_augment
+    from wsup_spark.augment.spark import decode_uint8_images, encode_uint8_images
+    from wsup_spark.io import read_arrow
+
+    u8 = encode_uint8_images(blobs(16, seed=3))
+    col = pa.array([r.tobytes() for r in u8], pa.binary())
+    write_deltalake(str(tmp_path / "imgs"), pa.table({"id": np.arange(16), "image": col}))
+    cfg = AugmentJobConfig.from_dict({
+        "input": str(tmp_path / "imgs"), "output": str(tmp_path / "imgs_aug"), "column": "image",
+        "policy": "trivial", "tfs": [t.name for t in IMAGE_TFS], "copies": 2, "seed": 9,
+        "image_shape": [8, 8],
+    })  # fmt: skip
+    assert run_augment(cfg, spark)["rows"] == 48
+    tbl = read_arrow(str(tmp_path / "imgs_aug"))
+    assert pa.types.is_binary(tbl.schema.field("image").type) or pa.types.is_large_binary(
+        tbl.schema.field("image").type
+    )
+    out = tbl.to_pandas().sort_values(["id", "aug_copy"])
+    pol = Policy("trivial", tuple(t.name for t in IMAGE_TFS))
+    mem = augment_arrays(decode_uint8_images(u8), pol, IMAGE_TFS, seed=9, n_copies=2)
+    got = np.stack([np.frombuffer(v, np.uint8) for v in out["image"]]).reshape(-1, 8, 8)
+    assert np.array_equal(got, encode_uint8_images(mem.values))
+    assert out["aug_tfs"].tolist() == mem.lineage

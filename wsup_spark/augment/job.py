@@ -4,7 +4,7 @@ The job's configuration is a small YAML file (``conf/augment_demo.yaml``)::
 
     input: ./wsup_out/demo/train     # Delta table to augment (the pipeline's training table)
     output: ./wsup_out/demo/train_aug
-    column: text                     # a string column, or a numeric array column (images)
+    column: text                     # string, numeric array or binary (uint8 images) column
     policy: random                   # none | random | trivial | apply_all, or a policy JSON file
     tfs: [random_swap, random_delete, number_sub, typo]
     copies: 2                        # augmented copies per row (the original is kept too)
@@ -17,10 +17,11 @@ The job's configuration is a small YAML file (``conf/augment_demo.yaml``)::
 :data:`~wsup_spark.augment.images.BAD_IMAGE_TFS`, :data:`~wsup_spark.augment.text.TEXT_TFS`) or
 import paths ``pkg.mod:ATTR`` of your own TF (or list of TFs). A policy file needs ``tfs`` only
 for TFs outside the library. Optional keys: ``id_col`` (``id``), ``image_shape`` ([h, w] of a
-flattened image column), ``seq_len`` (2), ``strength`` (null = each TF's default),
-``keep_original`` (true), ``input_version``, ``mode`` (``overwrite`` | ``append``: rerunning a
-run id replaces that run's rows), ``writer`` (``auto`` | ``delta-rs`` | ``spark``) and
-``spark: {master, app_name, conf}``. Unknown keys are errors; ``--set key=value`` overrides.
+flattened image column: an array of numbers, or binary uint8 pixels, written back as binary),
+``seq_len`` (2), ``strength`` (null = each TF's default), ``keep_original`` (true),
+``input_version``, ``mode`` (``overwrite`` | ``append``: rerunning a run id replaces that run's
+rows), ``writer`` (``auto`` | ``delta-rs`` | ``spark``) and ``spark: {master, app_name, conf}``.
+Unknown keys are errors; ``--set key=value`` overrides.
 """
 
 from __future__ import annotations

@@ -10,9 +10,19 @@ partitioning. The policy and TFs ship once per task in the closure; resources lo
 worker process. Nothing n-sized reaches the driver; no SparkContext, RDD or accumulator is used
 (Spark Connect works).
 
-Augmented column types: a string column (texts) stays a string; a numeric array column holding
-flattened images (give ``image_shape=(h, w)``) or vectors becomes ``array<float>`` (values are
-processed as float32; scale integer images to [0, 1] first).
+Augmented column types (detected from the column's type; the output has the input's layout):
+
+* ``string`` (texts) stays a string;
+* a numeric array (flattened images, give ``image_shape=(h, w)``, or vectors) becomes
+  ``array<float>`` (values are processed as float32; scale integer images to [0, 1] first);
+* ``binary`` holds each image as its raw uint8 pixels, row-major (``image_shape`` bytes a row):
+  the TFs see ``pixels / 255`` (:func:`decode_uint8_images`) and the augmented images are written
+  back as uint8 bytes (:func:`encode_uint8_images`, rounded). This is the cheap layout for images
+  on Spark: a batch's pixels move between the JVM and Python as one buffer read through a
+  zero-copy numpy view, 1 byte a pixel instead of 4 plus per-element array handling.
+
+Rows must all hold the same number of values (bytes); a mismatch is a :class:`DataError` naming
+the column and the row.
 
 Written tables (:func:`write_augmented`) also carry ``run_id``, the augmentation run's id (the
 source's own ``run_id``, e.g. the labeling run of a training table, becomes ``source_run_id``).
@@ -44,6 +54,8 @@ __all__ = [
     "augment_metadata",
     "augment_table",
     "augment_transform",
+    "decode_uint8_images",
+    "encode_uint8_images",
     "write_augmented",
 ]
 
@@ -55,36 +67,154 @@ RUN_COL = "run_id"
 SOURCE_RUN_COL = "source_run_id"
 
 
-def _values_from_arrow(col: Any, name: str, kind: str, shape: tuple[int, ...]) -> Any:
-    """The augmented column of one batch as a list of str or an (n, *shape) float32 array."""
+#: Rows augmented per kernel call are capped so that one call's output (originals and copies)
+#: holds about this many image bytes (float32) at most; results do not depend on it.
+CHUNK_BYTES = 64 * 1024 * 1024
+
+
+def _check_nulls(col: Any, name: str) -> None:
     if col.null_count:
         raise DataError(
             f"column {name!r} has {col.null_count} null value(s) in a batch; filter them out "
             "(df.where(col.isNotNull())) before augmenting"
         )
+
+
+def _offsets(col: Any) -> np.ndarray:
+    """(n + 1,) int64 value offsets of a (large) list or binary array, the slice offset applied
+    (a zero-copy view of the Arrow buffer before the cast)."""
+    import pyarrow as pa
+
+    t = col.type
+    wide = pa.types.is_large_list(t) or pa.types.is_large_binary(t)
+    buf = col.buffers()[1]
+    off = np.frombuffer(buf, np.int64 if wide else np.int32) if buf is not None else np.zeros(1)
+    return off[col.offset : col.offset + len(col) + 1].astype(np.int64, copy=False)
+
+
+def _check_widths(off: np.ndarray, name: str, size: int, shape: tuple[int, ...], unit: str) -> None:
+    widths = np.diff(off)
+    bad = np.flatnonzero(widths != size)
+    if bad.size:
+        raise DataError(
+            f"column {name!r}: row {int(bad[0])} of a batch holds {int(widths[bad[0]])} {unit}, "
+            f"expected {size} for image_shape={shape} ({bad.size} such row(s) in the batch)"
+        )
+
+
+def _array_values(col: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """(n, *shape) float32 view (a copy only when the values are not float32) of a numeric list
+    column whose rows all hold ``prod(shape)`` values."""
+    import pyarrow as pa
+
+    n = len(col)
+    size = int(np.prod(shape))
+    if pa.types.is_fixed_size_list(col.type):
+        if col.type.list_size != size:
+            raise DataError(
+                f"column {name!r} holds {col.type.list_size} values a row, expected {size} for "
+                f"image_shape={shape}"
+            )
+        flat = col.flatten()
+    else:
+        off = _offsets(col)
+        _check_widths(off, name, size, shape, "values")
+        flat = col.values.slice(int(off[0]), n * size)
+    if flat.null_count:
+        raise DataError(f"column {name!r} has null values inside its arrays")
+    vals = flat.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    out: np.ndarray = vals.reshape((n, *shape))
+    return out
+
+
+def _binary_values(col: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """(n, *shape) uint8 zero-copy view of a binary column whose rows all hold ``prod(shape)``
+    bytes."""
+    n = len(col)
+    size = int(np.prod(shape))
+    off = _offsets(col)
+    _check_widths(off, name, size, shape, "bytes")
+    buf = col.buffers()[2]
+    data = np.frombuffer(buf, np.uint8) if buf is not None else np.zeros(0, np.uint8)
+    return data[int(off[0]) : int(off[0]) + n * size].reshape((n, *shape))
+
+
+def decode_uint8_images(u8: np.ndarray) -> np.ndarray:
+    """uint8 pixels → float32 in [0, 1] (``u8 / 255``): how the job reads a binary column.
+
+    Parameters
+    ----------
+    u8 : (n, ...) uint8
+
+    Returns
+    -------
+    (n, ...) float32
+    """
+    out: np.ndarray = np.asarray(u8, np.uint8).astype(np.float32) / np.float32(255.0)
+    return out
+
+
+def encode_uint8_images(x: np.ndarray) -> np.ndarray:
+    """float32 in [0, 1] → uint8 pixels (``clip(rint(255 x), 0, 255)``): how the job writes a
+    binary column. ``encode_uint8_images(decode_uint8_images(u8)) == u8``.
+
+    Parameters
+    ----------
+    x : (n, ...) float
+
+    Returns
+    -------
+    (n, ...) uint8
+    """
+    y = np.rint(np.asarray(x, np.float32) * np.float32(255.0))
+    return np.clip(y, 0, 255).astype(np.uint8)  # type: ignore[no-any-return]
+
+
+def _values_from_arrow(col: Any, name: str, kind: str, shape: tuple[int, ...]) -> Any:
+    """The augmented column of one batch: a list of str (texts) or an (n, *shape) float32 array
+    (``array``: the values; ``binary``: uint8 bytes / 255)."""
+    import pyarrow as pa
+
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    _check_nulls(col, name)
     if kind == "text":
         return col.to_pylist()
-    n = len(col)
-    flat = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-    size = int(np.prod(shape))
-    if flat.shape[0] != n * size:
-        raise DataError(
-            f"column {name!r} holds {flat.shape[0]} values for {n} rows; every row must have "
-            f"{size} values (image_shape={shape})"
-        )
-    return flat.reshape((n, *shape))
+    if kind == "binary":
+        return decode_uint8_images(_binary_values(col, name, shape))
+    return _array_values(col, name, shape)
 
 
 def _values_to_arrow(values: Any, kind: str) -> Any:
+    """The augmented column as Arrow: string, ``list<float>`` or ``binary`` (uint8 bytes);
+    image values are laid out once, without per-row Python."""
     import pyarrow as pa
 
     if kind == "text":
         return pa.array(values, pa.string())
+    if kind == "binary":
+        data = np.ascontiguousarray(encode_uint8_images(values))
+        n = data.shape[0]
+        width = int(np.prod(data.shape[1:]))
+        offsets = np.arange(0, n * width + 1, width, dtype=np.int32)
+        return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets),
+                                                      pa.py_buffer(data.reshape(-1))])  # fmt: skip
     arr = np.ascontiguousarray(values, np.float32)
     n = arr.shape[0]
     width = int(np.prod(arr.shape[1:])) if arr.ndim > 1 else 1
     offsets = pa.array(np.arange(0, n * width + 1, width, dtype=np.int32))
     return pa.ListArray.from_arrays(offsets, pa.array(arr.reshape(-1)))
+
+
+def _repeat_string(value: str, n: int) -> Any:
+    """``pa.array([value] * n, pa.string())`` built from two buffers."""
+    import pyarrow as pa
+
+    raw = value.encode()
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(raw))
+    data = np.frombuffer(raw * n, np.uint8) if raw else np.zeros(0, np.uint8)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets),
+                                                  pa.py_buffer(data)])  # fmt: skip
 
 
 def augment_dataframe(
@@ -134,8 +264,8 @@ def augment_transform(
     policy : Policy
     tfs : the policy's TFs (resolved by name)
     column : str
-        Column to augment: a string column (texts) or a numeric array column (flattened images
-        or vectors).
+        Column to augment: a string column (texts), a numeric array column (flattened images
+        or vectors) or a binary column (uint8 images, one byte a pixel).
     seed : int
     id_col : str
     n_copies : int
@@ -143,18 +273,20 @@ def augment_transform(
     keep_original : bool
         Also emit each row unchanged as copy 0.
     image_shape : (h, w), optional
-        Shape of each array value; default the flat vector.
+        Shape of each array (binary) value; default the flat vector, its width read from the
+        first row.
 
     Returns
     -------
     BatchTransform
         ``fn`` and ``schema``; the rows are ``df``'s columns in order (``column`` as
-        ``array<float>`` for arrays) plus ``aug_copy`` int, ``aug_tfs`` string
-        (``"tf@strength|..."``, ``""`` for originals) and ``aug_policy`` string (the policy hash).
-        ``(id, aug_copy)`` is unique.
+        ``array<float>`` for arrays, ``binary`` for binary) plus ``aug_copy`` int, ``aug_tfs``
+        string (``"tf@strength|..."``, ``""`` for originals) and ``aug_policy`` string (the
+        policy hash). ``(id, aug_copy)`` is unique.
     """
     from pyspark.sql.types import (
         ArrayType,
+        BinaryType,
         FloatType,
         IntegerType,
         NumericType,
@@ -180,18 +312,25 @@ def augment_transform(
         kind = "text"
         out_type: Any = StringType()
         shape: tuple[int, ...] = ()
-    elif isinstance(dtype, ArrayType) and isinstance(dtype.elementType, NumericType):
-        kind = "array"
-        out_type = ArrayType(FloatType(), containsNull=False)
+    elif isinstance(dtype, (ArrayType, BinaryType)) and (
+        isinstance(dtype, BinaryType) or isinstance(dtype.elementType, NumericType)
+    ):
+        if isinstance(dtype, BinaryType):
+            kind, out_type = "binary", BinaryType()
+        else:
+            kind, out_type = "array", ArrayType(FloatType(), containsNull=False)
         if image_shape is None:
             first = df.select(column).first()  # one row, only to learn the vector width
-            shape = (len(first[0]) if first is not None else 0,)
+            shape = (len(first[0]) if first is not None and first[0] is not None else 0,)
         else:
             shape = tuple(int(s) for s in image_shape)
+            if not shape or min(shape) < 1:
+                raise ConfigError(f"image_shape={list(shape)}; give positive sizes, e.g. [h, w]")
     else:
         raise DataError(
             f"column {column!r} has type {dtype.simpleString()}; augment a string column "
-            "(texts) or a numeric array column (flattened images with image_shape=(h, w))"
+            "(texts), a numeric array column (flattened images with image_shape=(h, w)) or a "
+            "binary column (uint8 pixels, image_shape=(h, w))"
         )
     fields = [
         StructField(f.name, out_type, nullable=True) if f.name == column else f
@@ -207,26 +346,31 @@ def augment_transform(
     pos = names.index(column)
     phash = policy.hash
 
+    out_names = [*names, COPY_COL, LINEAGE_COL, POLICY_COL]
+    per_row = n_copies + int(keep_original)
+    chunk = max(1, CHUNK_BYTES // max(1, 4 * per_row * int(np.prod(shape or (1,)))))
+
     def augment_partition(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            ids = batch.column(id_col).to_numpy(zero_copy_only=False)
-            values = _values_from_arrow(batch.column(column), column, kind, shape)
-            res = augment_batch(values, ids, policy, tf_list, seed=seed, n_copies=n_copies,
-                                keep_original=keep_original)  # fmt: skip
-            taken = batch.take(pa.array(res.source))
-            cols = [taken.column(i) for i in range(taken.num_columns)]
-            cols[pos] = _values_to_arrow(res.values, kind)
-            cols += [
-                pa.array(res.copy, pa.int32()),
-                pa.array(res.lineage, pa.string()),
-                pa.array([phash] * len(res), pa.string()),
-            ]
-            yield pa.RecordBatch.from_arrays(cols, names=[*names, COPY_COL, LINEAGE_COL,
-                                                          POLICY_COL])  # fmt: skip
+        for whole in batches:
+            for start in range(0, whole.num_rows, chunk):  # bounds memory for large images
+                batch = whole.slice(start, chunk)
+                ids = batch.column(id_col).to_numpy(zero_copy_only=False)
+                values = _values_from_arrow(batch.column(column), column, kind, shape)
+                res = augment_batch(values, ids, policy, tf_list, seed=seed, n_copies=n_copies,
+                                    keep_original=keep_original)  # fmt: skip
+                idx = pa.array(res.source)
+                cols = [
+                    _values_to_arrow(res.values, kind) if i == pos else batch.column(i).take(idx)
+                    for i in range(batch.num_columns)
+                ]
+                cols += [
+                    pa.array(res.copy, pa.int32()),
+                    pa.array(res.lineage, pa.string()),
+                    _repeat_string(phash, len(res)),
+                ]
+                yield pa.RecordBatch.from_arrays(cols, names=out_names)
 
     return BatchTransform(augment_partition, schema)
 
