@@ -53,7 +53,9 @@ class TrainConfig:
         ``self_training`` the best round-1 epoch is restored before the teacher labels the
         uncovered rows, and round 2 starts from it; the final model is the best epoch of
         either round (round 2 is kept only where it beats round 1 on dev). Multi-task: the
-        mean over tasks of the dev accuracy (``dev_metric: acc`` only)
+        mean over tasks of the dev accuracy (``dev_metric: acc`` only). A resumed run
+        (``resume``) scores the checkpoint's model first and selects from there on (the best
+        weights of the interrupted run live only in its memory)
     patience : stop after this many epochs in a row without a dev improvement (needs
         ``dev_mod``; null or 0 = train every epoch). With ``self_training`` it ends the round:
         an early-stopped round 1 goes on to round 2, whose patience count starts afresh
