@@ -17,6 +17,8 @@ from wsup_spark.endmodel.trainer import train
 
 
 class Tiny(torch.nn.Module):
+    """Logistic regression on the numeric ``score`` column (class + noise)."""
+
     def __init__(self) -> None:
         super().__init__()
         self.lin = torch.nn.Linear(1, 2)

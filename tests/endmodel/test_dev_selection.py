@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import torch
+from ddp_dev_train import Tiny  # the two-rank script's model (this folder is on sys.path)
 from deltalake import write_deltalake
 
 from wsup_spark.endmodel.config import TrainConfig
@@ -37,17 +38,6 @@ def splits(n=3000, holdout_mod=5, dev_mod=4):
     held = gold & (h % np.uint64(holdout_mod) == 0)
     dev = gold & ~held & ((h // np.uint64(holdout_mod)) % np.uint64(dev_mod) == 0)
     return ids, held, dev
-
-
-class Tiny(torch.nn.Module):
-    """Logistic regression on the numeric ``score`` column (class + noise)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lin = torch.nn.Linear(1, 2)
-
-    def forward(self, batch):
-        return self.lin(batch["numeric"])
 
 
 def tiny(seed=0):
