@@ -19,6 +19,14 @@ on the originals twice for ``none`` (same number of steps). Prints mean ± 95% C
 seeds) and, paired seed by seed, each learned policy minus none/random/trivial; ``--json``
 writes {"policies": {name: {"mean", "ci95", "per_seed"}}, "paired_differences": {...}, ...}.
 
+Tuning never looks at the test split: ``--dev N`` holds out, per seed, N labeled images of the
+training pool (neither the ``--labeled`` ones nor in the unlabeled sample the policies learn on)
+and scores on them instead of the test split (``"scored_on": "dev"`` in the JSON);
+``--seed-start`` picks other seeds than the final run's (e.g. 100) and ``--learn KEY=VALUE``
+overrides a :class:`~wsup_spark.augment.learn.LearnConfig` field of the learned policies::
+
+    python scripts/bench_augment.py --dev 500 --seed-start 100 --seeds 10 --learn temperature=2
+
 ``--text DIR`` (any WRENCH-format folder: ``train/valid/test.json`` with ``data.text``,
 ``weak_labels``, ``label``; ``label.json``) runs the same comparison for a weakly supervised text
 end model (extra ``text``, and ``augment`` + WordNet for ``synonym_swap``): the label model
@@ -44,6 +52,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +93,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seq-len", type=int, default=2)
     p.add_argument("--max-unlabeled", type=int, default=2000, help="unlabeled sample for TANDA")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument(
+        "--dev",
+        type=int,
+        default=0,
+        metavar="N",
+        help="tuning mode: score on N labeled POOL images held out per seed (neither the "
+        "labeled ones nor used for learning) instead of the test split (images only)",
+    )
+    p.add_argument("--seed-start", type=int, default=0, help="seeds are seed-start, +1, ...")
+    p.add_argument(
+        "--learn",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a LearnConfig field of the learned policies (VALUE as JSON), repeatable",
+    )
     p.add_argument("--quiet", action="store_true")
     t = p.add_argument_group("text mode (--text)")
     t.add_argument("--tfs", default=None, help="comma-separated text TFs (default: all TEXT_TFS)")
@@ -129,6 +154,32 @@ def load_images(spec: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
             sys.exit(f"{spec}: {name} has shape {x.shape}; need (n, h, w) grey images")
     scale = 255.0 if max(float(xs[0].max()), 1.0) > 1.0 else 1.0
     return (xs[0] / scale).astype(np.float32), ys[0], (xs[1] / scale).astype(np.float32), ys[1]
+
+
+def make_log(quiet: bool) -> Callable[..., None]:
+    """Progress lines on stderr (nothing with ``--quiet``)."""
+
+    def log(*parts: Any) -> None:
+        if not quiet:
+            print(*parts, file=sys.stderr, flush=True)
+
+    return log
+
+
+def split_pool(
+    n: int, labeled: int, dev: int, max_unlabeled: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One seed's disjoint draw from the training pool of ``n`` images.
+
+    Returns
+    -------
+    labeled : (labeled,) int64 indices (the CNN's training images)
+    dev : (dev,) int64 indices (``--dev``: scored instead of the test split; empty otherwise)
+    unlabeled : (≤ max_unlabeled,) int64 indices (the learned policies' data; no labels used)
+    """
+    perm = np.random.default_rng(1000 + seed).permutation(n)
+    rest = perm[labeled:]
+    return perm[:labeled], rest[:dev], rest[dev:][:max_unlabeled]
 
 
 def make_cnn(h: int, w: int, n_classes: int) -> Any:
@@ -229,6 +280,27 @@ def paired_differences(acc: dict[str, list[float]]) -> dict[str, dict[str, float
     return out
 
 
+def learn_overrides(items: list[str]) -> dict[str, Any]:
+    """``--learn KEY=VALUE`` pairs as LearnConfig keyword arguments (VALUE parsed as JSON, else
+    kept as a string; lists become tuples). Unknown keys exit naming the known ones."""
+    from dataclasses import fields
+
+    from wsup_spark.augment.learn import LearnConfig
+
+    known = {f.name for f in fields(LearnConfig)} - {"kind", "seed", "progress"}
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or key not in known:
+            sys.exit(f"--learn {item!r}: need KEY=VALUE with KEY one of {sorted(known)}")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        out[key] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.text:
@@ -249,30 +321,33 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"--policies: unknown {bad}; choose from {list(POLICY_NAMES)}")
     x_pool, y_pool, x_test, y_test = load_images(args.images)
     n_classes = int(max(y_pool.max(), y_test.max())) + 1
-    if args.labeled >= len(x_pool):
-        sys.exit(f"--labeled {args.labeled} leaves no unlabeled images of {len(x_pool)}")
+    if args.labeled + args.dev >= len(x_pool):
+        sys.exit(f"--labeled {args.labeled} --dev {args.dev} leave no unlabeled images of "
+                 f"{len(x_pool)}")  # fmt: skip
+    overrides = learn_overrides(args.learn)
     tfs = list(IMAGE_TFS) + ([heavy_noise] if args.add_bad_tf else [])
     names = tuple(t.name for t in tfs)
-    log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    log = make_log(args.quiet)
     log(f"images={args.images} pool={len(x_pool)} test={len(x_test)} labeled={args.labeled} "
         f"tfs={list(names)} seeds={args.seeds}")  # fmt: skip
     acc: dict[str, list[float]] = {p: [] for p in wanted}
     learned: dict[str, list[dict[str, float]]] = {"meanfield": [], "sequence": []}
     t0 = time.perf_counter()
-    for seed in range(args.seeds):
-        rng = np.random.default_rng(1000 + seed)
-        perm = rng.permutation(len(x_pool))
-        lab, unl = perm[: args.labeled], perm[args.labeled :][: args.max_unlabeled]
+    seeds = range(args.seed_start, args.seed_start + args.seeds)
+    for seed in seeds:
+        lab, dev, unl = split_pool(len(x_pool), args.labeled, args.dev, args.max_unlabeled, seed)
+        x_eval, y_eval = (x_pool[dev], y_pool[dev]) if args.dev else (x_test, y_test)
         policies = fixed_policies(names, args.seq_len)
         for kind in ("meanfield", "sequence"):
             if kind in wanted:
-                cfg = LearnConfig(kind=kind, seq_len=args.seq_len, steps=args.learn_steps,
-                                  batch_size=learn_batch, seed=seed, progress=False)  # fmt: skip
+                cfg = LearnConfig(**{"kind": kind, "seq_len": args.seq_len,
+                                     "steps": args.learn_steps, "batch_size": learn_batch,
+                                     "seed": seed, "progress": False, **overrides})  # fmt: skip
                 res = learn_policy(x_pool[unl], tfs, cfg)
                 policies[kind] = res.policy
                 learned[kind].append(dict(res.policy.meta.get("action_marginals", {})))
         for name in wanted:
-            a = train_eval(x_pool[lab], y_pool[lab], x_test, y_test, policies[name], tfs, seed,
+            a = train_eval(x_pool[lab], y_pool[lab], x_eval, y_eval, policies[name], tfs, seed,
                            args.epochs, n_classes)  # fmt: skip
             acc[name].append(a)
         log(f"seed {seed}: " + "  ".join(f"{p}={acc[p][-1]:.4f}" for p in wanted)
@@ -283,12 +358,15 @@ def main(argv: list[str] | None = None) -> int:
         },
         "paired_differences": paired_differences(acc),
         "config": {k: v for k, v in vars(args).items() if k not in TEXT_ONLY}
-        | {"learn_batch": learn_batch, "tfs": list(names)},
+        | {"learn_batch": learn_batch, "tfs": list(names), "learn": overrides,
+           "scored_on": "dev" if args.dev else "test"},
         "learned_action_marginals": {k: v for k, v in learned.items() if v},
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    print_table(out, f"{'policy':<10} {'accuracy (mean ± 95% CI)':>26}   seeds={args.seeds} "
-                f"labeled={args.labeled}{' +bad TF' if args.add_bad_tf else ''}")  # fmt: skip
+    split = f"DEV ({args.dev} held-out pool images)" if args.dev else "test"
+    print_table(out, f"{'policy':<10} {split + ' accuracy (mean ± 95% CI)':>26}   "
+                f"seeds={args.seeds} labeled={args.labeled}"
+                f"{' +bad TF' if args.add_bad_tf else ''}")  # fmt: skip
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, indent=1) + "\n")
     return 0
@@ -331,6 +409,8 @@ class TextEmbedder:
 
 def main_text(args: argparse.Namespace) -> int:
     """``--text DIR``: the weakly supervised text end model under each policy (see above)."""
+    if args.dev:
+        sys.exit("--dev is for --images; --text selects on its valid split and scores on test")
     scripts = str(Path(__file__).resolve().parent)
     if scripts not in sys.path:
         sys.path.insert(0, scripts)
@@ -374,7 +454,7 @@ def main_text(args: argparse.Namespace) -> int:
     tr_text, Ltr, _ = load_wrench_split(data / "train.json")
     va_text, _, yva = load_wrench_split(data / "valid.json")
     te_text, Lte, yte = load_wrench_split(data / "test.json")
-    log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    log = make_log(args.quiet)
     lm = LabelModel(k).fit(LFStats.from_matrix(Ltr, k))
     lm_score = metric_score(wrench_argmax(lm.predict_proba(Lte)), yte, k, metric)
     covered = np.flatnonzero((Ltr != -1).any(axis=1))
@@ -415,12 +495,14 @@ def main_text(args: argparse.Namespace) -> int:
     learn_seconds: dict[str, list[float]] = {"meanfield": [], "sequence": []}
     t_start = time.perf_counter()
     out: dict[str, Any] = {}
-    for seed in range(args.seeds):
+    overrides = learn_overrides(args.learn)
+    for seed in range(args.seed_start, args.seed_start + args.seeds):
         policies = fixed_policies(names, args.seq_len)
         for kind in ("meanfield", "sequence"):
             if kind in wanted:
-                cfg = LearnConfig(kind=kind, seq_len=args.seq_len, steps=learn_steps,
-                                  batch_size=learn_batch, seed=seed, progress=False)  # fmt: skip
+                cfg = LearnConfig(**{"kind": kind, "seq_len": args.seq_len, "steps": learn_steps,
+                                     "batch_size": learn_batch, "seed": seed, "progress": False,
+                                     **overrides})  # fmt: skip
                 torch.manual_seed(seed)
                 res = learn_policy(unl, tfs, cfg, discriminator=FeatureDiscriminator(dim),
                                    featurize=featurize, distance=text_change)  # fmt: skip
@@ -456,9 +538,10 @@ def main_text(args: argparse.Namespace) -> int:
             "dataset": data.resolve().name,
             "metric": metric,
             "label_model": lm_score,
-            "seeds_done": seed + 1,
+            "seeds_done": seed + 1 - args.seed_start,
             "config": {k: v for k, v in vars(args).items() if k not in ("json_out", "images",
-                                                                          "labeled", "add_bad_tf")}
+                                                                          "labeled", "add_bad_tf",
+                                                                          "dev")}
             | {"epochs": epochs, "learn_steps": learn_steps, "learn_batch": learn_batch,
                "tfs": list(names), "train_rows": len(tr_text),
                "covered_rows": len(covered)},

@@ -1,4 +1,5 @@
-"""Learned policies: REINFORCE gradient sign, GRU export equivalence, a short TANDA run."""
+"""Learned policies: REINFORCE gradient sign, GRU export equivalence, a short TANDA run, the
+entropy floor and the export temperature."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ torch = pytest.importorskip("torch")
 
 from augment_helpers import blobs  # noqa: E402
 
-from wsup_spark.augment.images import heavy_noise, shift  # noqa: E402
+from wsup_spark.augment.images import blur, heavy_noise, shift  # noqa: E402
 from wsup_spark.augment.learn import (  # noqa: E402
     LearnConfig,
     MeanFieldGenerator,
     SequenceGenerator,
+    entropy_share,
     learn_policy,
     reinforce_loss,
+    temperature_for_entropy,
+    with_temperature,
 )
 from wsup_spark.augment.policy import Policy, gru_numpy_step  # noqa: E402
 
@@ -88,3 +92,45 @@ def test_learn_policy_is_deterministic_by_seed(kind: str) -> None:
     torch.rand(5)
     b = learn_policy(x, [shift, heavy_noise], cfg).policy
     assert a == b and a.hash == b.hash
+
+
+def _toy_policy(kind: str, min_entropy: float | None) -> Policy:
+    """A short TANDA run on blobs whose generator collapses without an entropy floor."""
+    cfg = LearnConfig(kind=kind, seq_len=1, steps=40, batch_size=32, progress=False,
+                      levels=(0.5,), lr_generator=0.05, min_entropy=min_entropy)  # fmt: skip
+    return learn_policy(blobs(200), [shift, heavy_noise, blur], cfg).policy
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["meanfield", "sequence"])
+def test_min_entropy_floor_stops_the_collapse(kind: str) -> None:
+    free = _toy_policy(kind, None)
+    floored = _toy_policy(kind, 0.8)
+    assert entropy_share(free, 0) < 0.6  # the toy collapses without the floor ...
+    assert entropy_share(floored, 0) >= 0.8  # ... and the exported policy keeps the floor
+    assert floored.meta["temperature"] > 1.0 and free.meta["temperature"] == 1.0
+    assert floored.meta["entropy_share"]["learned"] < 0.6
+    # same training (the floor only tempers the export): the learned ranking is kept
+    fa, fb = free.action_probs(4096), floored.action_probs(4096)
+    assert np.argmax(fa) == np.argmax(fb) and fb.max() < fa.max()
+
+
+def test_with_temperature_keeps_the_order_and_tends_to_uniform() -> None:
+    p = np.array([0.5, 0.3, 0.15, 0.05])
+    pol = Policy("meanfield", ["a"], seq_len=2, levels=(0.3, 0.6, 0.9), probs=tuple(p))
+    assert with_temperature(pol, 1.0) == pol
+    q = np.asarray(with_temperature(pol, 2.0).probs)
+    assert np.allclose(q, np.sqrt(p) / np.sqrt(p).sum())
+    assert np.allclose(with_temperature(pol, 1e6).probs, 0.25, atol=1e-5)
+    shares = [entropy_share(with_temperature(pol, t)) for t in (0.5, 1.0, 2.0, 8.0)]
+    assert shares == sorted(shares) and shares[-1] < 1.0
+    t = temperature_for_entropy(pol, 0.97)
+    assert t > 1 and 0.97 <= entropy_share(with_temperature(pol, t)) < 0.971
+    assert temperature_for_entropy(pol, 0.1) == 1.0
+    torch.manual_seed(0)
+    gen = SequenceGenerator(4, 4, 6)
+    for prm in gen.parameters():
+        torch.nn.init.normal_(prm, std=2.0)
+    seq = Policy("sequence", ["a"], seq_len=2, levels=(0.3, 0.6, 0.9), gru=gen.export())
+    s1, s4 = entropy_share(seq), entropy_share(with_temperature(seq, 4.0))
+    assert s1 < s4 <= 1.0

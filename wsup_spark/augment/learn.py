@@ -22,6 +22,15 @@ Generators
 ``meanfield``  one categorical over actions, drawn independently at each step.
 ``sequence``   a GRU over the previous action (TANDA's sequence model).
 
+Anti-collapse: REINFORCE with a discriminator reward tends to concentrate the generator on the
+one or two actions the discriminator finds most realistic (the GRU especially), and an
+augmentation policy needs diversity more than it needs realism. ``LearnConfig.min_entropy``
+(default 0.9) is a floor on the exported policy's entropy per step, as a share of the uniform
+policy's: a policy that learned to be sharper is exported at the temperature that brings it
+back to the floor (:func:`with_temperature`; order of the actions kept). The learned policy
+then mostly vetoes the actions whose outputs leave the data manifold and stays diverse
+otherwise.
+
 Actions are ``identity`` or (TF, strength level) pairs (:func:`~wsup_spark.augment.policy.
 action_table`); the learned policy is exported as a plain-JSON :class:`Policy` that samples in
 numpy (Spark executors need no torch).
@@ -42,7 +51,7 @@ from torch import nn
 from wsup_spark.augment.apply import apply_ops, resolve_tfs
 from wsup_spark.augment.base import TransformationFunction, check_unique_tfs
 from wsup_spark.augment.policy import DEFAULT_LEVELS, Policy, action_table, n_actions
-from wsup_spark.augment.randomness import row_keys
+from wsup_spark.augment.randomness import POLICY_STREAM, BatchRandom, mix, row_keys
 from wsup_spark.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
@@ -55,8 +64,11 @@ __all__ = [
     "MeanFieldGenerator",
     "SequenceGenerator",
     "action_names",
+    "entropy_share",
     "learn_policy",
     "reinforce_loss",
+    "temperature_for_entropy",
+    "with_temperature",
 ]
 
 GENERATOR_KINDS = ("meanfield", "sequence")
@@ -92,6 +104,15 @@ class LearnConfig:
         EMA decay of the REINFORCE baseline.
     entropy_weight : float
         beta: entropy bonus (keeps the policy from collapsing on one sequence too early).
+    min_entropy : float or None
+        Entropy floor of the exported policy, as a share of the uniform policy's ``log A`` per
+        step (:func:`entropy_share`): when learning ends below it, the policy is exported at
+        the smallest temperature T > 1 that reaches it (:func:`temperature_for_entropy`). The
+        learned ranking of the actions is kept (TFs the discriminator finds destructive stay
+        the least likely) but no sequence can take over. ``None``: no floor.
+    temperature : float
+        Sampling temperature of the exported policy (its logits divided by T, at least the
+        floor's); 1 = as learned.
     seed : int
     progress : bool
         Show a tqdm bar (and log every ``log_every`` steps).
@@ -111,6 +132,8 @@ class LearnConfig:
     identity_threshold: float = 0.05
     baseline_decay: float = 0.9
     entropy_weight: float = 0.1
+    min_entropy: float | None = 0.9
+    temperature: float = 1.0
     seed: int = 0
     progress: bool = True
     log_every: int = 50
@@ -123,6 +146,10 @@ class LearnConfig:
                 raise ConfigError(f"LearnConfig {name}={getattr(self, name)}; use 1 or more")
         if not 0.0 <= self.baseline_decay < 1.0:
             raise ConfigError(f"LearnConfig baseline_decay={self.baseline_decay}; use [0, 1)")
+        if self.min_entropy is not None and not 0.0 <= self.min_entropy < 1.0:
+            raise ConfigError(f"LearnConfig min_entropy={self.min_entropy}; use [0, 1) or None")
+        if self.temperature <= 0:
+            raise ConfigError(f"LearnConfig temperature={self.temperature}; use a positive value")
         if self.identity_threshold <= 0:
             raise ConfigError(
                 f"LearnConfig identity_threshold={self.identity_threshold}; use a positive value"
@@ -401,6 +428,7 @@ def learn_policy(
     tf_of, strength_of = action_table(len(names), cfg.levels)
     labels = action_names(names, cfg.levels)
     baseline: float | None = None
+    max_ent = float(np.log(a))
     history: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     bar = _progress(cfg)
@@ -435,13 +463,15 @@ def learn_policy(
         opt_g.zero_grad()
         g_loss.backward()  # type: ignore[no-untyped-call]
         opt_g.step()
+        step_ent = float(ent.detach().mean()) / cfg.seq_len / max_ent  # share of log A per step
         baseline = cfg.baseline_decay * baseline + (1 - cfg.baseline_decay) * mean_r
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
             counts = np.bincount(act.reshape(-1), minlength=a) / act.size
             top = [(labels[i], round(float(counts[i]), 3)) for i in np.argsort(-counts)[:3]]
             rec = {"step": step + 1, "d_loss": round(float(d_loss.detach()), 4),
                    "reward": round(mean_r, 4), "penalty": round(float(pen.mean()), 4),
-                   "identity": round(float(counts[0]), 3), "top": top}  # fmt: skip
+                   "identity": round(float(counts[0]), 3), "entropy": round(step_ent, 3),
+                   "top": top}  # fmt: skip
             history.append(rec)
             logger.info("learn_policy %s step %d/%d: %s", cfg.kind, step + 1, cfg.steps, rec)
         if bar is not None:
@@ -479,10 +509,76 @@ def _export(
     else:
         policy = Policy("sequence", names, seq_len=cfg.seq_len, levels=cfg.levels,
                         gru=model.export(), meta=meta)  # fmt: skip
+    learned_share = entropy_share(policy, cfg.seed)
+    t = cfg.temperature
+    if cfg.min_entropy is not None:
+        t = max(t, temperature_for_entropy(policy, cfg.min_entropy, cfg.seed))
+    policy = with_temperature(policy, t)
+    meta["temperature"] = t
+    meta["entropy_share"] = {"learned": round(learned_share, 4),
+                             "exported": round(entropy_share(policy, cfg.seed), 4)}  # fmt: skip
     marg = policy.action_probs(n_samples=2048, seed=cfg.seed)
     order = np.argsort(-marg)
     top = {labels[i]: round(float(marg[i]), 4) for i in order[:8]}
     return Policy.from_dict({**policy.to_dict(), "meta": {**meta, "action_marginals": top}})
+
+
+def with_temperature(policy: Policy, temperature: float) -> Policy:
+    """The learned policy sampled at a temperature: its logits divided by ``temperature``.
+
+    ``meanfield``: probabilities ``p^(1/T)`` renormalised; ``sequence``: the GRU's output layer
+    (``w_out``, ``b_out``) divided by T. T = 1 is the policy itself, T → ∞ the uniform policy
+    over actions; the order of the actions' probabilities is kept.
+    """
+    if temperature == 1.0:
+        return policy
+    if temperature <= 0:
+        raise ConfigError(f"temperature={temperature}; use a positive value")
+    d = policy.to_dict()
+    if policy.kind == "meanfield":
+        logp = np.log(np.maximum(np.asarray(policy.probs, np.float64), 1e-300)) / temperature
+        p = np.exp(logp - logp.max())
+        d["probs"] = (p / p.sum()).tolist()
+    elif policy.kind == "sequence":
+        for k in ("w_out", "b_out"):
+            d["gru"][k] = (np.asarray(d["gru"][k], np.float64) / temperature).tolist()
+    else:
+        raise ConfigError(f"policy kind {policy.kind!r} has no temperature (learned kinds only)")
+    return Policy.from_dict(d)
+
+
+def entropy_share(policy: Policy, seed: int = 0, n_samples: int = 2048) -> float:
+    """Mean over steps of the entropy of the step's action marginal, as a share of ``log A``
+    (1 = uniform over the A actions, 0 = always the same action).
+
+    ``meanfield``: exact; ``sequence``: from ``n_samples`` sampled sequences (fixed draws given
+    ``seed``, so the value is a smooth function of the policy's weights).
+    """
+    a = policy.n_actions
+    if policy.kind == "meanfield":
+        margs = np.asarray(policy.probs, np.float64)[None, :]
+    else:
+        rand = BatchRandom(mix(np.arange(n_samples, dtype=np.uint64), seed, POLICY_STREAM))
+        acts = policy.sample_actions(rand, n_samples)
+        margs = np.stack([np.bincount(c, minlength=a) / len(c) for c in acts.T])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.where(margs > 0, margs * np.log(margs), 0.0).sum(axis=1)
+    return float(h.mean() / np.log(a))
+
+
+def temperature_for_entropy(policy: Policy, min_share: float, seed: int = 0) -> float:
+    """The smallest temperature T ≥ 1 at which :func:`entropy_share` reaches ``min_share``
+    (bisection on log T; 1 when the policy is already there)."""
+    if entropy_share(policy, seed) >= min_share:
+        return 1.0
+    lo, hi = 0.0, np.log(1e4)
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        if entropy_share(with_temperature(policy, float(np.exp(mid))), seed) >= min_share:
+            hi = mid
+        else:
+            lo = mid
+    return float(np.exp(hi))
 
 
 def policy_for(
