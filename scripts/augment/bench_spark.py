@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -194,15 +195,29 @@ def descendants(root: int) -> list[int]:
     return out
 
 
+def pss_bytes(pid: int) -> int:
+    """Proportional set size of one process (shared pages split between their users; 0 once it
+    is gone or where /proc/PID/smaps_rollup is missing)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
 class TreePeak:
-    """Polls the summed RSS of a process tree (a JVM and its Python workers) in a thread and
-    keeps the peak: ``total`` (JVM + workers at the same instant), ``jvm`` and ``workers``."""
+    """Polls the memory of a process tree (a JVM and its Python workers) in a thread and keeps
+    the peaks: ``total`` (summed RSS of the JVM and its workers at the same instant), ``jvm``,
+    ``workers`` (summed RSS), and ``total_pss`` (summed PSS: the forked Python workers share the
+    daemon's pages, which the RSS sum counts once per worker)."""
 
     def __init__(self, root: int, interval_s: float = 0.05) -> None:
         import threading
 
         self.root, self.interval_s = root, interval_s
-        self.total = self.jvm = self.workers = 0
+        self.total = self.jvm = self.workers = self.total_pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -212,11 +227,13 @@ class TreePeak:
         while not self._stop.is_set():
             if tick % 10 == 0:  # the process list changes rarely; RSS every tick
                 pids = descendants(self.root)
-            tick += 1
             jvm = rss_bytes(self.root)
             workers = sum(rss_bytes(p) for p in pids if p != self.root)
             self.total = max(self.total, jvm + workers)
             self.jvm, self.workers = max(self.jvm, jvm), max(self.workers, workers)
+            if tick % 4 == 0:  # PSS walks the page tables: every 200 ms
+                self.total_pss = max(self.total_pss, sum(pss_bytes(p) for p in pids))
+            tick += 1
             self._stop.wait(self.interval_s)
 
     def __enter__(self) -> TreePeak:
@@ -256,17 +273,27 @@ def memory_child(args: argparse.Namespace) -> int:
                               n_copies=args.copies, image_shape=shape, mode="overwrite",
                               writer="delta-rs")  # fmt: skip
         wall = time.perf_counter() - t0
+    jvm = spark.sparkContext._jvm
+    heap = jvm.java.lang.management.ManagementFactory.getMemoryMXBean()
+    committed = int(heap.getHeapMemoryUsage().getCommitted())
+    jvm.java.lang.System.gc()  # what the JVM still holds after the job
+    live = int(heap.getHeapMemoryUsage().getUsed())
     spark.stop()
     print("MEMORY " + json.dumps({
         "workload": args.memory_child, "rows": args.rows, "out_rows": res.num_rows,
         "wall_s": wall, "driver_peak_rss": peak_rss_self(), "jvm_rss_before": before,
         "tree_peak_rss": peak.total, "jvm_peak_rss": peak.jvm, "workers_peak_rss": peak.workers,
+        "tree_peak_pss": peak.total_pss, "jvm_heap_committed": committed,
+        "jvm_heap_live_after_gc": live, "driver_memory": args.driver_memory,
     }))  # fmt: skip
     return 0
 
 
 def session_conf(args: argparse.Namespace) -> dict[str, str]:
-    return {"spark.sql.execution.arrow.maxRecordsPerBatch": str(args.batch_rows)}
+    conf = {"spark.sql.execution.arrow.maxRecordsPerBatch": str(args.batch_rows)}
+    if args.driver_memory:
+        conf["spark.driver.memory"] = args.driver_memory
+    return conf
 
 
 def memory_bench(args: argparse.Namespace) -> int:
@@ -286,6 +313,8 @@ def memory_bench(args: argparse.Namespace) -> int:
                 cmd = [sys.executable, __file__, "--memory-child", name, "--source", str(src),
                        "--out", str(tmp / f"out-{name}-{n}"), "--rows", str(n), "--copies",
                        str(args.copies), "--batch-rows", str(args.batch_rows)]  # fmt: skip
+                if args.driver_memory:
+                    cmd += ["--driver-memory", args.driver_memory]
                 proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("MEMORY ")]
                 if proc.returncode or not lines:
@@ -299,14 +328,19 @@ def memory_bench(args: argparse.Namespace) -> int:
     load = [round(v, 2) for v in (*load_before, *os.getloadavg())]
     mib = 1024 * 1024
     print(f"peak memory of the full job (augment + Delta commit), copies={args.copies}  "
-          f"partitions={args.partitions}  batch rows={args.batch_rows}  cpus={os.cpu_count()}  "
+          f"partitions={args.partitions}  batch rows={args.batch_rows}  "
+          f"driver memory={args.driver_memory or 'default'}  cpus={os.cpu_count()}  "
           f"load avg before/after={load}")  # fmt: skip
     print(f"{'workload':<10}{'input rows':>11}{'out rows':>11}{'wall s':>8}{'driver MiB':>12}"
-          f"{'JVM+workers MiB':>17}{'JVM MiB':>9}{'workers MiB':>13}")  # fmt: skip
+          f"{'JVM+workers MiB':>17}{'(PSS)':>7}{'JVM MiB':>9}{'workers MiB':>13}"
+          f"{'heap committed':>16}{'live after GC':>15}")  # fmt: skip
     for r in rows:
         print(f"{r['workload']:<10}{r['rows']:>11,}{r['out_rows']:>11,}{r['wall_s']:>8.1f}"
               f"{r['driver_peak_rss'] / mib:>12.0f}{r['tree_peak_rss'] / mib:>17.0f}"
-              f"{r['jvm_peak_rss'] / mib:>9.0f}{r['workers_peak_rss'] / mib:>13.0f}")  # fmt: skip
+              f"{r['tree_peak_pss'] / mib:>7.0f}"
+              f"{r['jvm_peak_rss'] / mib:>9.0f}{r['workers_peak_rss'] / mib:>13.0f}"
+              f"{r['jvm_heap_committed'] / mib:>16.0f}"
+              f"{r['jvm_heap_live_after_gc'] / mib:>15.0f}")  # fmt: skip
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({"memory": rows, "load_avg": load}, indent=1))
     return 0
@@ -330,11 +364,18 @@ def main(argv: list[str] | None = None) -> int:
                          "one-process path reads batches of the same size)")  # fmt: skip
     ap.add_argument("--memory-rows", default=None,
                     help="comma-separated input sizes: measure peak memory instead")  # fmt: skip
+    ap.add_argument("--driver-memory", default=None,
+                    help="spark.driver.memory (the local JVM's heap), e.g. 1g; default: the "
+                         "session default (4g)")  # fmt: skip
     ap.add_argument("--json", dest="json_out", default=None)
     ap.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--source", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.driver_memory and not re.fullmatch(r"[1-9][0-9]*[kmgt]", args.driver_memory.lower()):
+        ap.error(f"--driver-memory {args.driver_memory!r}: give a size like 1g or 800m")
+    if args.batch_rows < 1:
+        ap.error(f"--batch-rows {args.batch_rows}: give 1 or more")
     if args.memory_child:
         return memory_child(args)
     if args.memory_rows:
