@@ -300,7 +300,12 @@ def memory_bench(args: argparse.Namespace) -> int:
     """``--memory-rows``: one child process per workload and size; prints the table."""
     import subprocess
 
-    sizes = [int(float(v)) for v in args.memory_rows.split(",") if v.strip()]
+    try:
+        sizes = [int(float(v)) for v in args.memory_rows.split(",") if v.strip()]
+    except ValueError:
+        sys.exit(f"--memory-rows {args.memory_rows!r}: give input sizes like 100000,400000")
+    if not sizes or min(sizes) < 1:
+        sys.exit(f"--memory-rows {args.memory_rows!r}: give positive input sizes")
     specs = workload_specs()
     tmp = Path(tempfile.mkdtemp(prefix="wsup-bench-augment-mem-"))
     load_before = os.getloadavg()
