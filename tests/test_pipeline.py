@@ -87,7 +87,7 @@ def test_demo_config_end_model_beats_its_label_model(demo_run, tmp_path):
     pytest.importorskip("torch")
     from wsup_spark.endmodel import train_from_config
 
-    res, out = demo_run
+    _, out = demo_run
     cfg = load_config(CONF, [f"output.path={out}", f"train.checkpoint_dir={tmp_path}",
                              "train.batch_size=64", "train.progress=log"])  # fmt: skip
     assert cfg.train["fusion"] == "late"
