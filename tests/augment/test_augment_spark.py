@@ -69,12 +69,28 @@ def _binary_df(spark: Any, u8: np.ndarray, ids: np.ndarray) -> Any:
 def _sorted_pandas(df: Any) -> Any:
     return df.toPandas().sort_values(["id", "aug_copy"]).reset_index(drop=True)
 
+def _one_partition_tiny_batches(
+    spark: Any, monkeypatch: Any, df: Any, pol: Policy, kw: dict[str, Any], batch_rows: int
+) -> Any:
+    """``augment_dataframe`` again on one partition, Arrow batches of ``batch_rows`` rows and
+    kernel chunks of one row (sorted pandas)."""
+    import wsup_spark.augment.spark as aug_spark
+
+    monkeypatch.setattr(aug_spark, "CHUNK_BYTES", 1)
+    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    old = spark.conf.get(key)
+    spark.conf.set(key, str(batch_rows))
+    try:
+        return _sorted_pandas(augment_dataframe(df.coalesce(1), pol, IMAGE_TFS, **kw))
+    finally:
+        spark.conf.set(key, old)
+
+
 
 def test_binary_images_spark_equals_in_memory_any_batching(spark: Any, monkeypatch: Any) -> None:
     """A binary (uint8) image column: read as pixels / 255, written back as uint8 bytes, equal to
     the in-memory application, and the same rows whatever the partitioning, the Arrow batch size
     and the kernel's chunking."""
-    import wsup_spark.augment.spark as aug_spark
 
     u8 = encode_uint8_images(blobs(45))
     ids = np.arange(500, 545)
@@ -96,14 +112,7 @@ def test_binary_images_spark_equals_in_memory_any_batching(spark: Any, monkeypat
     assert set(out["aug_policy"]) == {pol.hash}
     assert all(list(p) == [0.25, 0.75] for p in out["probs"])
     # one partition, Arrow batches of 7 rows, kernel chunks of 1 row: the same rows
-    monkeypatch.setattr(aug_spark, "CHUNK_BYTES", 1)
-    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
-    old = spark.conf.get(key)
-    spark.conf.set(key, "7")
-    try:
-        again = _sorted_pandas(augment_dataframe(df.coalesce(1), pol, IMAGE_TFS, **kw))
-    finally:
-        spark.conf.set(key, old)
+    again = _one_partition_tiny_batches(spark, monkeypatch, df, pol, kw, batch_rows=7)
     assert again["image"].tolist() == out["image"].tolist()
     assert again["aug_tfs"].tolist() == out["aug_tfs"].tolist()
     # another seed changes the copies, not the originals
@@ -114,7 +123,6 @@ def test_binary_images_spark_equals_in_memory_any_batching(spark: Any, monkeypat
 
 def test_array_images_any_batching(spark: Any, monkeypatch: Any) -> None:
     """The array<float> path gives the same rows for any partitioning and Arrow batch size."""
-    import wsup_spark.augment.spark as aug_spark
 
     x = blobs(30, seed=2)
     rows = [(int(i), x[i].reshape(-1).tolist()) for i in range(30)]
@@ -122,14 +130,7 @@ def test_array_images_any_batching(spark: Any, monkeypatch: Any) -> None:
     pol = Policy("random", tuple(t.name for t in IMAGE_TFS), seq_len=2)
     kw: dict[str, Any] = dict(column="image", seed=5, n_copies=3, image_shape=(8, 8))
     out = _sorted_pandas(augment_dataframe(df.repartition(4), pol, IMAGE_TFS, **kw))
-    monkeypatch.setattr(aug_spark, "CHUNK_BYTES", 1)
-    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
-    old = spark.conf.get(key)
-    spark.conf.set(key, "4")
-    try:
-        again = _sorted_pandas(augment_dataframe(df.coalesce(1), pol, IMAGE_TFS, **kw))
-    finally:
-        spark.conf.set(key, old)
+    again = _one_partition_tiny_batches(spark, monkeypatch, df, pol, kw, batch_rows=4)
     got = np.stack([np.asarray(v) for v in out["image"]])
     assert np.array_equal(got, np.stack([np.asarray(v) for v in again["image"]]))
     mem = augment_arrays(x, pol, IMAGE_TFS, seed=5, n_copies=3)
