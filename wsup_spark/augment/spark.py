@@ -312,13 +312,12 @@ def augment_transform(
         kind = "text"
         out_type: Any = StringType()
         shape: tuple[int, ...] = ()
-    elif isinstance(dtype, (ArrayType, BinaryType)) and (
-        isinstance(dtype, BinaryType) or isinstance(dtype.elementType, NumericType)
+    elif isinstance(dtype, BinaryType) or (
+        isinstance(dtype, ArrayType) and isinstance(dtype.elementType, NumericType)
     ):
-        if isinstance(dtype, BinaryType):
-            kind, out_type = "binary", BinaryType()
-        else:
-            kind, out_type = "array", ArrayType(FloatType(), containsNull=False)
+        binary = isinstance(dtype, BinaryType)
+        kind = "binary" if binary else "array"
+        out_type = BinaryType() if binary else ArrayType(FloatType(), containsNull=False)
         if image_shape is None:
             first = df.select(column).first()  # one row, only to learn the vector width
             shape = (len(first[0]) if first is not None and first[0] is not None else 0,)

@@ -252,9 +252,8 @@ def build_model(
                 f"train.fusion=late needs two views: train.model text_numeric, or embedding with "
                 f"train.numeric_cols; got model={kind} with {n_numeric} numeric column(s)"
             )
-        first = (FastTextClassifier(buckets, k, dim, sparse, dropout) if kind == "text_numeric"
-                 else build_model("embedding", k, buckets, 0, dim, hidden, sparse, dropout,
-                                  embedding_dim))  # fmt: skip
+        first = build_model("text" if kind == "text_numeric" else "embedding", k, buckets, 0, dim,
+                            hidden, sparse, dropout, embedding_dim)  # fmt: skip
         return LateFusionModel([first, NumericMLP(n_numeric, k, hidden, dropout)], k)
     if kind == "text":
         return FastTextClassifier(buckets, k, dim, sparse, dropout)
