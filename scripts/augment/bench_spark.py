@@ -10,6 +10,9 @@
   sunk to Spark's ``noop`` writer (warm: after one untimed full run), and the full job (augment +
   one Delta commit with the delta-rs writer, the augmentation fused into the write tasks, so its
   output goes to Parquet from Python without crossing back into the JVM).
+* **files**: the job as ``wsup augment`` runs it by default, ``augment_table(read="files")``:
+  the source is a Delta table (the same Parquet files plus a ``_delta_log``) and the write
+  tasks read its files with pyarrow themselves, so no row crosses the JVM at all.
 
 Two workloads, each with the trivial (TrivialAugment) policy and ``--copies`` copies per row:
 ``image`` (8x8 digits, tiled to ``--rows``, the 8 vectorized image TFs) and ``text`` (the demo's
@@ -141,15 +144,20 @@ def workload_specs() -> dict[str, tuple[str, Any, list[Any], Any]]:
 
 
 def write_source(make: Any, n: int, partitions: int, folder: Path) -> None:
-    """``n`` rows of a workload as ``partitions`` Parquet files, made one file at a time."""
-    import pyarrow.parquet as pq
+    """``n`` rows of a workload as a Delta table of ``partitions`` Parquet files (one append
+    each), made one file at a time."""
+    from deltalake import write_deltalake
 
-    folder.mkdir(parents=True)
     step = -(-n // partitions)
     for i in range(partitions):
         count = min(step, n - i * step)
         if count > 0:
-            pq.write_table(make(count, i * step), folder / f"part-{i:03d}.parquet")
+            write_deltalake(str(folder), make(count, i * step), mode="append")
+
+
+def source_files(folder: Path) -> list[Path]:
+    """The source table's Parquet files (its ``_delta_log`` aside)."""
+    return sorted(folder.glob("*.parquet"))
 
 
 def workload_names(args: argparse.Namespace) -> list[str]:
@@ -389,7 +397,12 @@ def main(argv: list[str] | None = None) -> int:
     import pyarrow.parquet as pq
 
     from wsup_spark.augment.policy import Policy
-    from wsup_spark.augment.spark import augment_dataframe, augment_transform, write_augmented
+    from wsup_spark.augment.spark import (
+        augment_dataframe,
+        augment_table,
+        augment_transform,
+        write_augmented,
+    )
     from wsup_spark.spark.session import get_or_create_session
 
     n = args.rows
@@ -418,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
                 fn: Any = fn, src: Path = src, batch_rows: int = args.batch_rows
             ) -> int:
                 out = 0
-                for f in sorted(src.iterdir()):
+                for f in source_files(src):
                     for b in fn(pq.ParquetFile(f).iter_batches(batch_size=batch_rows)):
                         out += b.num_rows
                 return out
@@ -433,19 +446,29 @@ def main(argv: list[str] | None = None) -> int:
                 write_augmented(df, str(tmp / f"out-{name}"), pol, tfs, run_id="bench",
                                 mode="overwrite", writer="delta-rs", **kw)  # fmt: skip
 
+            def spark_files(
+                tfs: Any = tfs, pol: Policy = pol, name: str = name, kw: Any = kw, src: Path = src
+            ) -> None:
+                augment_table(spark, str(src), str(tmp / f"out-files-{name}"), pol, tfs,
+                              run_id="bench", mode="overwrite", writer="delta-rs", read="files",
+                              **kw)  # fmt: skip
+
             spark_noop()  # warm-up (untimed): Python workers started, JVM code compiled
+            spark_files()
             assert one_process() == n * (1 + args.copies)
             runs: dict[str, list[tuple[float, float | None]]] = {
                 "one": [],
                 "spark": [],
                 "delta": [],
+                "files": [],
             }
             for _ in range(args.repeat):  # alternating rounds, best of each (shared machines)
                 runs["one"].append(cpu_timed(one_process, None))
                 runs["spark"].append(cpu_timed(spark_noop, jvm_pid))
                 runs["delta"].append(cpu_timed(spark_delta, jvm_pid))
-            t_one, t_spark, t_delta = (
-                min(w for w, _ in runs[k]) for k in ("one", "spark", "delta")
+                runs["files"].append(cpu_timed(spark_files, jvm_pid))
+            t_one, t_spark, t_delta, t_files = (
+                min(w for w, _ in runs[k]) for k in ("one", "spark", "delta", "files")
             )
             cpu = {
                 k: min((c for _, c in v if c is not None), default=None) for k, v in runs.items()
@@ -456,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
                 "one_process_rows_s": n / t_one, "spark_rows_s": n / t_spark,
                 "spark_delta_rows_s": n / t_delta, "spark_vs_one_process": t_one / t_spark,
                 "spark_delta_vs_one_process": t_one / t_delta,
+                "spark_files_delta_rows_s": n / t_files,
+                "spark_files_delta_vs_one_process": t_one / t_files,
                 "cpu_s_per_1k_rows": {k: None if c is None else 1000 * c / n
                                       for k, c in cpu.items()},
                 "rounds_wall_cpu_s": runs,
@@ -468,11 +493,12 @@ def main(argv: list[str] | None = None) -> int:
           f"batch rows={args.batch_rows}  cpus={os.cpu_count()}  "
           f"python={platform.python_version()}  load avg before/after={load}")  # fmt: skip
     print(f"{'workload':<10}{'1 process r/s':>15}{'spark r/s':>12}{'ratio':>7}"
-          f"{'spark+Delta r/s':>17}{'ratio':>7}")  # fmt: skip
+          f"{'spark+Delta r/s':>17}{'ratio':>7}{'files+Delta r/s':>17}{'ratio':>7}")  # fmt: skip
     for r in rows:
         print(f"{r['workload']:<10}{r['one_process_rows_s']:>15,.0f}{r['spark_rows_s']:>12,.0f}"
               f"{r['spark_vs_one_process']:>7.2f}{r['spark_delta_rows_s']:>17,.0f}"
-              f"{r['spark_delta_vs_one_process']:>7.2f}")  # fmt: skip
+              f"{r['spark_delta_vs_one_process']:>7.2f}{r['spark_files_delta_rows_s']:>17,.0f}"
+              f"{r['spark_files_delta_vs_one_process']:>7.2f}")  # fmt: skip
     print("CPU seconds per 1k input rows (one process: this process; spark: JVM + Python workers):")
     for r in rows:
         c = r["cpu_s_per_1k_rows"]

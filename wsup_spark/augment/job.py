@@ -20,7 +20,9 @@ for TFs outside the library. Optional keys: ``id_col`` (``id``), ``image_shape``
 flattened image column: an array of numbers, or binary uint8 pixels, written back as binary),
 ``seq_len`` (2), ``strength`` (null = each TF's default), ``keep_original`` (true),
 ``input_version``, ``mode`` (``overwrite`` | ``append``: rerunning a run id replaces that run's
-rows), ``writer`` (``auto`` | ``delta-rs`` | ``spark``) and ``spark: {master, app_name, conf}``.
+rows), ``writer`` (``auto`` | ``delta-rs`` | ``spark``), ``read`` (``auto`` | ``files`` |
+``spark``: whether the write tasks read the input's Parquet files themselves, see
+:func:`~wsup_spark.augment.spark.augment_table`) and ``spark: {master, app_name, conf}``.
 Unknown keys are errors; ``--set key=value`` overrides.
 """
 
@@ -77,6 +79,7 @@ class AugmentJobConfig:
     input_version: int | None = None
     mode: str = "overwrite"
     writer: str = "auto"
+    read: str = "auto"
     spark: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -94,6 +97,8 @@ class AugmentJobConfig:
             raise ConfigError(
                 f"augment config: writer={self.writer!r}; use auto, delta-rs or spark"
             )
+        if self.read not in ("auto", "files", "spark"):
+            raise ConfigError(f"augment config: read={self.read!r}; use auto, files or spark")
         unknown = sorted(set(self.spark) - {"master", "app_name", "conf"})
         if unknown:
             raise ConfigError(f"augment config: spark has unknown keys {unknown}")
@@ -129,7 +134,7 @@ class AugmentJobConfig:
     def fingerprint(self) -> str:
         """Hash of everything that decides the output rows (the default run id)."""
         d = self.to_dict()
-        for k in ("run_id", "writer", "spark"):
+        for k in ("run_id", "writer", "read", "spark"):
             d.pop(k)
         if self.policy not in FIXED_POLICIES and Path(self.policy).is_file():
             d["policy"] = Policy.load(self.policy).hash
@@ -234,7 +239,7 @@ def run_augment(cfg: AugmentJobConfig, spark: Any = None) -> dict[str, Any]:
         spark, cfg.input, cfg.output, policy, tfs, column=cfg.column, seed=int(cfg.seed),
         run_id=run_id, version=cfg.input_version, id_col=cfg.id_col, n_copies=int(cfg.copies),
         keep_original=bool(cfg.keep_original), image_shape=shape, mode=cfg.mode,
-        writer=cfg.writer,
+        writer=cfg.writer, read=cfg.read,
     )  # fmt: skip
     return {
         "output": cfg.output,

@@ -395,6 +395,20 @@ def augment_metadata(
     }
 
 
+def _with_run_id(df: Any, run_id: str) -> Any:
+    """``df`` with ``run_id`` = this augmentation's id (a source ``run_id`` → ``source_run_id``)."""
+    from pyspark.sql import functions as F
+
+    if RUN_COL in df.columns:
+        if SOURCE_RUN_COL in df.columns:
+            raise DataError(
+                f"the DataFrame has both {RUN_COL!r} and {SOURCE_RUN_COL!r}; drop one (the "
+                f"augmented table's {RUN_COL!r} is this augmentation's run id)"
+            )
+        df = df.withColumnRenamed(RUN_COL, SOURCE_RUN_COL)
+    return df.withColumn(RUN_COL, F.lit(check_run_id(run_id)))
+
+
 def write_augmented(
     df: Any,
     path: str,
@@ -410,6 +424,7 @@ def write_augmented(
     image_shape: Sequence[int] | None = None,
     mode: str = "append",
     writer: str = "auto",
+    _scan: tuple[list[list[Any]], int] | None = None,
 ) -> Any:
     """Augment ``df`` and write it to the Delta table at ``path`` as one commit.
 
@@ -417,32 +432,41 @@ def write_augmented(
     ``df``, e.g. the labeling run of a training table, is kept as ``source_run_id``), so in append
     mode rerunning the same ``run_id`` replaces that run's rows with either writer (idempotent);
     the commit metadata holds :func:`augment_metadata`. Parameters as :func:`augment_dataframe` and
-    :func:`wsup_spark.io.write_table`.
+    :func:`wsup_spark.io.write_table`. (``_scan``: :func:`augment_table`'s direct file read, the
+    units per task from :func:`~wsup_spark.augment.direct.plan_scan` and the Arrow batch rows;
+    ``df`` is then only the scan's schema.)
 
     Returns
     -------
     wsup_spark.io.WriteResult
     """
-    from pyspark.sql import functions as F
-
     from wsup_spark.io import write_table
 
-    if RUN_COL in df.columns:
-        if SOURCE_RUN_COL in df.columns:
-            raise DataError(
-                f"the DataFrame has both {RUN_COL!r} and {SOURCE_RUN_COL!r}; drop one (the "
-                f"augmented table's {RUN_COL!r} is this augmentation's run id)"
-            )
-        df = df.withColumnRenamed(RUN_COL, SOURCE_RUN_COL)
-    df = df.withColumn(RUN_COL, F.lit(check_run_id(run_id)))
+    had_run = RUN_COL in df.columns
+    df = _with_run_id(df, run_id)
     t = augment_transform(df, policy, tfs, column=column, seed=seed, id_col=id_col,
                           n_copies=n_copies, keep_original=keep_original,
                           image_shape=image_shape)  # fmt: skip
     meta = augment_metadata(policy, tfs, seed=seed, n_copies=n_copies, column=column)
     logger.info("augmenting %s into %s with policy %s (%d copies, seed %d)", column, path,
                 policy.hash, n_copies, seed)  # fmt: skip
+    source = df
+    if _scan is not None:
+        from wsup_spark.augment.direct import FileScan
+        from wsup_spark.io.schemas import spark_to_arrow_schema
+
+        tasks, batch_rows = _scan
+        tz = df.sparkSession.conf.get("spark.sql.session.timeZone", "UTC") or "UTC"
+        scan = FileScan(
+            tasks=tuple(tuple(u) for u in tasks), schema=spark_to_arrow_schema(df.schema, tz),
+            batch_rows=batch_rows, fn=t.fn,
+            rename=((RUN_COL, SOURCE_RUN_COL),) if had_run else (),
+            constants=((RUN_COL, check_run_id(run_id)),),
+        )  # fmt: skip
+        source = df.sparkSession.range(0, len(tasks), 1, len(tasks))
+        t = BatchTransform(scan, t.schema)
     # fused: with the delta-rs writer the augmentation runs inside the write tasks
-    return write_table(df, path, run_id=run_id, mode=mode, metadata=meta, writer=writer,
+    return write_table(source, path, run_id=run_id, mode=mode, metadata=meta, writer=writer,
                        description=f"augment {column} → {path}", transform=t)  # fmt: skip
 
 
@@ -457,14 +481,56 @@ def augment_table(
     seed: int,
     run_id: str,
     version: int | None = None,
+    read: str = "auto",
     **kwargs: Any,
 ) -> Any:
     """Read the Delta table ``source`` (optionally at ``version``), augment it, write ``path``.
 
     The entry point of ``jobs/augment.py``; ``kwargs`` go to :func:`write_augmented`.
-    """
-    from wsup_spark.io import read_table
 
+    Parameters
+    ----------
+    read : {"auto", "spark", "files"}
+        How the input reaches the augmentation. ``"files"``: the Python write tasks read the
+        version's Parquet files themselves (:mod:`wsup_spark.augment.direct`; no JVM scan, a
+        fraction of its CPU); needs the delta-rs writer and a plain table (no partition
+        columns, column mapping or deletion vectors), else a :class:`ConfigError` /
+        :class:`DataError` says why. ``"spark"``: Spark reads the table (the Delta reader when
+        configured). ``"auto"``: ``"files"`` where it applies, else ``"spark"``.
+    """
+    from wsup_spark.augment.direct import READ_MODES, delta_file_sizes, plan_scan
+    from wsup_spark.io import read_table
+    from wsup_spark.io.delta import check_files_exist, check_plain_files, open_table, resolve_writer
+    from wsup_spark.io.files import as_uri
+    from wsup_spark.spark.session import default_parallelism
+
+    if read not in READ_MODES:
+        raise ConfigError(f"read={read!r}; use one of {list(READ_MODES)}")
+    writer = resolve_writer(spark, str(kwargs.get("writer", "auto")))
+    scan = None
+    if read != "spark":
+        reason = None
+        if writer != "delta-rs":
+            reason = f"the {writer!r} Delta writer is used; direct reads need writer delta-rs"
+        else:
+            uri, dt = open_table(source, version)
+            try:
+                check_plain_files(dt, uri)
+            except DataError as e:
+                reason = str(e)
+        if reason is None:
+            files = [as_uri(u) for u in dt.file_uris()]
+            check_files_exist(uri, int(dt.version()), files)
+            if files:
+                batch_rows = int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch",
+                                                "10000") or 10000)  # fmt: skip
+                sizes = delta_file_sizes(dt, files)
+                scan = (plan_scan(files, sizes, default_parallelism(spark)), batch_rows)
+        elif read == "files":
+            raise (ConfigError if writer != "delta-rs" else DataError)(
+                f"read='files' cannot read Delta table {source}: {reason}; use read='spark'"
+            )
     df = read_table(spark, source, version)
+    logger.info("augment input %s read by %s", source, "the write tasks" if scan else "Spark")
     return write_augmented(df, path, policy, tfs, column=column, seed=seed, run_id=run_id,
-                           **kwargs)  # fmt: skip
+                           _scan=scan, **kwargs)  # fmt: skip
