@@ -176,3 +176,16 @@ def test_files_read_bad_row_fails_naming_the_column_and_commits_nothing(
         augment_table(spark, src, out, pol, IMAGE_TFS, column="image", seed=0, run_id="r",
                       image_shape=(8, 8), read="files", writer="delta-rs")  # fmt: skip
     assert not DeltaTable.is_deltatable(out)
+
+
+def test_job_config_read_key() -> None:
+    from wsup_spark.augment.job import AugmentJobConfig
+
+    base = {"input": "a", "output": "b", "column": "text", "policy": "none"}
+    assert AugmentJobConfig.from_dict(base).read == "auto"
+    cfg = AugmentJobConfig.from_dict({**base, "read": "spark"})
+    assert cfg.read == "spark"
+    # how the input is read does not change the rows: same default run id
+    assert cfg.fingerprint() == AugmentJobConfig.from_dict(base).fingerprint()
+    with pytest.raises(ConfigError, match="read='fast'; use auto, files or spark"):
+        AugmentJobConfig.from_dict({**base, "read": "fast"})
