@@ -3,12 +3,15 @@ themselves; the output equals Spark's own scan, row for row."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
 import pytest
 from augment_helpers import TEXTS, blobs
+from pyspark import cloudpickle
 
+from wsup_spark.augment import vectorized_tf
 from wsup_spark.augment.direct import FileScan, conform_batch, pack_units, plan_scan
 from wsup_spark.augment.images import IMAGE_TFS
 from wsup_spark.augment.policy import Policy
@@ -17,6 +20,14 @@ from wsup_spark.augment.text import number_sub, random_delete, random_swap, typo
 from wsup_spark.errors import ConfigError, DataError, WriteError
 
 TEXT_TFS4 = [random_swap, random_delete, number_sub, typo]
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the TF below runs on workers
+
+
+@vectorized_tf()  # type: ignore[untyped-decorator]
+def scale_vec(xs: np.ndarray, rand: Any, strength: np.ndarray) -> np.ndarray:
+    """Flat vectors (n, d) scaled by a per-row factor in [1, 1 + strength]."""
+    return xs * (1 + strength[:, None] * rand.uniform()[:, None])
 
 
 def test_pack_units_balances_bytes_deterministically() -> None:
@@ -131,6 +142,35 @@ def test_files_read_equals_spark_read_texts_at_a_version(spark: Any, tmp_path: A
         got[read] = read_arrow(path).to_pandas().sort_values(["id", "aug_copy"])
     assert got["files"]["id"].tolist() == [i for i in range(5) for _ in range(4)]
     assert got["files"].to_dict("list") == got["spark"].to_dict("list")
+
+
+@pytest.mark.spark
+def test_files_read_array_column_width_from_the_first_row(spark: Any, tmp_path: Any) -> None:
+    """No image_shape: the vector width comes from one row of Spark's scan, the rows from the
+    files; a float64 array column comes out as array<float> either way."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from wsup_spark.io import read_arrow
+
+    src = str(tmp_path / "train")
+    x = blobs(9, seed=1).reshape(9, -1).astype(np.float64)
+    write_deltalake(src, pa.table({"id": pa.array(range(9), pa.int64()),
+                                   "image": pa.array(x.tolist(), pa.list_(pa.float64()))}))
+    pol = Policy("apply_one", ("scale_vec",))
+    got = {}
+    for read in ("files", "spark"):
+        path = str(tmp_path / f"aug-{read}")
+        augment_table(spark, src, path, pol, [scale_vec], column="image", seed=3, run_id="r",
+                      n_copies=1, read=read, writer="delta-rs")  # fmt: skip
+        tbl = read_arrow(path)
+        assert str(tbl.schema.field("image").type) in ("list<element: float>",
+                                                       "list<item: float>")  # fmt: skip
+        got[read] = tbl.to_pandas().sort_values(["id", "aug_copy"])
+    a, b = got["files"], got["spark"]
+    assert np.array_equal(np.stack(a["image"].to_numpy()), np.stack(b["image"].to_numpy()))
+    assert a["aug_tfs"].tolist() == b["aug_tfs"].tolist() and len(a) == 18
+    assert not np.array_equal(np.stack(a["image"].to_numpy())[1::2], x.astype(np.float32))
 
 
 @pytest.mark.spark

@@ -470,6 +470,18 @@ def write_augmented(
                        description=f"augment {column} → {path}", transform=t)  # fmt: skip
 
 
+def _is_text(dt: Any, column: str) -> bool:
+    """Whether ``column`` of the ``deltalake.DeltaTable`` is a string column."""
+    import pyarrow as pa
+
+    from wsup_spark.io.schemas import table_arrow_schema
+
+    schema = table_arrow_schema(dt)
+    i = schema.get_field_index(column)
+    t = schema.field(i).type if i >= 0 else None
+    return t is not None and bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
 def augment_table(
     spark: Any,
     source: str,
@@ -502,11 +514,13 @@ def augment_table(
     from wsup_spark.io import read_table
     from wsup_spark.io.delta import check_files_exist, check_plain_files, open_table, resolve_writer
     from wsup_spark.io.files import as_uri
+    from wsup_spark.io.schemas import arrow_to_spark_schema, table_arrow_schema
     from wsup_spark.spark.session import default_parallelism
 
     if read not in READ_MODES:
         raise ConfigError(f"read={read!r}; use one of {list(READ_MODES)}")
     writer = resolve_writer(spark, str(kwargs.get("writer", "auto")))
+    image_shape_given = kwargs.get("image_shape") is not None
     scan = None
     if read != "spark":
         reason = None
@@ -530,7 +544,11 @@ def augment_table(
             raise (ConfigError if writer != "delta-rs" else DataError)(
                 f"read='files' cannot read Delta table {source}: {reason}; use read='spark'"
             )
-    df = read_table(spark, source, version)
+    if scan is not None and (image_shape_given or _is_text(dt, column)):
+        # the scan only lends its schema: an empty DataFrame (no file listing by Spark)
+        df = spark.createDataFrame([], arrow_to_spark_schema(table_arrow_schema(dt)))
+    else:  # Spark's scan (also to read one row's width when no image_shape is given)
+        df = read_table(spark, source, version)
     logger.info("augment input %s read by %s", source, "the write tasks" if scan else "Spark")
     return write_augmented(df, path, policy, tfs, column=column, seed=seed, run_id=run_id,
                            _scan=scan, **kwargs)  # fmt: skip
