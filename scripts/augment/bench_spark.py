@@ -266,7 +266,7 @@ def peak_rss_self() -> int:
 def memory_child(args: argparse.Namespace) -> int:
     """One memory measurement (a fresh process): the full job over ``--source``; prints JSON."""
     from wsup_spark.augment.policy import Policy
-    from wsup_spark.augment.spark import write_augmented
+    from wsup_spark.augment.spark import augment_table, write_augmented
     from wsup_spark.spark.session import get_or_create_session
 
     column, shape, tfs, _ = workload_specs()[args.memory_child]
@@ -277,9 +277,12 @@ def memory_child(args: argparse.Namespace) -> int:
     before = rss_bytes(jvm_pid)
     with TreePeak(jvm_pid) as peak:
         t0 = time.perf_counter()
-        res = write_augmented(df, args.out, pol, tfs, column=column, seed=0, run_id="bench",
-                              n_copies=args.copies, image_shape=shape, mode="overwrite",
-                              writer="delta-rs")  # fmt: skip
+        kw: dict[str, Any] = dict(column=column, seed=0, run_id="bench", n_copies=args.copies,
+                                  image_shape=shape, mode="overwrite", writer="delta-rs")
+        if args.read == "files":  # the job's default: the write tasks read the files
+            res = augment_table(spark, args.source, args.out, pol, tfs, read="files", **kw)
+        else:  # Spark's scan of the same files
+            res = write_augmented(df, args.out, pol, tfs, **kw)
         wall = time.perf_counter() - t0
     jvm = spark.sparkContext._jvm
     heap = jvm.java.lang.management.ManagementFactory.getMemoryMXBean()
@@ -292,7 +295,7 @@ def memory_child(args: argparse.Namespace) -> int:
         "wall_s": wall, "driver_peak_rss": peak_rss_self(), "jvm_rss_before": before,
         "tree_peak_rss": peak.total, "jvm_peak_rss": peak.jvm, "workers_peak_rss": peak.workers,
         "tree_peak_pss": peak.total_pss, "jvm_heap_committed": committed,
-        "jvm_heap_live_after_gc": live, "driver_memory": args.driver_memory,
+        "jvm_heap_live_after_gc": live, "driver_memory": args.driver_memory, "read": args.read,
     }))  # fmt: skip
     return 0
 
@@ -328,6 +331,7 @@ def memory_bench(args: argparse.Namespace) -> int:
                        str(args.copies), "--batch-rows", str(args.batch_rows)]  # fmt: skip
                 if args.driver_memory:
                     cmd += ["--driver-memory", args.driver_memory]
+                cmd += ["--read", args.read]
                 proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("MEMORY ")]
                 if proc.returncode or not lines:
@@ -342,7 +346,8 @@ def memory_bench(args: argparse.Namespace) -> int:
     mib = 1024 * 1024
     print(f"peak memory of the full job (augment + Delta commit), copies={args.copies}  "
           f"partitions={args.partitions}  batch rows={args.batch_rows}  "
-          f"driver memory={args.driver_memory or 'default'}  cpus={os.cpu_count()}  "
+          f"driver memory={args.driver_memory or 'default'}  read={args.read}  "
+          f"cpus={os.cpu_count()}  "
           f"load avg before/after={load}")  # fmt: skip
     print(f"{'workload':<10}{'input rows':>11}{'out rows':>11}{'wall s':>8}{'driver MiB':>12}"
           f"{'JVM+workers MiB':>17}{'(PSS)':>7}{'JVM MiB':>9}{'workers MiB':>13}"
@@ -380,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--driver-memory", default=None,
                     help="spark.driver.memory (the local JVM's heap), e.g. 1g; default: the "
                          "session default (4g)")  # fmt: skip
+    ap.add_argument("--read", choices=("spark", "files"), default="spark",
+                    help="--memory-rows: the input read by Spark's scan (default) or by the "
+                         "write tasks from the files (augment_table(read='files'))")  # fmt: skip
     ap.add_argument("--json", dest="json_out", default=None)
     ap.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--source", default=None, help=argparse.SUPPRESS)
