@@ -7,9 +7,13 @@
 
 Policies: ``none`` (no augmentation), ``random`` (2 uniformly random TFs at strength 0.5),
 ``trivial`` (TrivialAugment: one random TF at a random strength), ``meanfield`` and ``sequence``
-(TANDA policies learned on the unlabeled remainder of the training pool, no labels used). The
-TFs are :data:`wsup_spark.augment.images.IMAGE_TFS`; ``--add-bad-tf`` adds ``heavy_noise`` (half
-or more of the pixels replaced by noise), which the learned policies should learn to avoid.
+(TANDA policies learned on the unlabeled remainder of the training pool, no labels used, with
+the image settings of ``IMAGE_LEARN_DEFAULTS``: a near-identity threshold of 0.2 mean absolute
+pixel change and penalty 5, so the policy is asked for strong change; ``--learn label_weight=1``
+adds the label-preservation term, whose classifier is fit on the seed's ``--labeled`` images —
+never the test or dev images). The TFs are :data:`wsup_spark.augment.images.IMAGE_TFS`;
+``--add-bad-tf`` adds ``heavy_noise`` (half or more of the pixels replaced by noise), which the
+learned policies should learn to avoid.
 
 Data: ``digits`` is scikit-learn's bundled 8x8 digits (a fixed 30% test split); a ``.npz`` file
 must hold x_train, y_train, x_test, y_test with uint8 images of shape (n, h, w). Each seed draws
@@ -59,6 +63,19 @@ from typing import Any
 import numpy as np
 
 POLICY_NAMES = ("none", "random", "trivial", "meanfield", "sequence")
+
+# LearnConfig settings of the learned image policies, recorded in the JSON's config.learn
+# (``--learn KEY=VALUE`` overrides them). Chosen on the --dev split of digits, never on test: the
+# near-identity penalty alpha * max(0, 1 - d / delta) with delta = 0.2 (mean absolute pixel
+# change) and alpha = 5 rewards change up to 0.2, where TANDA's delta = 0.05 let the
+# discriminator's realism pull the policy to weak photometric actions. The label-preservation
+# term (``--learn label_weight=1``: a classifier fit on each seed's labeled images, see
+# wsup_spark.augment.learn) is off: it did not help on dev.
+IMAGE_LEARN_DEFAULTS: dict[str, Any] = {
+    "identity_threshold": 0.2,
+    "identity_penalty": 5.0,
+    "label_weight": 0.0,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -311,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from wsup_spark.augment.images import IMAGE_TFS, heavy_noise
-    from wsup_spark.augment.learn import LearnConfig, learn_policy
+    from wsup_spark.augment.learn import LearnConfig, fit_image_classifier, learn_policy
 
     torch.set_num_threads(max(1, args.threads))
     logging.basicConfig(level=logging.WARNING)
@@ -324,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.labeled + args.dev >= len(x_pool):
         sys.exit(f"--labeled {args.labeled} --dev {args.dev} leave no unlabeled images of "
                  f"{len(x_pool)}")  # fmt: skip
-    overrides = learn_overrides(args.learn)
+    overrides = IMAGE_LEARN_DEFAULTS | learn_overrides(args.learn)
     tfs = list(IMAGE_TFS) + ([heavy_noise] if args.add_bad_tf else [])
     names = tuple(t.name for t in tfs)
     log = make_log(args.quiet)
@@ -338,12 +355,16 @@ def main(argv: list[str] | None = None) -> int:
         lab, dev, unl = split_pool(len(x_pool), args.labeled, args.dev, args.max_unlabeled, seed)
         x_eval, y_eval = (x_pool[dev], y_pool[dev]) if args.dev else (x_test, y_test)
         policies = fixed_policies(names, args.seq_len)
+        clf = None  # the label-preservation classifier: this seed's labeled images only
         for kind in ("meanfield", "sequence"):
             if kind in wanted:
                 cfg = LearnConfig(**{"kind": kind, "seq_len": args.seq_len,
                                      "steps": args.learn_steps, "batch_size": learn_batch,
                                      "seed": seed, "progress": False, **overrides})  # fmt: skip
-                res = learn_policy(x_pool[unl], tfs, cfg)
+                if clf is None and cfg.label_weight > 0:
+                    clf = fit_image_classifier(x_pool[lab], y_pool[lab], tfs, levels=cfg.levels,
+                                               epochs=args.epochs, seed=seed)  # fmt: skip
+                res = learn_policy(x_pool[unl], tfs, cfg, classifier=clf)
                 policies[kind] = res.policy
                 learned[kind].append(dict(res.policy.meta.get("action_marginals", {})))
         for name in wanted:

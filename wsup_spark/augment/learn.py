@@ -15,7 +15,22 @@ The first term is the (non-saturating) GAN generator objective: sequences that l
 its manifold score high, destructive ones (heavy noise, inversion) score low. The second is
 TANDA's guard against the trivial solution: the identity (or a near-identity sequence) fools any
 discriminator, so transforms whose mean absolute change ``d`` is under ``delta`` pay up to
-``alpha``. Only unlabeled data is used.
+``alpha``. The discriminator only ever sees unlabeled data.
+
+Optional label-preservation term (``classifier=``, weight ``LearnConfig.label_weight``)::
+
+    r += gamma * (log p_c(y^ | x~) - log p_c(y^ | x)),   y^ = argmax_y p_c(y | x)
+
+with ``p_c`` a frozen classifier fit on the few labeled examples (:func:`fit_image_classifier`
+for images): how much of the classifier's confidence in the class of the *unlabeled* original
+the transform costs (0 for the identity). Realism alone measures how real a copy looks, not
+whether it is still an example of its class; on size-normalised digits it steers the policy away
+from the geometric transforms a classifier needs and towards weak photometric ones. With this
+term, a larger ``identity_threshold`` (the penalty then rewards change up to ``delta``) asks
+for the strongest change that keeps the class, and destructive TFs pay twice. Fit the classifier
+with augmentation over the same TFs (:func:`fit_image_classifier` does): a classifier fit on
+the originals only is not invariant to any TF, and the term would then favour the TFs it is
+already invariant to, i.e. the useless ones.
 
 Generators
 ----------
@@ -58,6 +73,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "FeatureDiscriminator",
+    "ImageClassifier",
     "ImageDiscriminator",
     "LearnConfig",
     "LearnResult",
@@ -65,6 +81,7 @@ __all__ = [
     "SequenceGenerator",
     "action_names",
     "entropy_share",
+    "fit_image_classifier",
     "learn_policy",
     "reinforce_loss",
     "temperature_for_entropy",
@@ -99,7 +116,14 @@ class LearnConfig:
         alpha: the most a near-identity transform pays.
     identity_threshold : float
         delta: mean absolute change below which a transform counts as near-identity (data in
-        [0, 1]).
+        [0, 1]); the penalty ``alpha * max(0, 1 - d / delta)`` is the same as a reward
+        ``alpha * min(1, d / delta)`` for change up to delta, so a larger delta asks for
+        stronger transforms.
+    label_weight : float
+        gamma: weight of the label-preservation term (used only when :func:`learn_policy` gets
+        a ``classifier``; 0 turns it off): ``gamma * (log p_c(y^ | x~) - log p_c(y^ | x))``,
+        the classifier's log-confidence in the class it predicts for the unlabeled original,
+        lost by the transform.
     baseline_decay : float
         EMA decay of the REINFORCE baseline.
     entropy_weight : float
@@ -130,6 +154,7 @@ class LearnConfig:
     embed: int = 16
     identity_penalty: float = 1.0
     identity_threshold: float = 0.05
+    label_weight: float = 1.0
     baseline_decay: float = 0.9
     entropy_weight: float = 0.1
     min_entropy: float | None = 0.9
@@ -150,6 +175,8 @@ class LearnConfig:
             raise ConfigError(f"LearnConfig min_entropy={self.min_entropy}; use [0, 1) or None")
         if self.temperature <= 0:
             raise ConfigError(f"LearnConfig temperature={self.temperature}; use a positive value")
+        if self.label_weight < 0:
+            raise ConfigError(f"LearnConfig label_weight={self.label_weight}; use 0 or more")
         if self.identity_threshold <= 0:
             raise ConfigError(
                 f"LearnConfig identity_threshold={self.identity_threshold}; use a positive value"
@@ -375,6 +402,7 @@ def learn_policy(
     discriminator: nn.Module | None = None,
     featurize: Callable[[Any], torch.Tensor] | None = None,
     distance: Callable[[Any, Any], np.ndarray] | None = None,
+    classifier: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> LearnResult:
     """Learn a TF-sequence policy on unlabeled examples (TANDA).
 
@@ -391,6 +419,11 @@ def learn_policy(
     distance : callable, optional
         ``(originals, transformed) -> (n,)`` change size for the near-identity penalty. Default:
         mean absolute difference (arrays only).
+    classifier : callable, optional
+        Frozen ``featurize(batch) -> (n, k)`` class logits (e.g. :func:`fit_image_classifier`
+        on the labeled examples): adds the label-preservation term, weight
+        ``config.label_weight`` (see the module docstring). It is never trained here, and the
+        discriminator still sees unlabeled data only.
 
     Returns
     -------
@@ -412,6 +445,9 @@ def learn_policy(
         raise DataError(f"learn_policy needs unlabeled examples; got {n}")
     feat = featurize or (lambda b: torch.as_tensor(np.asarray(b, np.float32)))
     dist = distance or _mean_abs_change
+    use_labels = classifier is not None and cfg.label_weight > 0
+    if isinstance(classifier, nn.Module):
+        classifier.eval()
     torch.manual_seed(cfg.seed)  # before the default discriminator's initialisation
     disc = discriminator or ImageDiscriminator()
     a = n_actions(len(names), len(cfg.levels))
@@ -455,6 +491,12 @@ def learn_policy(
         change = np.asarray(dist(src, fake), np.float64)
         pen = cfg.identity_penalty * np.maximum(0.0, 1.0 - change / cfg.identity_threshold)
         reward = fool - torch.as_tensor(pen, dtype=fool.dtype)
+        kept = 0.0
+        if use_labels:
+            assert classifier is not None
+            keep = _label_keep(classifier, feat(src), f_fake)
+            reward = reward + cfg.label_weight * keep.to(reward.dtype)
+            kept = float(keep.mean())
         mean_r = float(reward.mean())
         baseline = mean_r if baseline is None else baseline
         logp, ent = gen_model.log_prob(actions)
@@ -472,6 +514,8 @@ def learn_policy(
                    "reward": round(mean_r, 4), "penalty": round(float(pen.mean()), 4),
                    "identity": round(float(counts[0]), 3), "entropy": round(step_ent, 3),
                    "top": top}  # fmt: skip
+            if use_labels:
+                rec["label_keep"] = round(kept, 4)
             history.append(rec)
             logger.info("learn_policy %s step %d/%d: %s", cfg.kind, step + 1, cfg.steps, rec)
         if bar is not None:
@@ -481,6 +525,112 @@ def learn_policy(
         bar.close()
     policy = _export(gen_model, cfg, names, labels, history)
     return LearnResult(policy, history, time.perf_counter() - t0)
+
+
+@torch.no_grad()
+def _label_keep(
+    classifier: Callable[[torch.Tensor], torch.Tensor], f_src: torch.Tensor, f_fake: torch.Tensor
+) -> torch.Tensor:
+    """``log p_c(y^ | x~) - log p_c(y^ | x)`` with ``y^`` the class predicted for ``x``.
+
+    Parameters
+    ----------
+    classifier : ``(n, ...) -> (n, k)`` logits
+    f_src, f_fake : featurized originals and their transformed copies, row by row
+
+    Returns
+    -------
+    (n,) float, ≤ 0 where the transform costs confidence in the original's class
+    """
+    lp_src = torch.log_softmax(classifier(f_src), -1)
+    lp_fake = torch.log_softmax(classifier(f_fake), -1)
+    y_hat = lp_src.argmax(-1, keepdim=True)
+    return (lp_fake.gather(-1, y_hat) - lp_src.gather(-1, y_hat)).squeeze(-1)
+
+
+class ImageClassifier(nn.Module):
+    """Small CNN: (n, h, w) images → (n, k) class logits (the label-preservation classifier).
+
+    Parameters
+    ----------
+    n_classes : int
+    channels : int
+    """
+
+    def __init__(self, n_classes: int, channels: int = 16) -> None:
+        super().__init__()
+        c = channels
+        self.net = nn.Sequential(
+            nn.Conv2d(1, c, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(c, 2 * c, 3, padding=1), nn.ReLU(),
+            nn.AdaptiveAvgPool2d((4, 4)), nn.Flatten(), nn.Dropout(0.25),
+            nn.Linear(2 * c * 16, 64), nn.ReLU(), nn.Linear(64, n_classes),
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x : (n, h, w) float → (n, k) logits."""
+        return self.net(x.unsqueeze(1))  # type: ignore[no-any-return]
+
+
+def fit_image_classifier(
+    x: np.ndarray,
+    y: np.ndarray,
+    tfs: Sequence[TransformationFunction] | Mapping[str, TransformationFunction],
+    *,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+    epochs: int = 60,
+    batch_size: int = 32,
+    lr: float = 3e-3,
+    seed: int = 0,
+) -> ImageClassifier:
+    """Fit the label-preservation classifier of :func:`learn_policy` on a few labeled images.
+
+    Every epoch trains on the originals plus one copy each under the *uniform* policy over the
+    same actions as the learned policy (identity or one (TF, level) pair): the classifier then
+    has the invariances the TF library can teach, so losing its confidence under a transform
+    means the class is hard to recognise, not just that the classifier never saw the TF.
+
+    Parameters
+    ----------
+    x : (n, h, w) float array in [0, 1]
+    y : (n,) int class indices in [0, k)
+    tfs : the TFs of the policy to learn
+    levels, epochs, batch_size, lr, seed : training settings (deterministic given ``seed``)
+
+    Returns
+    -------
+    ImageClassifier in eval mode
+    """
+    tf_list = check_unique_tfs(list(tfs.values()) if isinstance(tfs, Mapping) else list(tfs))
+    x = np.asarray(x, np.float32)
+    y = np.asarray(y, np.int64).reshape(-1)
+    if x.ndim != 3 or len(x) != len(y) or len(x) < 1:
+        raise DataError(f"fit_image_classifier needs (n, h, w) images and n labels; got "
+                        f"{x.shape} and {y.shape}")  # fmt: skip
+    if y.min() < 0:
+        raise DataError("fit_image_classifier: labels must be class indices >= 0")
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = ImageClassifier(int(y.max()) + 1)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
+    tf_of, strength_of = action_table(len(tf_list), levels)
+    a = len(tf_of)
+    yt = torch.as_tensor(np.concatenate([y, y]))
+    n = len(x)
+    for epoch in range(epochs):
+        act = torch.randint(0, a, (n, 1), generator=gen).numpy()
+        keys = row_keys(seed, np.arange(n), epoch + 1)
+        aug, _ = apply_ops(x, keys, tf_of[act], strength_of[act], tf_list)
+        xe = torch.as_tensor(np.concatenate([x, np.asarray(aug, np.float32)]))
+        model.train()
+        perm = torch.randperm(2 * n, generator=gen)
+        for start in range(0, 2 * n, batch_size):
+            b = perm[start : start + batch_size]
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(xe[b]), yt[b]).backward()  # type: ignore[no-untyped-call]
+            opt.step()
+    model.eval()
+    return model
 
 
 def _progress(cfg: LearnConfig) -> Any:
