@@ -21,13 +21,8 @@ from wsup_spark.errors import ConfigError
 from wsup_spark.io import read_arrow
 
 TFS = [random_swap, random_delete, number_sub, typo]
-TEXTS = [
-    "Check out my new video, 100 views in 2 days!",
-    "I love this song so much",
-    "Visit my channel for free gift cards from Amazon",
-    "great",
-    "The 3 best moments were at 1:45 and 2:30 in Paris",
-]
+#: comments with numbers, names and several words: every TF can apply
+TEXTS = [f"video {i} of Anna got {10 * i + 3} views in {i + 1} days, subscribe" for i in range(5)]
 
 
 def test_augment_with_sparks_delta_writer_equals_the_file_read(
