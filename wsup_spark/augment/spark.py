@@ -31,7 +31,7 @@ source's own ``run_id``, e.g. the labeling run of a training table, becomes ``so
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -284,6 +284,31 @@ def augment_transform(
         string (``"tf@strength|..."``, ``""`` for originals) and ``aug_policy`` string (the
         policy hash). ``(id, aug_copy)`` is unique.
     """
+
+    def first_width() -> int:  # one row, only to learn the vector width
+        first = df.select(column).first()
+        return len(first[0]) if first is not None and first[0] is not None else 0
+
+    return _augment_step(df.schema, first_width, policy, tfs, column=column, seed=seed,
+                         id_col=id_col, n_copies=n_copies, keep_original=keep_original,
+                         image_shape=image_shape)  # fmt: skip
+
+
+def _augment_step(
+    in_schema: Any,
+    first_width: Callable[[], int],
+    policy: Policy,
+    tfs: Sequence[TransformationFunction] | Mapping[str, TransformationFunction],
+    *,
+    column: str,
+    seed: int,
+    id_col: str,
+    n_copies: int,
+    keep_original: bool,
+    image_shape: Sequence[int] | None,
+) -> BatchTransform:
+    """:func:`augment_transform` for rows of the Spark ``StructType`` ``in_schema``;
+    ``first_width()`` gives the vector width when an array column has no ``image_shape``."""
     from pyspark.sql.types import (
         ArrayType,
         BinaryType,
@@ -295,10 +320,11 @@ def augment_transform(
         StructType,
     )
 
+    names = list(in_schema.names)
     for c, what in ((id_col, "id column"), (column, "column to augment")):
-        if c not in df.columns:
-            raise DataError(f"{what} {c!r} is not in the DataFrame; columns are {df.columns}")
-    clash = [c for c in (COPY_COL, LINEAGE_COL, POLICY_COL) if c in df.columns]
+        if c not in names:
+            raise DataError(f"{what} {c!r} is not in the DataFrame; columns are {names}")
+    clash = [c for c in (COPY_COL, LINEAGE_COL, POLICY_COL) if c in names]
     if clash:
         raise DataError(
             f"the DataFrame already has lineage column(s) {clash}: it was augmented before; "
@@ -307,7 +333,7 @@ def augment_transform(
     if n_copies < 0:
         raise ConfigError(f"n_copies={n_copies}; use 0 or more")
     tf_list = resolve_tfs(policy, tfs)
-    dtype = df.schema[column].dataType
+    dtype = in_schema[column].dataType
     if isinstance(dtype, StringType):
         kind = "text"
         out_type: Any = StringType()
@@ -319,8 +345,7 @@ def augment_transform(
         kind = "binary" if binary else "array"
         out_type = BinaryType() if binary else ArrayType(FloatType(), containsNull=False)
         if image_shape is None:
-            first = df.select(column).first()  # one row, only to learn the vector width
-            shape = (len(first[0]) if first is not None and first[0] is not None else 0,)
+            shape = (first_width(),)
         else:
             shape = tuple(int(s) for s in image_shape)
             if not shape or min(shape) < 1:
@@ -333,7 +358,7 @@ def augment_transform(
         )
     fields = [
         StructField(f.name, out_type, nullable=True) if f.name == column else f
-        for f in df.schema.fields
+        for f in in_schema.fields
     ]
     fields += [
         StructField(COPY_COL, IntegerType(), nullable=False),
@@ -341,7 +366,6 @@ def augment_transform(
         StructField(POLICY_COL, StringType(), nullable=False),
     ]
     schema = StructType(fields)
-    names = list(df.columns)
     pos = names.index(column)
     phash = policy.hash
 
@@ -395,18 +419,63 @@ def augment_metadata(
     }
 
 
+def _renames_run_id(names: Sequence[str]) -> bool:
+    """Whether the source's ``run_id`` becomes ``source_run_id`` (:class:`DataError` when the
+    source has both)."""
+    if RUN_COL not in names:
+        return False
+    if SOURCE_RUN_COL in names:
+        raise DataError(
+            f"the DataFrame has both {RUN_COL!r} and {SOURCE_RUN_COL!r}; drop one (the "
+            f"augmented table's {RUN_COL!r} is this augmentation's run id)"
+        )
+    return True
+
+
 def _with_run_id(df: Any, run_id: str) -> Any:
     """``df`` with ``run_id`` = this augmentation's id (a source ``run_id`` → ``source_run_id``)."""
     from pyspark.sql import functions as F
 
-    if RUN_COL in df.columns:
-        if SOURCE_RUN_COL in df.columns:
-            raise DataError(
-                f"the DataFrame has both {RUN_COL!r} and {SOURCE_RUN_COL!r}; drop one (the "
-                f"augmented table's {RUN_COL!r} is this augmentation's run id)"
-            )
+    if _renames_run_id(df.columns):
         df = df.withColumnRenamed(RUN_COL, SOURCE_RUN_COL)
     return df.withColumn(RUN_COL, F.lit(check_run_id(run_id)))
+
+
+def _schema_with_run_id(schema: Any, run_id: str) -> Any:
+    """The ``StructType`` of :func:`_with_run_id`'s rows, without a DataFrame."""
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    check_run_id(run_id)
+    new = SOURCE_RUN_COL if _renames_run_id(schema.names) else RUN_COL
+    fields = [
+        StructField(new, f.dataType, f.nullable) if f.name == RUN_COL else f for f in schema.fields
+    ]
+    return StructType([*fields, StructField(RUN_COL, StringType(), nullable=False)])
+
+
+def _write(
+    source: Any,
+    path: str,
+    t: BatchTransform,
+    policy: Policy,
+    tfs: Sequence[TransformationFunction] | Mapping[str, TransformationFunction],
+    *,
+    column: str,
+    seed: int,
+    run_id: str,
+    n_copies: int,
+    mode: str,
+    writer: str,
+) -> Any:
+    """Write ``source.mapInArrow(t)`` to ``path`` as one commit with :func:`augment_metadata`."""
+    from wsup_spark.io import write_table
+
+    meta = augment_metadata(policy, tfs, seed=seed, n_copies=n_copies, column=column)
+    logger.info("augmenting %s into %s with policy %s (%d copies, seed %d)", column, path,
+                policy.hash, n_copies, seed)  # fmt: skip
+    # fused: with the delta-rs writer the augmentation runs inside the write tasks
+    return write_table(source, path, run_id=run_id, mode=mode, metadata=meta, writer=writer,
+                       description=f"augment {column} → {path}", transform=t)  # fmt: skip
 
 
 def write_augmented(
@@ -424,7 +493,6 @@ def write_augmented(
     image_shape: Sequence[int] | None = None,
     mode: str = "append",
     writer: str = "auto",
-    _scan: tuple[list[list[Any]], int] | None = None,
 ) -> Any:
     """Augment ``df`` and write it to the Delta table at ``path`` as one commit.
 
@@ -432,54 +500,62 @@ def write_augmented(
     ``df``, e.g. the labeling run of a training table, is kept as ``source_run_id``), so in append
     mode rerunning the same ``run_id`` replaces that run's rows with either writer (idempotent);
     the commit metadata holds :func:`augment_metadata`. Parameters as :func:`augment_dataframe` and
-    :func:`wsup_spark.io.write_table`. (``_scan``: :func:`augment_table`'s direct file read, the
-    units per task from :func:`~wsup_spark.augment.direct.plan_scan` and the Arrow batch rows;
-    ``df`` is then only the scan's schema.)
+    :func:`wsup_spark.io.write_table`.
 
     Returns
     -------
     wsup_spark.io.WriteResult
     """
-    from wsup_spark.io import write_table
-
-    had_run = RUN_COL in df.columns
     df = _with_run_id(df, run_id)
     t = augment_transform(df, policy, tfs, column=column, seed=seed, id_col=id_col,
                           n_copies=n_copies, keep_original=keep_original,
                           image_shape=image_shape)  # fmt: skip
-    meta = augment_metadata(policy, tfs, seed=seed, n_copies=n_copies, column=column)
-    logger.info("augmenting %s into %s with policy %s (%d copies, seed %d)", column, path,
-                policy.hash, n_copies, seed)  # fmt: skip
-    source = df
-    if _scan is not None:
-        from wsup_spark.augment.direct import FileScan
-        from wsup_spark.io.schemas import spark_to_arrow_schema
-
-        tasks, batch_rows = _scan
-        tz = df.sparkSession.conf.get("spark.sql.session.timeZone", "UTC") or "UTC"
-        scan = FileScan(
-            tasks=tuple(tuple(u) for u in tasks), schema=spark_to_arrow_schema(df.schema, tz),
-            batch_rows=batch_rows, fn=t.fn,
-            rename=((RUN_COL, SOURCE_RUN_COL),) if had_run else (),
-            constants=((RUN_COL, check_run_id(run_id)),),
-        )  # fmt: skip
-        source = df.sparkSession.range(0, len(tasks), 1, len(tasks))
-        t = BatchTransform(scan, t.schema)
-    # fused: with the delta-rs writer the augmentation runs inside the write tasks
-    return write_table(source, path, run_id=run_id, mode=mode, metadata=meta, writer=writer,
-                       description=f"augment {column} → {path}", transform=t)  # fmt: skip
+    return _write(df, path, t, policy, tfs, column=column, seed=seed, run_id=run_id,
+                  n_copies=n_copies, mode=mode, writer=writer)  # fmt: skip
 
 
-def _is_text(dt: Any, column: str) -> bool:
-    """Whether ``column`` of the ``deltalake.DeltaTable`` is a string column."""
-    import pyarrow as pa
+def _write_from_files(
+    spark: Any,
+    table_schema: Any,
+    first_width: Callable[[], int],
+    tasks: list[list[Any]],
+    path: str,
+    policy: Policy,
+    tfs: Sequence[TransformationFunction] | Mapping[str, TransformationFunction],
+    *,
+    column: str,
+    seed: int,
+    run_id: str,
+    id_col: str = "id",
+    n_copies: int = 1,
+    keep_original: bool = True,
+    image_shape: Sequence[int] | None = None,
+    mode: str = "append",
+    writer: str = "auto",
+) -> Any:
+    """:func:`write_augmented` of a table whose files the write tasks read themselves
+    (:class:`~wsup_spark.augment.direct.FileScan` over ``tasks``, the units per task); the job
+    is ``spark.range(len(tasks))`` and no DataFrame of the rows is built."""
+    from wsup_spark.augment.direct import FileScan
+    from wsup_spark.io.schemas import spark_to_arrow_schema
 
-    from wsup_spark.io.schemas import table_arrow_schema
-
-    schema = table_arrow_schema(dt)
-    i = schema.get_field_index(column)
-    t = schema.field(i).type if i >= 0 else None
-    return t is not None and bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+    schema = _schema_with_run_id(table_schema, run_id)
+    t = _augment_step(schema, first_width, policy, tfs, column=column, seed=seed, id_col=id_col,
+                      n_copies=n_copies, keep_original=keep_original,
+                      image_shape=image_shape)  # fmt: skip
+    tz = spark.conf.get("spark.sql.session.timeZone", "UTC") or "UTC"
+    batch_rows = int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", "10000")
+                     or 10000)  # fmt: skip
+    scan = FileScan(
+        tasks=tuple(tuple(u) for u in tasks), schema=spark_to_arrow_schema(schema, tz),
+        batch_rows=batch_rows, fn=t.fn,
+        rename=((RUN_COL, SOURCE_RUN_COL),) if RUN_COL in table_schema.names else (),
+        constants=((RUN_COL, run_id),),
+    )  # fmt: skip
+    source = spark.range(0, len(tasks), 1, len(tasks))
+    return _write(source, path, BatchTransform(scan, t.schema), policy, tfs, column=column,
+                  seed=seed, run_id=run_id, n_copies=n_copies, mode=mode,
+                  writer=writer)  # fmt: skip
 
 
 def augment_table(
@@ -520,8 +596,6 @@ def augment_table(
     if read not in READ_MODES:
         raise ConfigError(f"read={read!r}; use one of {list(READ_MODES)}")
     writer = resolve_writer(spark, str(kwargs.get("writer", "auto")))
-    image_shape_given = kwargs.get("image_shape") is not None
-    scan = None
     if read != "spark":
         reason = None
         if writer != "delta-rs":
@@ -535,20 +609,23 @@ def augment_table(
         if reason is None:
             files = [as_uri(u) for u in dt.file_uris()]
             check_files_exist(uri, int(dt.version()), files)
-            if files:
-                batch_rows = int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch",
-                                                "10000") or 10000)  # fmt: skip
-                sizes = delta_file_sizes(dt, files)
-                scan = (plan_scan(files, sizes, default_parallelism(spark)), batch_rows)
+            if files:  # an empty table: Spark's scan writes the empty result
+
+                def first_width() -> int:  # an array column without image_shape: one row
+                    first = read_table(spark, source, version).select(column).first()
+                    return len(first[0]) if first is not None and first[0] is not None else 0
+
+                tasks = plan_scan(files, delta_file_sizes(dt, files), default_parallelism(spark))
+                logger.info("augment input %s: %d files read by %d write tasks", source,
+                            len(files), len(tasks))  # fmt: skip
+                return _write_from_files(
+                    spark, arrow_to_spark_schema(table_arrow_schema(dt)), first_width, tasks,
+                    path, policy, tfs, column=column, seed=seed, run_id=run_id, **kwargs,
+                )  # fmt: skip
         elif read == "files":
             raise (ConfigError if writer != "delta-rs" else DataError)(
                 f"read='files' cannot read Delta table {source}: {reason}; use read='spark'"
             )
-    if scan is not None and (image_shape_given or _is_text(dt, column)):
-        # the scan only lends its schema: an empty DataFrame (no file listing by Spark)
-        df = spark.createDataFrame([], arrow_to_spark_schema(table_arrow_schema(dt)))
-    else:  # Spark's scan (also to read one row's width when no image_shape is given)
-        df = read_table(spark, source, version)
-    logger.info("augment input %s read by %s", source, "the write tasks" if scan else "Spark")
+    df = read_table(spark, source, version)
     return write_augmented(df, path, policy, tfs, column=column, seed=seed, run_id=run_id,
-                           _scan=scan, **kwargs)  # fmt: skip
+                           **kwargs)  # fmt: skip
