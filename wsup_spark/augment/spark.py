@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -453,29 +454,16 @@ def _schema_with_run_id(schema: Any, run_id: str) -> Any:
     return StructType([*fields, StructField(RUN_COL, StringType(), nullable=False)])
 
 
-def _write(
-    source: Any,
-    path: str,
-    t: BatchTransform,
-    policy: Policy,
-    tfs: Sequence[TransformationFunction] | Mapping[str, TransformationFunction],
-    *,
-    column: str,
-    seed: int,
-    run_id: str,
-    n_copies: int,
-    mode: str,
-    writer: str,
-) -> Any:
-    """Write ``source.mapInArrow(t)`` to ``path`` as one commit with :func:`augment_metadata`."""
-    from wsup_spark.io import write_table
+@dataclass(frozen=True)
+class _FileInput:
+    """:func:`augment_table`'s file read: the table's Spark schema, how to learn a vector's width
+    (one row through Spark's scan) and the units each write task reads
+    (:func:`~wsup_spark.augment.direct.plan_scan`)."""
 
-    meta = augment_metadata(policy, tfs, seed=seed, n_copies=n_copies, column=column)
-    logger.info("augmenting %s into %s with policy %s (%d copies, seed %d)", column, path,
-                policy.hash, n_copies, seed)  # fmt: skip
-    # fused: with the delta-rs writer the augmentation runs inside the write tasks
-    return write_table(source, path, run_id=run_id, mode=mode, metadata=meta, writer=writer,
-                       description=f"augment {column} → {path}", transform=t)  # fmt: skip
+    spark: Any
+    schema: Any
+    first_width: Callable[[], int]
+    tasks: list[list[Any]]
 
 
 def write_augmented(
@@ -493,6 +481,7 @@ def write_augmented(
     image_shape: Sequence[int] | None = None,
     mode: str = "append",
     writer: str = "auto",
+    _files: _FileInput | None = None,
 ) -> Any:
     """Augment ``df`` and write it to the Delta table at ``path`` as one commit.
 
@@ -500,62 +489,44 @@ def write_augmented(
     ``df``, e.g. the labeling run of a training table, is kept as ``source_run_id``), so in append
     mode rerunning the same ``run_id`` replaces that run's rows with either writer (idempotent);
     the commit metadata holds :func:`augment_metadata`. Parameters as :func:`augment_dataframe` and
-    :func:`wsup_spark.io.write_table`.
+    :func:`wsup_spark.io.write_table`. (``_files``: :func:`augment_table`'s file read, ``df`` is
+    then None: the write tasks read the table's files themselves, the job is
+    ``spark.range(tasks)`` and no DataFrame of the rows is built.)
 
     Returns
     -------
     wsup_spark.io.WriteResult
     """
-    df = _with_run_id(df, run_id)
-    t = augment_transform(df, policy, tfs, column=column, seed=seed, id_col=id_col,
-                          n_copies=n_copies, keep_original=keep_original,
-                          image_shape=image_shape)  # fmt: skip
-    return _write(df, path, t, policy, tfs, column=column, seed=seed, run_id=run_id,
-                  n_copies=n_copies, mode=mode, writer=writer)  # fmt: skip
+    from wsup_spark.io import write_table
 
+    kw: dict[str, Any] = dict(column=column, seed=seed, id_col=id_col, n_copies=n_copies,
+                              keep_original=keep_original, image_shape=image_shape)  # fmt: skip
+    if _files is None:
+        source = _with_run_id(df, run_id)
+        t = augment_transform(source, policy, tfs, **kw)
+    else:
+        from wsup_spark.augment.direct import FileScan
+        from wsup_spark.io.schemas import spark_to_arrow_schema
 
-def _write_from_files(
-    spark: Any,
-    table_schema: Any,
-    first_width: Callable[[], int],
-    tasks: list[list[Any]],
-    path: str,
-    policy: Policy,
-    tfs: Sequence[TransformationFunction] | Mapping[str, TransformationFunction],
-    *,
-    column: str,
-    seed: int,
-    run_id: str,
-    id_col: str = "id",
-    n_copies: int = 1,
-    keep_original: bool = True,
-    image_shape: Sequence[int] | None = None,
-    mode: str = "append",
-    writer: str = "auto",
-) -> Any:
-    """:func:`write_augmented` of a table whose files the write tasks read themselves
-    (:class:`~wsup_spark.augment.direct.FileScan` over ``tasks``, the units per task); the job
-    is ``spark.range(len(tasks))`` and no DataFrame of the rows is built."""
-    from wsup_spark.augment.direct import FileScan
-    from wsup_spark.io.schemas import spark_to_arrow_schema
-
-    schema = _schema_with_run_id(table_schema, run_id)
-    t = _augment_step(schema, first_width, policy, tfs, column=column, seed=seed, id_col=id_col,
-                      n_copies=n_copies, keep_original=keep_original,
-                      image_shape=image_shape)  # fmt: skip
-    tz = spark.conf.get("spark.sql.session.timeZone", "UTC") or "UTC"
-    batch_rows = int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", "10000")
-                     or 10000)  # fmt: skip
-    scan = FileScan(
-        tasks=tuple(tuple(u) for u in tasks), schema=spark_to_arrow_schema(schema, tz),
-        batch_rows=batch_rows, fn=t.fn,
-        rename=((RUN_COL, SOURCE_RUN_COL),) if RUN_COL in table_schema.names else (),
-        constants=((RUN_COL, run_id),),
-    )  # fmt: skip
-    source = spark.range(0, len(tasks), 1, len(tasks))
-    return _write(source, path, BatchTransform(scan, t.schema), policy, tfs, column=column,
-                  seed=seed, run_id=run_id, n_copies=n_copies, mode=mode,
-                  writer=writer)  # fmt: skip
+        spark = _files.spark
+        schema = _schema_with_run_id(_files.schema, run_id)
+        step = _augment_step(schema, _files.first_width, policy, tfs, **kw)
+        tz = spark.conf.get("spark.sql.session.timeZone", "UTC") or "UTC"
+        rows = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", "10000")
+        scan = FileScan(
+            tasks=tuple(tuple(u) for u in _files.tasks), schema=spark_to_arrow_schema(schema, tz),
+            batch_rows=int(rows or 10000), fn=step.fn,
+            rename=((RUN_COL, SOURCE_RUN_COL),) if RUN_COL in _files.schema.names else (),
+            constants=((RUN_COL, run_id),),
+        )  # fmt: skip
+        n = len(_files.tasks)
+        source, t = spark.range(0, n, 1, n), BatchTransform(scan, step.schema)
+    meta = augment_metadata(policy, tfs, seed=seed, n_copies=n_copies, column=column)
+    logger.info("augmenting %s into %s with policy %s (%d copies, seed %d)", column, path,
+                policy.hash, n_copies, seed)  # fmt: skip
+    # fused: with the delta-rs writer the augmentation runs inside the write tasks
+    return write_table(source, path, run_id=run_id, mode=mode, metadata=meta, writer=writer,
+                       description=f"augment {column} → {path}", transform=t)  # fmt: skip
 
 
 def augment_table(
@@ -618,10 +589,10 @@ def augment_table(
                 tasks = plan_scan(files, delta_file_sizes(dt, files), default_parallelism(spark))
                 logger.info("augment input %s: %d files read by %d write tasks", source,
                             len(files), len(tasks))  # fmt: skip
-                return _write_from_files(
-                    spark, arrow_to_spark_schema(table_arrow_schema(dt)), first_width, tasks,
-                    path, policy, tfs, column=column, seed=seed, run_id=run_id, **kwargs,
-                )  # fmt: skip
+                files_in = _FileInput(spark, arrow_to_spark_schema(table_arrow_schema(dt)),
+                                      first_width, tasks)  # fmt: skip
+                return write_augmented(None, path, policy, tfs, column=column, seed=seed,
+                                       run_id=run_id, _files=files_in, **kwargs)  # fmt: skip
         elif read == "files":
             raise (ConfigError if writer != "delta-rs" else DataError)(
                 f"read='files' cannot read Delta table {source}: {reason}; use read='spark'"
