@@ -285,14 +285,16 @@ def augment_transform(
         string (``"tf@strength|..."``, ``""`` for originals) and ``aug_policy`` string (the
         policy hash). ``(id, aug_copy)`` is unique.
     """
+    return _augment_step(df.schema, lambda: _first_width(df, column), policy, tfs,
+                         column=column, seed=seed, id_col=id_col, n_copies=n_copies,
+                         keep_original=keep_original, image_shape=image_shape)  # fmt: skip
 
-    def first_width() -> int:  # one row, only to learn the vector width
-        first = df.select(column).first()
-        return len(first[0]) if first is not None and first[0] is not None else 0
 
-    return _augment_step(df.schema, first_width, policy, tfs, column=column, seed=seed,
-                         id_col=id_col, n_copies=n_copies, keep_original=keep_original,
-                         image_shape=image_shape)  # fmt: skip
+def _first_width(df: Any, column: str) -> int:
+    """Values in ``column``'s first row (one row of ``df`` read, only to learn a vector's width;
+    0 for an empty DataFrame or a null)."""
+    first = df.select(column).first()
+    return len(first[0]) if first is not None and first[0] is not None else 0
 
 
 def _augment_step(
@@ -529,6 +531,47 @@ def write_augmented(
                        description=f"augment {column} → {path}", transform=t)  # fmt: skip
 
 
+def _file_input(
+    spark: Any, source: str, version: int | None, column: str, writer: str, *, required: bool
+) -> _FileInput | None:
+    """How the write tasks read ``source``'s files themselves, or None where they cannot (the
+    Spark writer, a table that is not plain Parquet files: :class:`ConfigError` /
+    :class:`DataError` instead when ``required``) or need not (an empty table)."""
+    from wsup_spark.augment.direct import delta_file_sizes, plan_scan
+    from wsup_spark.io import read_table
+    from wsup_spark.io.delta import check_files_exist, check_plain_files, open_table
+    from wsup_spark.io.files import as_uri
+    from wsup_spark.io.schemas import arrow_to_spark_schema, table_arrow_schema
+    from wsup_spark.spark.session import default_parallelism
+
+    if writer != "delta-rs":
+        if required:
+            raise ConfigError(
+                f"read='files' cannot read Delta table {source}: the {writer!r} Delta writer is "
+                "used; direct reads need writer delta-rs; use read='spark'"
+            )
+        return None
+    uri, dt = open_table(source, version)
+    try:
+        check_plain_files(dt, uri)
+    except DataError as e:
+        if required:
+            raise DataError(f"read='files' cannot read Delta table {source}: {e}; use "
+                            "read='spark'") from e  # fmt: skip
+        return None
+    files = [as_uri(u) for u in dt.file_uris()]
+    check_files_exist(uri, int(dt.version()), files)
+    if not files:  # an empty table: Spark's scan writes the empty result
+        return None
+    tasks = plan_scan(files, delta_file_sizes(dt, files), default_parallelism(spark))
+    logger.info("augment input %s: %d files read by %d write tasks", source, len(files),
+                len(tasks))  # fmt: skip
+    return _FileInput(
+        spark, arrow_to_spark_schema(table_arrow_schema(dt)),
+        lambda: _first_width(read_table(spark, source, version), column), tasks,
+    )  # fmt: skip
+
+
 def augment_table(
     spark: Any,
     source: str,
@@ -557,46 +600,19 @@ def augment_table(
         :class:`DataError` says why. ``"spark"``: Spark reads the table (the Delta reader when
         configured). ``"auto"``: ``"files"`` where it applies, else ``"spark"``.
     """
-    from wsup_spark.augment.direct import READ_MODES, delta_file_sizes, plan_scan
+    from wsup_spark.augment.direct import READ_MODES
     from wsup_spark.io import read_table
-    from wsup_spark.io.delta import check_files_exist, check_plain_files, open_table, resolve_writer
-    from wsup_spark.io.files import as_uri
-    from wsup_spark.io.schemas import arrow_to_spark_schema, table_arrow_schema
-    from wsup_spark.spark.session import default_parallelism
+    from wsup_spark.io.delta import resolve_writer
 
     if read not in READ_MODES:
         raise ConfigError(f"read={read!r}; use one of {list(READ_MODES)}")
-    writer = resolve_writer(spark, str(kwargs.get("writer", "auto")))
+    files_in = None
     if read != "spark":
-        reason = None
-        if writer != "delta-rs":
-            reason = f"the {writer!r} Delta writer is used; direct reads need writer delta-rs"
-        else:
-            uri, dt = open_table(source, version)
-            try:
-                check_plain_files(dt, uri)
-            except DataError as e:
-                reason = str(e)
-        if reason is None:
-            files = [as_uri(u) for u in dt.file_uris()]
-            check_files_exist(uri, int(dt.version()), files)
-            if files:  # an empty table: Spark's scan writes the empty result
-
-                def first_width() -> int:  # an array column without image_shape: one row
-                    first = read_table(spark, source, version).select(column).first()
-                    return len(first[0]) if first is not None and first[0] is not None else 0
-
-                tasks = plan_scan(files, delta_file_sizes(dt, files), default_parallelism(spark))
-                logger.info("augment input %s: %d files read by %d write tasks", source,
-                            len(files), len(tasks))  # fmt: skip
-                files_in = _FileInput(spark, arrow_to_spark_schema(table_arrow_schema(dt)),
-                                      first_width, tasks)  # fmt: skip
-                return write_augmented(None, path, policy, tfs, column=column, seed=seed,
-                                       run_id=run_id, _files=files_in, **kwargs)  # fmt: skip
-        elif read == "files":
-            raise (ConfigError if writer != "delta-rs" else DataError)(
-                f"read='files' cannot read Delta table {source}: {reason}; use read='spark'"
-            )
+        writer = resolve_writer(spark, str(kwargs.get("writer", "auto")))
+        files_in = _file_input(spark, source, version, column, writer, required=read == "files")
+    if files_in is not None:
+        return write_augmented(None, path, policy, tfs, column=column, seed=seed, run_id=run_id,
+                               _files=files_in, **kwargs)  # fmt: skip
     df = read_table(spark, source, version)
     return write_augmented(df, path, policy, tfs, column=column, seed=seed, run_id=run_id,
                            **kwargs)  # fmt: skip
