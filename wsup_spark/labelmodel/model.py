@@ -174,6 +174,7 @@ class LabelModel(BaseLabelModel):
         self._p: np.ndarray | None = None
         self._acc: np.ndarray | None = None
         self._raw_acc: np.ndarray | None = None
+        self._vote_acc: np.ndarray | None = None
         self._scale: np.ndarray | None = None
         self.dependencies: list[tuple[int, int]] = []
 
@@ -379,6 +380,7 @@ class LabelModel(BaseLabelModel):
         sizes = np.bincount(comp, minlength=m)
         self._mu, self._p = mu, p.copy()
         self._raw_acc, self._acc = raw, acc
+        self._vote_acc = self._vote_accuracies(acc, mu, p)
         self._scale = 1.0 / (sizes[comp] + redundancy)
         self.dependencies = sorted(set(deps) | set(learned))
         self.lf_names = stats.lf_names
@@ -417,6 +419,34 @@ class LabelModel(BaseLabelModel):
                 "shrink_tau2": float(shr.tau2),
             },
         )
+
+    def _vote_accuracies(self, acc: np.ndarray, mu: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """(m,) one-coin accuracies ``b_i`` whose votes, added to the prior p, give each LF's
+        lone vote the accuracy ``acc_i = P(Y = λ_i | λ_i votes)`` it has under p.
+
+        A lone vote for class a with vote weight ``r = b (k − 1) / (1 − b)`` has posterior
+        ``q_a(r) = p_a r / (p_a r + 1 − p_a)``; r solves ``Σ_a P(λ_i = a | votes) q_a(r) = acc_i``
+        (increasing in r; bisection on log r), with the LF's vote shares
+        ``P(λ_i = a) ∝ Σ_y μ[i·k+a, y] p_y``. For a unipolar LF, r is its likelihood ratio: the
+        class balance enters the prediction once, as the prior, not again in every vote. Under
+        the uniform balance ``b = acc``.
+        """
+        k = self.cardinality
+        if bool(np.all(p == p[0])):
+            return acc.copy()
+        m = acc.shape[0]
+        shares = (mu * p).sum(axis=1).reshape(m, k)
+        shares = shares / np.maximum(shares.sum(axis=1, keepdims=True), 1e-300)
+        target = np.clip(np.nan_to_num(acc, nan=0.5), _EPS, 1.0 - _EPS)
+        lo, hi = np.full(m, -40.0), np.full(m, 40.0)  # log r
+        for _ in range(80):
+            mid = 0.5 * (lo + hi)
+            r = np.exp(mid)[:, None]
+            q = (shares * (p * r / (p * r + 1.0 - p))).sum(axis=1)
+            below = q < target
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        r = np.exp(0.5 * (lo + hi))
+        return np.where(np.isfinite(acc), r / (r + k - 1), np.nan)
 
     def _fit_fixed(
         self, Oa: np.ndarray, lf_of: np.ndarray, cls: np.ndarray, p: np.ndarray,
@@ -486,11 +516,20 @@ class LabelModel(BaseLabelModel):
 
     @property
     def accuracies(self) -> np.ndarray:
-        """(m,) ``P(λ_i = Y | λ_i ≠ abstain)`` used for prediction (after shrinkage; NaN for LFs
-        that never vote)."""
+        """(m,) ``P(λ_i = Y | λ_i ≠ abstain)`` under the model's class balance, after shrinkage
+        (NaN for LFs that never vote): the posterior the prediction gives a lone vote of each
+        LF. Equal to :attr:`vote_accuracies` when the balance is uniform."""
         self._fitted()
         assert self._acc is not None
         return self._acc.copy()
+
+    @property
+    def vote_accuracies(self) -> np.ndarray:
+        """(m,) one-coin accuracies ``b_i`` that weigh the votes: ``b_i (k − 1) / (1 − b_i)`` is
+        the likelihood ratio a vote adds to the prior (see :meth:`_vote_accuracies`)."""
+        self._fitted()
+        assert self._acc is not None
+        return (self._vote_acc if self._vote_acc is not None else self._acc).copy()
 
     @property
     def raw_accuracies(self) -> np.ndarray:
@@ -500,12 +539,12 @@ class LabelModel(BaseLabelModel):
 
     @property
     def weights(self) -> np.ndarray:
-        """(m,) log-odds weight of each LF's vote, ``s_i log(a_i (k−1) / (1 − a_i))``; LFs that
-        never vote (or are no better than random) weigh 0."""
+        """(m,) log-odds weight of each LF's vote, ``s_i log(b_i (k−1) / (1 − b_i))`` with b the
+        :attr:`vote_accuracies`; LFs that never vote (or are no better than random) weigh 0."""
         self._fitted()
-        assert self._acc is not None and self._scale is not None
+        assert self._scale is not None
         k = self.cardinality
-        a = np.clip(np.nan_to_num(self._acc, nan=1.0 / k), 1.0 / k, 1.0 - _EPS)
+        a = np.clip(np.nan_to_num(self.vote_accuracies, nan=1.0 / k), 1.0 / k, 1.0 - _EPS)
         return self._scale * np.log(a * (k - 1) / (1.0 - a))  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ prediction
@@ -534,7 +573,7 @@ class LabelModel(BaseLabelModel):
         assert self._acc is not None and self._scale is not None
         return {
             "kind": "label_model",
-            "version": 2,
+            "version": 3,
             "cardinality": self.cardinality,
             "init_precision": self.init_precision,
             "l2": self.l2,
@@ -547,6 +586,7 @@ class LabelModel(BaseLabelModel):
             "mu": mu.tolist(),
             "class_balance": p.tolist(),
             "accuracies": nan_to_none(self._acc),
+            "vote_accuracies": nan_to_none(self.vote_accuracies),
             "raw_accuracies": nan_to_none(self.raw_accuracies),
             "vote_scale": self._scale.tolist(),
             "dependencies": [list(x) for x in self.dependencies],
@@ -556,7 +596,9 @@ class LabelModel(BaseLabelModel):
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> LabelModel:
-        """Inverse of :meth:`to_dict` (also reads version-1 parameters: accuracies from μ)."""
+        """Inverse of :meth:`to_dict`. Version-1 parameters (accuracies from μ) and version-2
+        ones (no ``vote_accuracies``: votes weighed by the accuracies under the balance) load
+        and predict as they were saved."""
         if d.get("kind") != "label_model":
             raise ModelError(f"not label-model parameters (kind={d.get('kind')!r})")
         model = cls(
@@ -569,6 +611,8 @@ class LabelModel(BaseLabelModel):
         if d.get("accuracies") is not None:
             model._acc = none_to_nan(d["accuracies"])
             model._raw_acc = none_to_nan(d.get("raw_accuracies") or d["accuracies"])
+            if d.get("vote_accuracies") is not None:
+                model._vote_acc = none_to_nan(d["vote_accuracies"])
         else:
             model._acc = model._raw_acc = model._accuracies(model._mu, model._p)
         m = model._acc.shape[0]
