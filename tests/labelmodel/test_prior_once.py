@@ -10,19 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_structure import _bench, unipolar
 
 from wsup_spark import LabelModel, LFStats, MajorityVote
-
-
-def unipolar(n, prec, cls, cov, p, seed=0):
-    """Conditionally independent unipolar LFs with precision ``prec`` = P(Y = cls | vote)."""
-    rng = np.random.default_rng(seed)
-    y = rng.choice(len(p), size=n, p=p)
-    L = np.full((n, len(prec)), -1)
-    for j, (a, c, cv) in enumerate(zip(prec, cls, cov, strict=True)):
-        rate = np.where(y == c, a / p[c], (1 - a) / (1 - p[c])) * cv
-        L[rng.random(n) < rate, j] = c
-    return L, y
 
 
 def f1(pred, y):
@@ -113,3 +103,19 @@ def test_saved_models_predict_as_they_did(tmp_path):
     )
     want = np.exp(ll - ll.max(axis=1, keepdims=True))
     np.testing.assert_allclose(old.predict_proba(L[:500]), want / want.sum(axis=1, keepdims=True))
+
+
+def test_rare_class_suite_default_never_below_majority_vote():
+    # scripts/bench_structure.py --rare 16 (F1 points, WRENCH tie-break): the default is never
+    # more than 2 points below majority vote; given the true balance it beats it on every problem
+    bench = _bench()
+    for t in range(16):
+        Ltr, Lte, yte, p, _ = bench.rare_problem(t)
+        stats = LFStats.from_matrix(Ltr, 2)
+        mv, lm, told = (
+            bench.score(bench.wrench_argmax(model.predict_proba(Lte)), yte, "f1")
+            for model in (MajorityVote(2).fit(stats), LabelModel(2).fit(stats),
+                          LabelModel(2).fit(stats, class_balance=[1 - p, p]))
+        )  # fmt: skip
+        assert lm > mv - 2.0, t
+        assert told > mv + 3.0, t
