@@ -22,8 +22,12 @@ Fit (driver, numpy/scipy, cost independent of n):
 Prediction (per row, table look-ups in a fixed LF order, so bit-identical however rows are
 batched): the accuracy model ("one coin" per LF, abstain independent of Y)
 
-    P(y | λ) ∝ p_y Π_{i: λ_i ≠ -1} [a_i if λ_i = y else (1 − a_i)/(k − 1)]^{s_i}
+    P(y | λ) ∝ p_y Π_{i: λ_i ≠ -1} [b_i if λ_i = y else (1 − b_i)/(k − 1)]^{s_i}
 
+where the *vote accuracy* ``b_i`` makes a lone vote's posterior the LF's accuracy ``a_i`` under p
+(for a unipolar LF, ``b_i (k − 1)/(1 − b_i)`` is its likelihood ratio; ``b_i = a_i`` under the
+uniform balance), so that the class balance enters once, as the prior — weighing votes by
+``a_i``, a precision that already contains the balance, counted it again in every vote — and
 with ``s_i = 1/(|C(i)| + Σ_j redundancy_ij)`` for LF i in a declared dependency component C(i) and
 with learned partners j (a duplicated LF does not count twice). Abstains carry no evidence. This is
 deliberate: WRENCH LFs are mostly unipolar, and the class-conditional abstain factors of the full
