@@ -533,7 +533,8 @@ class LabelModel(BaseLabelModel):
         the likelihood ratio a vote adds to the prior (see :meth:`_vote_accuracies`)."""
         self._fitted()
         assert self._acc is not None
-        return (self._vote_acc if self._vote_acc is not None else self._acc).copy()
+        vote_acc = getattr(self, "_vote_acc", None)  # absent in objects pickled before version 3
+        return (vote_acc if vote_acc is not None else self._acc).copy()
 
     @property
     def raw_accuracies(self) -> np.ndarray:
