@@ -2,8 +2,9 @@
 
 Issue 14: on a held-out relation set (8% positives, most LFs voting the positive class, LFs firing
 together on a shared context) the default estimated 56% positives and fell 5 F1 points below
-majority vote. ``scripts/bench_structure.py --context 12`` reproduces the shape: the moment fit
-started from the vote shares lands in the basin where the voted-more class is the majority.
+majority vote. ``scripts/bench_structure.py --context 12`` reproduces the shape when the negative
+LFs are confused (worse than random for their class): the moment fit started from the vote shares
+stays in the basin where the voted-more class is the majority.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from wsup_spark import LabelModel, LFStats
 
 
 def test_estimate_with_an_equally_good_rival_falls_back_to_uniform():
-    # shared-context problem 2: the vote-share estimate is 93% positives (truth 6.4%), the
-    # reversed start finds 9% positives and fits the counts better, so neither is trusted
-    Ltr, _, _, p, _ = _bench().context_problem(2)
+    # shared-context problem 5 (seed 2, confused negative LFs): the vote-share estimate is 93%
+    # positives (truth 6.4%), the reversed start finds 9% positives and fits the counts better,
+    # so neither is trusted
+    Ltr, _, _, p, _ = _bench().context_problem(5)
     stats = LFStats.from_matrix(Ltr, 2)
     model = LabelModel(2).fit(stats)
     info = model.fit_info
@@ -55,8 +57,9 @@ def test_multiclass_fits_have_no_rival():
 
 
 def test_shared_context_suite_never_far_below_majority_vote():
-    # scripts/bench_structure.py --context 12 (F1 points): before the rival check two problems
-    # were 8.6 and 10.5 points below majority vote (estimated 93% and 92% positives)
-    diffs, given = _bench().run_rare(12, {}, {}, suite="shared-context")
+    # scripts/bench_structure.py --context 12 (24 problems, F1 points): before the rival check
+    # problems 5 and 17 were 8.6 and 10.5 points below majority vote (estimated 93% and 92%
+    # positives)
+    diffs, given = _bench().run_rare(24, {}, {}, suite="shared-context")
     assert min(diffs) > -2.0, diffs
     assert min(given) > 10.0, given  # the true balance, when given, is worth 11-28 points

@@ -16,7 +16,7 @@ distributed reductions (:mod:`wsup_spark.analysis.diagnostics`): nothing n-sized
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -267,6 +267,26 @@ def configured_lfs(cfg: PipelineConfig) -> list[LabelingFunction]:
     return [lf for lf in out if lf.name not in exclude]
 
 
+def format_balance_line(
+    class_names: Sequence[str], balance: Sequence[float], fit_info: Mapping[str, Any]
+) -> str:
+    """One summary line: the class balance the label model used, how it was chosen (given,
+    uniform, estimated) and, when an estimate was rejected, the estimate and why."""
+
+    def shares(p: Sequence[float]) -> str:
+        return ", ".join(f"{n}: {v:.3f}" for n, v in zip(class_names, p, strict=True))
+
+    how = fit_info.get("balance")
+    line = f"  class balance{f' ({how})' if how else ''}: {shares(balance)}"
+    why, est = fit_info.get("balance_rejected"), fit_info.get("balance_estimate")
+    if how == "uniform" and why and est is not None and len(est) == len(class_names):
+        line += (
+            f"; estimate {shares(est)} rejected: {why} (a labelled dev set's class shares, "
+            "label_model.class_balance, settle it)"
+        )
+    return line
+
+
 def format_report_summary(
     data: ReportData | MultiTaskReportData, path: str | None = None
 ) -> str:
@@ -285,10 +305,7 @@ def format_report_summary(
         f"  no votes {c.no_votes:.3f}"
     )
     if data.class_balance is not None:
-        cb = ", ".join(
-            f"{n}: {v:.3f}" for n, v in zip(data.class_names, data.class_balance, strict=True)
-        )
-        lines.append(f"  class balance (estimated): {cb}")
+        lines.append(format_balance_line(data.class_names, data.class_balance, data.fit_info))
     if data.histogram is not None:
         lines.append(f"  mean confidence {data.histogram.mean_confidence:.3f}")
     g = data.gold

@@ -1,0 +1,42 @@
+"""The summary's class-balance line says how the balance was chosen and why an estimate lost."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from wsup_spark import LabelModel, LFStats
+from wsup_spark.analysis.report import format_balance_line
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _context_problem(t: int):
+    spec = importlib.util.spec_from_file_location(
+        "bench_structure", ROOT / "scripts" / "bench_structure.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.context_problem(t)
+
+
+def test_a_rejected_estimate_is_named_with_its_reason():
+    L = _context_problem(5)[0]  # spouse-like: the vote-share estimate says 93% positives
+    model = LabelModel(2).fit(LFStats.from_matrix(L, 2))
+    line = format_balance_line(["NEG", "POS"], model.class_balance, model.fit_info)
+    assert line.startswith("  class balance (uniform): NEG: 0.500, POS: 0.500; estimate NEG: 0.0")
+    assert "rejected: two estimates with different majority classes" in line
+    assert "label_model.class_balance" in line
+
+
+def test_given_and_estimated_balances_print_without_a_rejection():
+    info = {"balance": "estimated", "balance_estimate": [0.8, 0.2]}
+    assert format_balance_line(["a", "b"], [0.8, 0.2], info) == (
+        "  class balance (estimated): a: 0.800, b: 0.200"
+    )
+    info = {"balance": "given", "balance_rejected": "ignored when the balance is given"}
+    assert format_balance_line(["a", "b"], [0.3, 0.7], info) == (
+        "  class balance (given): a: 0.300, b: 0.700"
+    )
+    # models that do not say how they chose it (majority vote)
+    assert format_balance_line(["a", "b"], [0.5, 0.5], {}) == "  class balance: a: 0.500, b: 0.500"
