@@ -268,12 +268,12 @@ def configured_lfs(cfg: PipelineConfig) -> list[LabelingFunction]:
 
 
 def format_balance_line(
-    class_names: Sequence[str], balance: Sequence[float], fit_info: Mapping[str, Any]
+    class_names: Sequence[str], balance: Sequence[float] | np.ndarray, fit_info: Mapping[str, Any]
 ) -> str:
     """One summary line: the class balance the label model used, how it was chosen (given,
     uniform, estimated) and, when an estimate was rejected, the estimate and why."""
 
-    def shares(p: Sequence[float]) -> str:
+    def shares(p: Sequence[float] | np.ndarray) -> str:
         return ", ".join(f"{n}: {v:.3f}" for n, v in zip(class_names, p, strict=True))
 
     how = fit_info.get("balance")
@@ -287,9 +287,7 @@ def format_balance_line(
     return line
 
 
-def format_report_summary(
-    data: ReportData | MultiTaskReportData, path: str | None = None
-) -> str:
+def format_report_summary(data: ReportData | MultiTaskReportData, path: str | None = None) -> str:
     """Plain-text summary for the terminal: LF table, corpus line, label model vs majority vote
     (a multi-task run: :func:`format_multitask_report`)."""
     if isinstance(data, MultiTaskReportData):
