@@ -49,29 +49,16 @@ Class balance ``p`` (also the prior of rows without votes): given (``fit(stats,
 class_balance=[...])``), or chosen from the statistics (``balance="auto"``, the default): the moment
 fit is run with the uniform balance (the Snorkel default) and — when p is identifiable, i.e. every
 class is voted by ≥ 3 LFs from different (declared or learned) dependency groups — with p estimated
-jointly (softmax parameterised, starting from the vote shares). The estimate is kept only if
-
-* it lowers the Pearson χ² of the co-occurrence counts by more than its k − 1 extra parameters
-  cost (quasi-AIC: χ² drop / κ > 2(k − 1));
-* it does not contradict the LFs' own votes: under it every voted class's votes stay mostly right
-  (vote-weighted ``P(Y = a | λ = a) > 1/k``, the model's "better than random" assumption), and the
-  least reliable class's votes are no less reliable than under the uniform balance (by more than
-  one standard error of that precision, binomial over its votes × κ; an estimate
-  that buys its fit by making one class's voters worse is what undeclared dependencies and sparse
-  overlaps produce);
-* the LFs stay distinguishable under it: if the shrinkage pools every accuracy (τ² = 0, i.e. the
-  model is majority vote), the data cannot tell the balance either, and the fit falls back to the
-  uniform balance (majority vote has no prior);
-* (two classes) it beats its rival: the joint fit is also started from the reversed vote shares,
-  and if that finds an optimum with the other class as the majority that explains the counts
-  about as well or better (within the same QAIC margin), the statistics cannot tell which class
-  is rare and the uniform balance stays. With two classes the pairwise statistics identify p
-  only up to an interval and a swap of the classes (the centred moment is rank one), so which
-  optimum a fit reaches depends on its start and on the "better than random" penalty. A rare
-  class voted by most LFs, with LFs firing together on a shared context and negative LFs worse
-  than random, otherwise looks like the majority: 93% positives for 6%
-  (``scripts/bench_structure.py --context``). The rival is never adopted: on sms with injected
-  near-copies it fits better and says 66% spam (truth 13%).
+jointly (softmax parameterised, starting from the vote shares and, for two classes, also from the
+reversed shares). The estimate is kept only if it passes the tests of
+:mod:`wsup_spark.labelmodel.balance` — it explains the co-occurrence counts better than the
+uniform balance by more than its k − 1 extra parameters cost (quasi-AIC), it keeps every voted
+class's votes mostly right and no class's votes less reliable than the uniform balance does, and
+(two classes, where pairwise statistics identify p only up to an interval and a swap of the
+classes) it beats the rival optimum that makes another class the majority — and if the LFs stay
+distinguishable under it: if the shrinkage pools every accuracy (τ² = 0, i.e. the model is
+majority vote), the data cannot tell the balance either, and the fit falls back to the uniform
+balance (majority vote has no prior).
 
 ``balance="uniform"`` / ``"estimate"`` force either.
 """
@@ -87,6 +74,7 @@ import numpy as np
 
 from wsup_spark.errors import ModelError
 from wsup_spark.json_values import nan_to_none, none_to_nan
+from wsup_spark.labelmodel.balance import judge_estimate
 from wsup_spark.labelmodel.base import BaseLabelModel, Dependencies, check_votes
 from wsup_spark.labelmodel.checks import degenerate_stats_warnings, identical_lf_pairs
 from wsup_spark.labelmodel.dependencies import dependency_components, resolve_dependencies
@@ -96,7 +84,6 @@ from wsup_spark.labelmodel.moments import (
     fit_moments,
     overdispersion,
     overdispersion_per_lf,
-    pearson_chi2,
 )
 from wsup_spark.labelmodel.shrinkage import shrink_accuracies
 from wsup_spark.labelmodel.structure import learn_structure
@@ -325,58 +312,15 @@ class LabelModel(BaseLabelModel):
                 self.balance == "estimate" or (self.balance == "auto" and identifiable)
             ):
                 fits = self._estimate_balance(Oa, lf_of, cls, mask)
-                mu_e, p_e = fits[0].mu, fits[0].p
-                use = use | chi2_cells(Ca, stats.n, mu_e, p_e, mask)
-                chi_u = pearson_chi2(Ca, stats.n, mu_a, p, use)
-                chi_e = pearson_chi2(Ca, stats.n, mu_e, p_e, use)
-                kappa_e = max(1.0, chi_e / max(int(use.sum()), 1))
-                gain = (chi_u - chi_e) / kappa_e  # quasi-likelihood drop of the χ² (QAIC units)
-                its = sum(fit.iterations for fit in fits)
-                info.update(balance_estimate=p_e.tolist(), balance_qaic_gain=float(gain),
-                            iterations=info["iterations"] + its)  # fmt: skip
-                # the estimate must beat every local optimum with another majority class by the
-                # same QAIC margin it must beat the uniform balance by; otherwise the statistics
-                # cannot tell which class is the rare one, and the uniform balance stays
-                ambiguous = False
-                for fit in fits[1:]:
-                    if int(np.argmax(fit.p)) != int(np.argmax(p_e)):
-                        both = use | chi2_cells(Ca, stats.n, fit.mu, fit.p, mask)
-                        chi_r = pearson_chi2(Ca, stats.n, fit.mu, fit.p, both)
-                        margin = (chi_r - pearson_chi2(Ca, stats.n, mu_e, p_e, both)) / kappa_e
-                        info["balance_alternative"] = fit.p.tolist()
-                        info["balance_alternative_qaic"] = float(margin)
-                        ambiguous = ambiguous or margin <= 2.0 * (k - 1)
-                # the estimate must not contradict the LFs' own votes: every voted class's votes
-                # stay mostly right under it (the model's "better than random" assumption), and
-                # the least reliable class's votes are no less reliable than under the uniform
-                # balance — a balance that buys its fit by making one class's voters worse is
-                # what undeclared dependencies and sparse overlaps produce
-                votes = np.diag(Oa)
-                prec_e = self._class_precision(mu_e, p_e, cls, votes)
-                prec_u = self._class_precision(mu_a, p, cls, votes)
-                voted_cls = np.bincount(cls, weights=votes, minlength=k) > 0
-                info["balance_estimate_precision"] = np.round(prec_e, 4).tolist()
-                info["balance_uniform_precision"] = np.round(prec_u, 4).tolist()
-                # (no less reliable: by at most one standard error of that class's precision,
-                # binomial over its votes, inflated by the overdispersion)
-                worst = int(np.flatnonzero(voted_cls)[np.argmin(prec_e[voted_cls])])
-                n_votes = float(np.bincount(cls, weights=votes, minlength=k)[worst]) * stats.n
-                pw = float(prec_e[worst])
-                se = float(np.sqrt(kappa_e * pw * (1.0 - pw) / max(n_votes, 1.0)))
-                sane = bool((prec_e[voted_cls] > 1.0 / k).all()) and bool(
-                    pw >= prec_u[voted_cls].min() - se
-                )
-                # quasi-AIC: k − 1 extra parameters cost 2 each
-                if self.balance == "estimate" or (gain > 2.0 * (k - 1) and sane and not ambiguous):
-                    mu_a, p, balance = mu_e, p_e, "estimated"
-                elif not sane:
-                    info["balance_rejected"] = (
-                        "the estimate makes some class's votes less reliable than uniform does"
-                    )
-                elif ambiguous and gain > 2.0 * (k - 1):
-                    info["balance_rejected"] = (
-                        "two estimates with different majority classes fit the statistics alike"
-                    )
+                verdict = judge_estimate(
+                    fits, Ca, stats.n, cls, mask, (mu_a, p), use,
+                    forced=self.balance == "estimate",
+                )  # fmt: skip
+                use = verdict.use
+                info.update(verdict.info)
+                info["iterations"] += sum(fit.iterations for fit in fits)
+                if verdict.accept:
+                    mu_a, p, balance = fits[0].mu, fits[0].p, "estimated"
             candidates = [(mu_a, p, balance)]
             if self.balance == "auto" and balance == "estimated":
                 candidates.append((res.mu, first, "uniform"))
@@ -424,17 +368,6 @@ class LabelModel(BaseLabelModel):
             info["iterations"], info["loss"], kappa,
         )  # fmt: skip
         return self
-
-    @staticmethod
-    def _class_precision(
-        mu: np.ndarray, p: np.ndarray, cls: np.ndarray, votes: np.ndarray
-    ) -> np.ndarray:
-        """(k,) vote-weighted ``P(Y = a | λ = a)`` of the active rows voting each class a."""
-        k = p.shape[0]
-        post = mu * p
-        post = post[np.arange(len(cls)), cls] / np.maximum(post.sum(axis=1), 1e-300)
-        num = np.bincount(cls, weights=votes * post, minlength=k)
-        return num / np.maximum(np.bincount(cls, weights=votes, minlength=k), 1e-300)
 
     def _shrunk(
         self, raw_acc: np.ndarray, n_obs: np.ndarray, kappa_lf: np.ndarray
