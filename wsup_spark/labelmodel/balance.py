@@ -120,15 +120,13 @@ def judge_estimate(
     se = float(np.sqrt(kappa_e * pw * (1.0 - pw) / max(n_votes, 1.0)))
     sane = bool((prec_e[voted_cls] > 1.0 / k).all()) and bool(pw >= prec_u[voted_cls].min() - se)
     fits_better = gain > 2.0 * (k - 1)  # quasi-AIC: k − 1 extra parameters cost 2 each
-    if not sane:
+    accept = forced or (fits_better and sane and not ambiguous)
+    if not accept and not sane:
         info["balance_rejected"] = (
             "the estimate makes some class's votes less reliable than uniform does"
         )
-    elif ambiguous and fits_better:
+    elif not accept and ambiguous and fits_better:
         info["balance_rejected"] = (
             "two estimates with different majority classes fit the statistics alike"
         )
-    accept = forced or (fits_better and sane and not ambiguous)
-    if accept:
-        info.pop("balance_rejected", None)
     return Verdict(accept, use, info)

@@ -298,7 +298,7 @@ class LabelModel(BaseLabelModel):
             kappa_lf = np.ones(m)
         else:
             first = p_fixed if p_fixed is not None else np.full(k, 1.0 / k)
-            res = self._fit_fixed(Oa, lf_of, cls, first, mask)
+            res = self._fit_moments(Oa, lf_of, cls, mask, first, fixed=True)
             mu_a, p, balance = res.mu, first, "given" if p_fixed is not None else "uniform"
             info = {"iterations": res.iterations, "loss": res.loss, "converged": res.converged,
                     "message": res.message}  # fmt: skip
@@ -413,20 +413,21 @@ class LabelModel(BaseLabelModel):
         r = np.exp(0.5 * (lo + hi))
         return np.where(np.isfinite(acc), r / (r + k - 1), np.nan)
 
-    def _fit_fixed(
-        self, Oa: np.ndarray, lf_of: np.ndarray, cls: np.ndarray, p: np.ndarray,
-        mask: np.ndarray, start: np.ndarray | None = None,
+    def _fit_moments(
+        self, Oa: np.ndarray, lf_of: np.ndarray, cls: np.ndarray, mask: np.ndarray,
+        p: np.ndarray, *, fixed: bool,
     ) -> MomentFit:  # fmt: skip
+        """The moment fit with this model's settings: the balance ``p`` fixed, or estimated
+        jointly starting from it."""
         return fit_moments(
-            Oa, lf_of, cls, self.cardinality, p_fixed=p, p_init=p,
+            Oa, lf_of, cls, self.cardinality, p_fixed=p if fixed else None, p_init=p,
             init_precision=self.init_precision, mask=mask, l2=self.l2,
-            better_than_random=self.better_than_random, max_iter=self.max_iter, start=start,
+            better_than_random=self.better_than_random, max_iter=self.max_iter,
         )  # fmt: skip
 
     def _estimate_balance(
-        self, Oa: np.ndarray, lf_of: np.ndarray, cls: np.ndarray, mask: np.ndarray,
-        start: np.ndarray | None = None,
-    ) -> list[MomentFit]:  # fmt: skip
+        self, Oa: np.ndarray, lf_of: np.ndarray, cls: np.ndarray, mask: np.ndarray
+    ) -> list[MomentFit]:
         """Joint fits of μ and p (softmax-parameterised), one per starting balance: first the
         vote shares (the estimate), and for two classes also the shares reversed (its rival).
 
@@ -435,22 +436,16 @@ class LabelModel(BaseLabelModel):
         the wrong one when most LFs vote the rare class (spouse-like relation sets: 6 of 9 LFs
         vote the 8% class), and the reversed start finds the other. Neither side's fit is
         reliable evidence of which class is rare (on sms with injected near-copies the reversed
-        optimum fits better and is wrong: 66% spam), so :meth:`_fit` only uses the rival to
-        reject the estimate — it never adopts it.
+        optimum fits better and is wrong: 66% spam), so
+        :func:`~wsup_spark.labelmodel.balance.judge_estimate` only uses the rival to reject the
+        estimate — it never adopts it.
         """
         k = self.cardinality
         shares = np.bincount(cls, weights=np.diag(Oa), minlength=k) + 1e-3
         p0 = np.clip(shares / shares.sum(), 0.05, None)
         p0 = p0 / p0.sum()
         starts = [p0, p0[::-1].copy()] if k == 2 else [p0]
-        fits = []
-        for p_init in starts:
-            fits.append(fit_moments(
-                Oa, lf_of, cls, k, p_fixed=None, p_init=p_init,
-                init_precision=self.init_precision, mask=mask, l2=self.l2,
-                better_than_random=self.better_than_random, max_iter=self.max_iter, start=start,
-            ))  # fmt: skip
-        return fits
+        return [self._fit_moments(Oa, lf_of, cls, mask, q, fixed=False) for q in starts]
 
     def _undo_flipped_permutation(
         self, mu: np.ndarray, p: np.ndarray
