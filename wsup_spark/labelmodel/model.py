@@ -87,6 +87,7 @@ from wsup_spark.labelmodel.moments import (
 )
 from wsup_spark.labelmodel.shrinkage import shrink_accuracies
 from wsup_spark.labelmodel.structure import learn_structure
+from wsup_spark.labelmodel.triplets import triplet_balance
 from wsup_spark.stats.lfstats import LFStats
 
 __all__ = ["LabelModel"]
@@ -298,17 +299,25 @@ class LabelModel(BaseLabelModel):
             kappa_lf = np.ones(m)
         else:
             first = p_fixed if p_fixed is not None else np.full(k, 1.0 / k)
+            balance = "given" if p_fixed is not None else "uniform"
+            tri = None
+            if p_fixed is None and self.balance == "auto" and stats.triples is not None:
+                tri = triplet_balance(stats.counts, stats.triples, stats.n, indep)
+                if tri is not None and tri.balance is not None:
+                    first, balance = tri.balance, "triplets"
             res = self._fit_moments(Oa, lf_of, cls, mask, first, fixed=True)
-            mu_a, p, balance = res.mu, first, "given" if p_fixed is not None else "uniform"
+            mu_a, p = res.mu, first
             info = {"iterations": res.iterations, "loss": res.loss, "converged": res.converged,
                     "message": res.message}  # fmt: skip
+            if tri is not None:
+                info["balance_triplets"] = tri.to_info()
             use = chi2_cells(Ca, stats.n, mu_a, p, mask)
             # p is identifiable from second moments only with >= 3 conditionally independent LFs
             # voting each class (LFs of one dependency component count once)
             per_class = np.array([len(set(indep[lf_of[cls == c]])) for c in range(k)])
             info["min_independent_lfs_per_class"] = int(per_class.min())
             identifiable = bool(per_class.min() >= 3)
-            if p_fixed is None and (
+            if balance == "uniform" and (
                 self.balance == "estimate" or (self.balance == "auto" and identifiable)
             ):
                 fits = self._estimate_balance(Oa, lf_of, cls, mask)

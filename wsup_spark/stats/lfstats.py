@@ -4,6 +4,9 @@ Let ``L`` be an (n, m) integer label matrix, entries in ``-1..k-1`` (-1 = abstai
 a one-hot vector ``x ∈ {0,1}^d`` with ``d = m*k``: ``x[i*k + a] = 1[L[r, i] == a]`` (abstain has no
 column). :class:`LFStats` keeps the integer co-occurrence counts ``C = Σ_r x_r x_rᵀ`` (d, d) so
 that the second moment is ``O = C / n``, plus per-LF overlap/conflict counts used by analysis.
+For two classes and at most :data:`MAX_TRIPLE_LFS` LFs it also keeps the third-order counts
+``Σ_r x_ra x_rb x_rc`` of columns of three different LFs (d, d, d): with k = 2 the second moment
+cannot identify the class balance, the third can (:mod:`wsup_spark.labelmodel.triplets`).
 
 Every field is a sum over rows, so partial statistics over disjoint row sets :meth:`merge` by
 addition — exactly (integers), associatively and commutatively. Spark computes one partial per
@@ -14,6 +17,7 @@ carry the histogram of distinct vote rows (:mod:`~.patterns`), which merges exac
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +28,38 @@ from wsup_spark.errors import StatsError
 from wsup_spark.stats.patterns import DEFAULT_MAX_PATTERNS, VotePatterns
 
 _CHUNK_ELEMS = 1 << 23  # one-hot chunk size (rows * d) kept in memory at once
+#: Third-order counts are collected for two classes and at most this many LFs ((2m)³ int64:
+#: 2 MB at m = 32); above it they would outweigh the rest of the statistics.
+MAX_TRIPLE_LFS = 32
+
+
+def collects_triples(m: int, k: int) -> bool:
+    """Whether statistics of m LFs with k classes carry third-order counts by default."""
+    return k == 2 and 3 <= m <= MAX_TRIPLE_LFS
+
+
+def triple_counts(X: np.ndarray, lf_of: np.ndarray) -> np.ndarray:
+    """(d, d, d) int64 ``Σ_r X_ra X_rb X_rc`` for columns a, b, c of three different LFs (zero
+    where two columns belong to one LF), from a one-hot block X (rows, d) and each column's LF
+    ``lf_of`` (d,). Only rows with votes of three LFs contribute."""
+    d = X.shape[1]
+    out = np.zeros((d, d, d), np.int64)
+    X = X[X.sum(axis=1) >= 3]
+    if not len(X):
+        return out
+    for b in range(d):  # the rows where column b fires: Σ_b rows_b · d² flops
+        Xb = X[X[:, b] > 0]
+        if len(Xb):
+            out[:, b, :] = np.rint(Xb.T @ Xb).astype(np.int64)
+    same = lf_of[:, None] == lf_of[None, :]
+    out[same[:, :, None] | same[:, None, :] | same[None, :, :]] = 0
+    return out
+
+
+def _same_or_both_none(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return bool(np.array_equal(a, b))
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,6 +91,10 @@ class LFStats:
     patterns : VotePatterns or None
         The histogram of distinct vote rows, when requested (``from_matrix(..., patterns=True)``;
         needed by row-level EM models such as Dawid-Skene); None when not collected.
+    triples : (d, d, d) int64 or None
+        Third-order counts ``Σ_r x_ra x_rb x_rc`` of columns of three different LFs (zero where
+        two columns belong to one LF); collected by default when :func:`collects_triples` (two
+        classes, 3..32 LFs), None otherwise.
     """
 
     n: int
@@ -68,11 +108,14 @@ class LFStats:
     n_conflict: int
     lf_names: tuple[str, ...] | None = None
     patterns: VotePatterns | None = None
+    triples: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         d = self.m * self.k
         if self.counts.shape != (d, d):
             raise StatsError(f"counts has shape {self.counts.shape}, expected (d, d) = ({d}, {d})")
+        if self.triples is not None and self.triples.shape != (d, d, d):
+            raise StatsError(f"triples has shape {self.triples.shape}, expected ({d}, {d}, {d})")
         if self.overlaps.shape != (self.m,) or self.conflicts.shape != (self.m,):
             raise StatsError(f"overlaps/conflicts must have shape ({self.m},)")
         if self.lf_names is not None and len(self.lf_names) != self.m:
@@ -92,6 +135,7 @@ class LFStats:
             n_covered=0, n_overlap=0, n_conflict=0,
             lf_names=tuple(lf_names) if lf_names is not None else None,
             patterns=VotePatterns.from_matrix(np.zeros((0, m), np.int16)) if patterns else None,
+            triples=np.zeros((d, d, d), np.int64) if collects_triples(m, k) else None,
         )  # fmt: skip
 
     @classmethod
@@ -141,6 +185,7 @@ class LFStats:
         overlaps = np.zeros(m, np.int64)
         conflicts = np.zeros(m, np.int64)
         n_cov = n_ovl = n_cfl = 0
+        triples = np.zeros((d, d, d), np.int64) if collects_triples(m, k) else None
         step = max(1, _CHUNK_ELEMS // max(d, 1))
         offs = np.arange(m, dtype=np.int64) * k
         for s in range(0, n, step):
@@ -152,6 +197,8 @@ class LFStats:
             r, c = np.nonzero(voted)
             X[r, offs[c] + B[r, c]] = 1.0
             counts += np.rint(X.T @ X).astype(np.int64)
+            if triples is not None:
+                triples += triple_counts(X, np.arange(d) // k)
             nvotes = voted.sum(axis=1)
             # per-row class histogram (nb, k) to find conflicts
             hist = X.reshape(nb, m, k).sum(axis=1)
@@ -169,12 +216,13 @@ class LFStats:
             n_covered=n_cov, n_overlap=n_ovl, n_conflict=n_cfl,
             lf_names=tuple(lf_names) if lf_names is not None else None,
             patterns=VotePatterns.from_matrix(L, max_patterns) if patterns else None,
+            triples=triples,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ algebra
     def merge(self, other: LFStats, max_patterns: int = DEFAULT_MAX_PATTERNS) -> LFStats:
         """Statistics of the union of two disjoint row sets (exact integer addition; the vote
-        patterns are kept only when both sides have them)."""
+        patterns and third-order counts are kept only when both sides have them)."""
         if (self.m, self.k) != (other.m, other.k):
             raise StatsError(
                 f"cannot merge stats with (m, k) = {(self.m, self.k)} and {(other.m, other.k)}: "
@@ -196,6 +244,11 @@ class LFStats:
                 if self.patterns is not None and other.patterns is not None
                 else None
             ),
+            triples=(
+                self.triples + other.triples
+                if self.triples is not None and other.triples is not None
+                else None
+            ),
         )  # fmt: skip
 
     def __eq__(self, other: object) -> bool:
@@ -208,6 +261,7 @@ class LFStats:
             and np.array_equal(self.overlaps, other.overlaps)
             and np.array_equal(self.conflicts, other.conflicts)
             and self.patterns == other.patterns
+            and _same_or_both_none(self.triples, other.triples)
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -252,6 +306,11 @@ class LFStats:
         if self.patterns is not None:
             arrays["patterns__rows"] = self.patterns.rows
             arrays["patterns__counts"] = self.patterns.counts
+        if self.triples is not None:  # stored sparse: (a, b, c) of the nonzero counts, a < b < c
+            a, b, c = np.nonzero(self.triples)
+            upper = (a < b) & (b < c)
+            arrays["triples__index"] = np.stack([a[upper], b[upper], c[upper]]).astype(np.int32)
+            arrays["triples__counts"] = self.triples[a[upper], b[upper], c[upper]]
         np.savez(
             buf,
             meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
@@ -268,13 +327,20 @@ class LFStats:
             pm = meta.get("patterns")
             patterns = None if pm is None else VotePatterns(
                 z["patterns__rows"], z["patterns__counts"], bool(pm["capped"]))  # fmt: skip
+            triples = None
+            if "triples__index" in z.files:  # absent in statistics saved before they existed
+                d = meta["m"] * meta["k"]
+                triples = np.zeros((d, d, d), np.int64)
+                idx, cnt = z["triples__index"].astype(np.int64), z["triples__counts"]
+                for a, b, c in itertools.permutations(range(3)):
+                    triples[idx[a], idx[b], idx[c]] = cnt
             return cls(
                 n=meta["n"], m=meta["m"], k=meta["k"],
                 counts=z["counts"], overlaps=z["overlaps"], conflicts=z["conflicts"],
                 n_covered=meta["n_covered"], n_overlap=meta["n_overlap"],
                 n_conflict=meta["n_conflict"],
                 lf_names=tuple(meta["lf_names"]) if meta["lf_names"] is not None else None,
-                patterns=patterns,
+                patterns=patterns, triples=triples,
             )  # fmt: skip
 
     def save(self, path: str) -> None:
