@@ -55,6 +55,7 @@ def scaled(stats: LFStats, factor: int) -> LFStats:
     f = int(factor)
     return replace(
         stats, n=stats.n * f, counts=stats.counts * f, overlaps=stats.overlaps * f,
+        triples=None if stats.triples is None else stats.triples * f,
         conflicts=stats.conflicts * f, n_covered=stats.n_covered * f,
         n_overlap=stats.n_overlap * f, n_conflict=stats.n_conflict * f,
     )  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 
 import numpy as np
@@ -78,8 +80,14 @@ def test_class_balance_recovery_with_unipolar_lfs():
     L, y = unipolar(50_000, prec, [0, 0, 0, 1, 1, 1], [0.4, 0.3, 0.3, 0.15, 0.2, 0.1], [0.75, 0.25])
     stats = LFStats.from_matrix(L, 2)
     model = LabelModel(2).fit(stats)
-    assert model.fit_info["balance"] == "estimated"
+    # third-order counts identify it (estimate 0.245); the balance used is the least skewed one
+    # within two standard errors (0.30). Second moments alone estimate 0.30 too.
+    assert model.fit_info["balance"] == "triplets"
+    assert abs(model.fit_info["balance_triplets"]["estimate"][1] - 0.25) < 0.02
     np.testing.assert_allclose(model.class_balance, [0.75, 0.25], atol=0.06)
+    pairwise = LabelModel(2).fit(dataclasses.replace(stats, triples=None))
+    assert pairwise.fit_info["balance"] == "estimated"
+    np.testing.assert_allclose(pairwise.class_balance, [0.75, 0.25], atol=0.06)
     np.testing.assert_allclose(model.accuracies, prec, atol=0.1)
     mv = (MajorityVote(2).fit(stats).predict(L) == y).mean()
     # 0.873 vs 0.865: abstains are informative here (the full naive Bayes with the true
@@ -110,8 +118,10 @@ def test_deterministic_and_fit_independent_of_n_scaling(binary):
     a, b = LabelModel(2).fit(stats), LabelModel(2).fit(stats)
     assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())  # bit-identical parameters
     # 1000 copies of every row: O is the same to the last bit, so is the moment fit and its cost
+    # under one balance (the balance choice sees n: more rows make a skew significant)
     big = scaled(stats, 1000)
-    c = LabelModel(2).fit(big)
+    a = LabelModel(2, balance="uniform").fit(stats)
+    c = LabelModel(2, balance="uniform").fit(big)
     assert np.array_equal(c.mu, a.mu)
     assert c.fit_info["iterations"] == a.fit_info["iterations"]
     np.testing.assert_allclose(c.accuracies, a.accuracies, atol=0.01)
@@ -122,6 +132,7 @@ def scaled(stats, f):
 
     return replace(
         stats, n=stats.n * f, counts=stats.counts * f, overlaps=stats.overlaps * f,
+        triples=None if stats.triples is None else stats.triples * f,
         conflicts=stats.conflicts * f, n_covered=stats.n_covered * f,
         n_overlap=stats.n_overlap * f, n_conflict=stats.n_conflict * f,
     )  # fmt: skip
@@ -279,8 +290,12 @@ def test_class_balance_not_estimated_when_not_identifiable():
     # class 1 is voted by only two LFs: p is not identifiable from second moments, keep uniform
     prec = [0.85, 0.8, 0.75, 0.9, 0.7]
     L, _ = unipolar(50_000, prec, [0, 0, 0, 1, 1], [0.4, 0.3, 0.3, 0.15, 0.2], [0.75, 0.25])
-    model = LabelModel(2).fit(LFStats.from_matrix(L, 2))
+    stats = LFStats.from_matrix(L, 2)
+    model = LabelModel(2).fit(dataclasses.replace(stats, triples=None))
     assert model.fit_info["min_independent_lfs_per_class"] == 2
     assert model.fit_info["balance"] == "uniform"
+    # third-order counts do identify it: triplets of two class-1 LFs and a class-0 one
+    tri = LabelModel(2).fit(stats).fit_info
+    assert tri["balance"] == "triplets" and abs(tri["balance_triplets"]["estimate"][1] - 0.25) < 0.03
     forced = LabelModel(2, balance="estimate").fit(LFStats.from_matrix(L, 2))
     assert forced.fit_info["balance"] == "estimated"
