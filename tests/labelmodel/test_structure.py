@@ -4,7 +4,6 @@ dependent LFs cannot fool, determinism."""
 from __future__ import annotations
 
 import dataclasses
-
 import importlib.util
 import json
 from pathlib import Path
