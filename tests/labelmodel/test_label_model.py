@@ -295,6 +295,7 @@ def test_class_balance_not_estimated_when_not_identifiable():
     assert model.fit_info["balance"] == "uniform"
     # third-order counts do identify it: triplets of two class-1 LFs and a class-0 one
     tri = LabelModel(2).fit(stats).fit_info
-    assert tri["balance"] == "triplets" and abs(tri["balance_triplets"]["estimate"][1] - 0.25) < 0.03
+    assert tri["balance"] == "triplets"
+    assert abs(tri["balance_triplets"]["estimate"][1] - 0.25) < 0.03
     forced = LabelModel(2, balance="estimate").fit(LFStats.from_matrix(L, 2))
     assert forced.fit_info["balance"] == "estimated"

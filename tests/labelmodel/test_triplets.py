@@ -81,7 +81,7 @@ def test_statistics_saved_without_triples_still_load_and_fit():
 
 
 def test_recovers_a_rare_class_that_pairwise_statistics_cannot_see():
-    L, y = _relation_set(60_000, 0.08, seed=2)
+    L, _ = _relation_set(60_000, 0.08, seed=2)
     stats = LFStats.from_matrix(L, 2)
     tri = triplet_balance(stats.counts, stats.triples, stats.n, np.arange(stats.m))
     assert tri is not None and tri.triplets >= 10
