@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from pathlib import Path
 
@@ -22,7 +23,8 @@ def _context_problem(t: int):
 
 def test_a_rejected_estimate_is_named_with_its_reason():
     L = _context_problem(5)[0]  # spouse-like: the vote-share estimate says 93% positives
-    model = LabelModel(2).fit(LFStats.from_matrix(L, 2))
+    # (statistics without third-order counts: with them the balance comes from LF triplets)
+    model = LabelModel(2).fit(dataclasses.replace(LFStats.from_matrix(L, 2), triples=None))
     line = format_balance_line(["NEG", "POS"], model.class_balance, model.fit_info)
     assert line.startswith("  class balance (uniform): NEG: 0.500, POS: 0.500; estimate NEG: 0.0")
     assert "rejected: two estimates with different majority classes" in line
@@ -40,3 +42,17 @@ def test_given_and_estimated_balances_print_without_a_rejection():
     )
     # models that do not say how they chose it (majority vote)
     assert format_balance_line(["a", "b"], [0.5, 0.5], {}) == "  class balance: a: 0.500, b: 0.500"
+
+
+def test_a_triplet_balance_names_its_estimate():
+    L = _context_problem(5)[0]  # 6.4% positives
+    model = LabelModel(2).fit(LFStats.from_matrix(L, 2))
+    line = format_balance_line(["NEG", "POS"], model.class_balance, model.fit_info)
+    assert line.startswith("  class balance (from LF triplets): NEG: 0.")
+    assert "third-order estimate NEG: 0.8" in line and "triplets; the least skewed" in line
+    info = {"balance": "uniform", "balance_triplets": {"estimate": [0.55, 0.45], "used": None,
+                                                        "triplets": 12}}  # fmt: skip
+    assert format_balance_line(["a", "b"], [0.5, 0.5], info) == (
+        "  class balance (uniform): a: 0.500, b: 0.500; LF triplets estimate a: 0.550, b: 0.450 "
+        "but cannot tell it from uniform (12 triplets)"
+    )
