@@ -46,12 +46,16 @@ accuracy is then shrunk as resting on the share of its co-votes that entered the
 scores, excess, redundancy and the test thresholds are in ``fit_info["learned_dependencies"]``.
 
 Class balance ``p`` (also the prior of rows without votes): given (``fit(stats,
-class_balance=[...])``), or chosen from the statistics (``balance="auto"``, the default): the moment
-fit is run with the uniform balance (the Snorkel default) and — when p is identifiable, i.e. every
-class is voted by ≥ 3 LFs from different (declared or learned) dependency groups — with p estimated
-jointly (softmax parameterised, starting from the vote shares and, for two classes, also from the
-reversed shares). The estimate is kept only if it passes the tests of
-:mod:`wsup_spark.labelmodel.balance` — it explains the co-occurrence counts better than the
+class_balance=[...])``), or chosen from the statistics (``balance="auto"``, the default). With two
+classes and third-order counts (``stats.triples``), from triplets of LFs no dependency links
+(:mod:`wsup_spark.labelmodel.triplets`: the least skewed balance within two standard errors of
+their pooled estimate; ``fit_info["balance"] == "triplets"``, details in
+``fit_info["balance_triplets"]``). Otherwise, or when the triplets cannot tell it from the uniform
+balance, the moment fit is run with the uniform balance (the Snorkel default) and — when p is
+identifiable, i.e. every class is voted by ≥ 3 LFs from different (declared or learned)
+dependency groups — with p estimated jointly (softmax parameterised, starting from the vote shares
+and, for two classes, also from the reversed shares). The estimate is kept only if it passes the
+tests of :mod:`wsup_spark.labelmodel.balance` — it explains the co-occurrence counts better than the
 uniform balance by more than its k − 1 extra parameters cost (quasi-AIC), it keeps every voted
 class's votes mostly right and no class's votes less reliable than the uniform balance does, and
 (two classes, where pairwise statistics identify p only up to an interval and a swap of the
@@ -116,7 +120,9 @@ class LabelModel(BaseLabelModel):
     better_than_random : float
         Penalty weight ρ of the "every LF is better than random" constraint.
     balance : {"auto", "uniform", "estimate"}
-        Class balance when ``fit`` gets none. ``"auto"`` (default) fits the uniform balance and,
+        Class balance when ``fit`` gets none. ``"auto"`` (default): for two classes with
+        third-order counts, the triplet balance when it is distinguishable from uniform;
+        otherwise it fits the uniform balance and,
         when every class is voted by ≥ 3 independent LFs, the moment estimate, and keeps the
         estimate only when it explains the co-occurrence
         counts better by more than its k − 1 extra parameters cost (quasi-AIC: the Pearson χ² drop

@@ -428,7 +428,8 @@ class MultiTaskStats:
 
     def task_stats(self, task: str | int) -> LFStats:
         """The single-task :class:`LFStats` of one task's LFs — equal to
-        ``LFStats.from_matrix(L[:, task_lfs], k_t)``."""
+        ``LFStats.from_matrix(L[:, task_lfs], k_t)`` without its third-order counts (multi-task
+        statistics keep second moments only)."""
         t = self.graph.index(task)
         lfs = self.task_lfs(t)
         cols = np.concatenate([np.arange(o, o + s) for o, s in
