@@ -3,6 +3,7 @@ upserts, reruns of a run id, and a failure midway (README "Incremental runs").""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -17,8 +18,11 @@ from pyspark import cloudpickle
 
 from wsup_spark.config import parse_config
 from wsup_spark.errors import ConfigError
+from wsup_spark.io.files import read_bytes, write_bytes
 from wsup_spark.lf.base import ABSTAIN, labeling_function, vectorized_lf
 from wsup_spark.pipeline import run_pipeline
+from wsup_spark.run.layout import STATS_FILE
+from wsup_spark.stats.lfstats import LFStats
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -319,4 +323,23 @@ def test_switching_to_a_model_that_needs_vote_patterns_recounts_them(spark, corp
     assert info["stats"].startswith("recomputed from the votes") and info["labels"] == "all rows"
     full = run_pipeline(config(corpus, tmp_path / "f", "f", incremental=False, kind="dawid_skene"),
                         spark, lfs=lfs)  # fmt: skip
+    assert_same_run(inc, full)
+
+
+def test_statistics_stored_before_third_order_counts_are_recounted(spark, corpus, tmp_path):
+    """Statistics a run stored before LFStats kept third-order counts (two classes) lack them; a
+    merge with the new rows' partial would drop them, so an incremental run recounts them."""
+    out = tmp_path / "out"
+    lfs = [lf_pos, lf_neg_v1, lf_nice]
+    first = run_pipeline(config(corpus, out, "t1"), spark, lfs=lfs)
+    path = first.layout.artifact("t1", STATS_FILE)
+    stored = LFStats.from_bytes(read_bytes(path))
+    assert stored.triples is not None
+    write_bytes(path, dataclasses.replace(stored, triples=None).to_bytes())
+    inc = run_pipeline(config(corpus, out, "t2"), spark, lfs=lfs)
+    info = inc.metrics["incremental"]
+    assert info["stats"] == ("recomputed from the votes: the label model needs the third-order "
+                             "counts the stored statistics lack")  # fmt: skip
+    assert inc.stats.triples is not None
+    full = run_pipeline(config(corpus, tmp_path / "f", "f", incremental=False), spark, lfs=lfs)
     assert_same_run(inc, full)

@@ -245,12 +245,18 @@ def _run(ctx: RunContext, state: RunState) -> PipelineResult:
             else f"{upserts} new row(s) replace rows the tables held"  # fmt: skip
         info.update(votes="rewritten", stats="recomputed from the written votes", why_votes=why,
                     new_rows=n_new)  # fmt: skip
-    if ctx.template.patterns is not None and stats.patterns is None:
-        with ctx.stage("LF statistics (with vote patterns)"):  # e.g. the model became dawid_skene
+    # e.g. the model became dawid_skene (vote patterns), or the stored statistics predate the
+    # third-order counts of two-class LF sets: a merge with them would drop the new partial's
+    lacking = [what for what, wanted, held in (
+        ("vote patterns", ctx.template.patterns is not None, stats.patterns is not None),
+        ("third-order counts", ctx.template.triples is not None, stats.triples is not None),
+    ) if wanted and not held]  # fmt: skip
+    if lacking:
+        with ctx.stage(f"LF statistics (with {' and '.join(lacking)})"):
             stats = stats_pass(ctx, votes_version, this_run_only=False)
         batch, partials = None, ((ctx.run_id, STATS_FILE),)
-        info["stats"] = ("recomputed from the votes: the label model needs the vote patterns the "
-                         "stored statistics lack")  # fmt: skip
+        info["stats"] = (f"recomputed from the votes: the label model needs the "
+                         f"{' and '.join(lacking)} the stored statistics lack")  # fmt: skip
     if counters is not None:
         errors, seconds = counters[0].value, counters[1].value
     else:
