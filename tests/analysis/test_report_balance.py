@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import importlib.util
 from pathlib import Path
 
@@ -56,3 +57,10 @@ def test_a_triplet_balance_names_its_estimate():
         "  class balance (uniform): a: 0.500, b: 0.500; LF triplets estimate a: 0.550, b: 0.450 "
         "but cannot tell it from uniform (12 triplets)"
     )
+
+
+def test_html_report_says_how_the_balance_was_chosen(demo_report):
+    data = demo_report.data
+    line = format_balance_line(data.class_names, data.class_balance, data.fit_info).strip()
+    assert line.startswith("class balance (")
+    assert f'<p class="help balance">{html.escape(line)}</p>' in demo_report.html

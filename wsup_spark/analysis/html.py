@@ -17,7 +17,7 @@ import numpy as np
 from wsup_spark.analysis import plots
 from wsup_spark.analysis.progress import Progress
 from wsup_spark.analysis.report_data import ReportData
-from wsup_spark.analysis.summary import f1_label
+from wsup_spark.analysis.summary import f1_label, format_balance_line
 
 PLOT_STEPS = 6
 
@@ -391,6 +391,14 @@ def _dependencies(data: ReportData) -> str:
             f"{body}</section>")  # fmt: skip
 
 
+def _balance_note(data: ReportData) -> str:
+    """How the label model chose its class balance (the summary's balance line), or nothing."""
+    if data.class_balance is None:
+        return ""
+    line = format_balance_line(data.class_names, data.class_balance, data.fit_info)
+    return f'<p class="help balance">{html.escape(line.strip())}</p>'
+
+
 def render_html(data: ReportData, progress: Progress | None = None) -> str:
     """The report page (a complete HTML document)."""
     img = render_plots(data, progress)
@@ -445,6 +453,7 @@ def render_html(data: ReportData, progress: Progress | None = None) -> str:
         '<div class="grid2 row"><section><h2>Class balance</h2><p class="help">The label '
         "model's estimated P(Y), the distribution of predicted labels on rows with at least one "
         "vote, and the gold distribution where known.</p>",
+        _balance_note(data),
         _figure(img["class_balance"], "class balance", "no class balance available"),
         "</section><section><h2>Label model vs majority vote</h2>",
         _model_table(data),

@@ -16,7 +16,7 @@ distributed reductions (:mod:`wsup_spark.analysis.diagnostics`): nothing n-sized
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ from wsup_spark.analysis.report_data import ReportData
 from wsup_spark.analysis.summary import (
     corpus_summary,
     f1_label,
+    format_balance_line,
     format_lf_table,
     lf_pair_matrices,
     lf_summary_rows,
@@ -265,40 +266,6 @@ def configured_lfs(cfg: PipelineConfig) -> list[LabelingFunction]:
     if missing:
         raise ConfigError(f"lfs.exclude names LF(s) {missing} that no task has")
     return [lf for lf in out if lf.name not in exclude]
-
-
-def format_balance_line(
-    class_names: Sequence[str], balance: Sequence[float] | np.ndarray, fit_info: Mapping[str, Any]
-) -> str:
-    """One summary line: the class balance the label model used, how it was chosen (given,
-    uniform, estimated, from LF triplets) and, when an estimate was rejected or could not be told
-    from the uniform balance, the estimate and why."""
-
-    def shares(p: Sequence[float] | np.ndarray) -> str:
-        return ", ".join(f"{n}: {v:.3f}" for n, v in zip(class_names, p, strict=True))
-
-    how = fit_info.get("balance")
-    label = {"triplets": "from LF triplets"}.get(how, how) if isinstance(how, str) else None
-    line = f"  class balance{f' ({label})' if label else ''}: {shares(balance)}"
-    tri = fit_info.get("balance_triplets")
-    if isinstance(tri, Mapping) and len(tri.get("estimate") or ()) == len(class_names):
-        if how == "triplets":
-            line += (
-                f" (third-order estimate {shares(tri['estimate'])} from {tri['triplets']} "
-                "triplets; the least skewed balance within two standard errors is used)"
-            )
-        elif how == "uniform" and tri.get("used") is None:
-            line += (
-                f"; LF triplets estimate {shares(tri['estimate'])} but cannot tell it from "
-                f"uniform ({tri['triplets']} triplets)"
-            )
-    why, est = fit_info.get("balance_rejected"), fit_info.get("balance_estimate")
-    if how == "uniform" and why and est is not None and len(est) == len(class_names):
-        line += (
-            f"; estimate {shares(est)} rejected: {why} (a labelled dev set's class shares, "
-            "label_model.class_balance, settle it)"
-        )
-    return line
 
 
 def format_report_summary(data: ReportData | MultiTaskReportData, path: str | None = None) -> str:
