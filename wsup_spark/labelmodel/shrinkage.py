@@ -45,6 +45,22 @@ class Shrinkage:
     weight: np.ndarray
 
 
+def random_effects(x: np.ndarray, v: np.ndarray) -> tuple[float, float, float]:
+    """DerSimonian–Laird pooling of estimates x (n,) with sampling variances v (n,): (pooled
+    mean, its standard error, τ²), τ² the between-estimate variance that their disagreement beyond
+    sampling noise (Cochran's Q) implies, added to each one's own variance. τ² = 0 (the
+    fixed-effect mean) for a single estimate."""
+    w = 1.0 / v
+    mean_fe = float((w * x).sum() / w.sum())
+    q = float((w * (x - mean_fe) ** 2).sum())
+    denom = float(w.sum() - (w * w).sum() / w.sum())
+    tau2 = max(0.0, (q - (len(x) - 1)) / denom) if len(x) > 1 and denom > 0 else 0.0
+    if tau2 == 0.0:
+        return mean_fe, float(np.sqrt(1.0 / w.sum())), 0.0
+    wr = 1.0 / (v + tau2)
+    return float((wr * x).sum() / wr.sum()), float(np.sqrt(1.0 / wr.sum())), tau2
+
+
 def shrink_accuracies(
     acc: np.ndarray, n_obs: np.ndarray, kappa: float | np.ndarray = 1.0
 ) -> Shrinkage:
@@ -91,17 +107,8 @@ def shrink_accuracies(
     base = max(pooled * (1.0 - pooled), 1.0 / nn.sum())
     kap = np.maximum(np.broadcast_to(np.asarray(kappa, float), acc.shape)[ok], 1.0)
     v = kap * base / nn
-    w = 1.0 / v
-    mean_fe = float((w * a).sum() / w.sum())
-    q = float((w * (a - mean_fe) ** 2).sum())
-    denom = float(w.sum() - (w * w).sum() / w.sum())
-    tau2 = max(0.0, (q - (ok.sum() - 1)) / denom) if denom > 0 else 0.0
-    if tau2 > 0.0:
-        wr = 1.0 / (v + tau2)
-        mean = float((wr * a).sum() / wr.sum())
-        b = v / (v + tau2)
-    else:
-        mean, b = mean_fe, np.ones_like(v)
+    mean, _, tau2 = random_effects(a, v)
+    b = v / (v + tau2) if tau2 > 0.0 else np.ones_like(v)
     out[ok] = b * mean + (1.0 - b) * a
     weight[ok] = b
     out[np.isfinite(acc) & ~ok] = mean

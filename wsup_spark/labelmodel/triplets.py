@@ -21,7 +21,8 @@ correlations have the wrong sign) and LFs that never meet drop out.
 How sure: each triplet's s has a standard error from its sampling variance,
 ``Var(T̂) ≈ (E[Π (x_u − x̄_u)²] − T²)/n``, which for indicators (``(x − x̄)² = x(1 − 2x̄) + x̄²``)
 needs only moments up to third order. The triplets are pooled as a random-effects meta-analysis
-(DerSimonian-Laird): how much more they disagree than sampling noise explains (Cochran's Q;
+(DerSimonian-Laird, :func:`~wsup_spark.labelmodel.shrinkage.random_effects`, the pooling the
+accuracies' shrinkage uses): how much more they disagree than sampling noise explains (Cochran's Q;
 dependence the model did not learn, LFs that are not better than random for their class) becomes
 a between-triplet variance τ² added to each. Triplets share LFs, so they are not independent
 draws: the standard error is the larger of the pooled one and a leave-one-LF-out jackknife's
@@ -44,6 +45,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from wsup_spark.labelmodel.shrinkage import random_effects
 
 __all__ = ["PAIR_Z", "SPREAD", "TripletBalance", "triplet_balance"]
 
@@ -96,19 +99,6 @@ class TripletBalance:
             "tau2": float(self.tau2),
             "triplets": self.triplets,
         }
-
-
-def _pool(s: np.ndarray, se: np.ndarray) -> tuple[float, float, float]:
-    """Random-effects pooling (DerSimonian-Laird) of estimates s with standard errors se:
-    (pooled s, its standard error, τ²), τ² the between-estimate variance that their disagreement
-    beyond sampling noise implies, added to each one's own."""
-    w = 1.0 / se**2
-    s_fixed = float((w * s).sum() / w.sum())
-    df = len(s) - 1
-    q = float((w * (s - s_fixed) ** 2).sum())
-    tau2 = max(0.0, (q - df) / (w.sum() - (w**2).sum() / w.sum())) if df > 0 else 0.0
-    wr = 1.0 / (se**2 + tau2)
-    return float((wr * s).sum() / wr.sum()), float(np.sqrt(1.0 / wr.sum())), tau2
 
 
 def triplet_balance(
@@ -175,15 +165,14 @@ def triplet_balance(
     orient = sign[ia] * sign[ib] * sign[ic]
     s = T * orient / den
     se = np.sqrt(np.maximum(sq - T * T, 1e-300) / n) / den
-    s_bar, se_re, tau2 = _pool(s, se)
+    s_bar, se_re, tau2 = random_effects(s, se**2)
     # triplets share LFs: a leave-one-LF-out jackknife measures how much the estimate rests on
     # any single LF (a dependence only one LF's triplets carry), which the pooled error ignores
     members = np.stack([lf[ia], lf[ib], lf[ic]], axis=1)
-    loo = [_pool(s[keep], se[keep])[0]
-           for j in np.unique(members)
-           for keep in [~(members == j).any(axis=1)] if keep.any()]  # fmt: skip
-    g, dev = len(loo), np.array(loo) - np.mean(loo) if loo else np.zeros(0)
-    se_jack = float(np.sqrt((g - 1) / g * (dev**2).sum())) if g >= 3 else float("inf")
+    keeps = [~(members == j).any(axis=1) for j in np.unique(members)]
+    loo = np.array([random_effects(s[keep], se[keep] ** 2)[0] for keep in keeps if keep.any()])
+    g = len(loo)
+    se_jack = float(np.sqrt((g - 1) / g * ((loo - loo.mean()) ** 2).sum())) if g >= 3 else np.inf
     se_bar = max(se_re, se_jack)
     shrunk = max(0.0, abs(s_bar) - SPREAD * se_bar)
     return TripletBalance(
