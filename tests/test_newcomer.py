@@ -599,14 +599,11 @@ def test_confidence_histogram_top_bar_is_not_clipped():
 def test_readme_analyze_sample_is_from_a_real_run(spark, shared_data, tmp_path, capsys):
     """README's `wsup analyze` sample equals a real run's output (regenerate it with
     `python scripts/readme_samples.py` when the label model or the LFs change)."""
-    import importlib.util
+    from script_modules import load_script
 
     from wsup_spark.cli import main
 
-    spec = importlib.util.spec_from_file_location("readme_samples", ROOT / "scripts" /
-                                                  "readme_samples.py")  # fmt: skip
-    samples = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(samples)
+    samples = load_script("scripts/readme_samples.py")
     sets = ["--set", f"output.path={tmp_path}",
             "--set", f"source.path={shared_data / 'youtube_spam'}"]  # fmt: skip
     assert main(["run", "--config", "conf/youtube.yaml", *sets]) == 0

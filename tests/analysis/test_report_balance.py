@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import importlib.util
-from pathlib import Path
+
+from script_modules import load_script
 
 from wsup_spark import LabelModel, LFStats
 from wsup_spark.analysis.report import format_balance_line
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def _context_problem(t: int):
-    spec = importlib.util.spec_from_file_location(
-        "bench_structure", ROOT / "scripts" / "bench_structure.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.context_problem(t)
+    return load_script("scripts/bench_structure.py").context_problem(t)
 
 
 def test_a_rejected_estimate_is_named_with_its_reason():

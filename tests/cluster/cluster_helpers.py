@@ -20,12 +20,9 @@ CLUSTER = REPO / "scripts" / "cluster" / "cluster.py"
 
 def cluster_script() -> Any:
     """``scripts/cluster/cluster.py`` imported as a module (its process helpers)."""
-    import importlib.util
+    from script_modules import load_script
 
-    spec = importlib.util.spec_from_file_location("wsup_cluster_script", CLUSTER)
-    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
+    return load_script(str(CLUSTER.relative_to(REPO)), "wsup_cluster_script")
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

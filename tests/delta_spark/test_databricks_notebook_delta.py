@@ -4,7 +4,6 @@ Delta writer. The notebook runner (cells, dbutils stand-in) is tests/cluster's."
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -13,6 +12,8 @@ from typing import Any
 import pytest
 
 pytest.importorskip("delta", reason="delta-spark is not installed (scripts/delta_spark/setup.sh)")
+
+from script_modules import load_script
 
 from wsup_spark.io import commit_history, read_arrow
 
@@ -25,13 +26,7 @@ def _runner() -> Any:
     cluster = REPO / "tests" / "cluster"
     if str(cluster) not in sys.path:
         sys.path.append(str(cluster))  # its cluster_helpers import
-    spec = importlib.util.spec_from_file_location(
-        "databricks_notebook_runner", cluster / "test_databricks_notebook.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tests/cluster/test_databricks_notebook.py", "databricks_notebook_runner")
 
 
 def test_notebook_writes_with_sparks_delta_writer(

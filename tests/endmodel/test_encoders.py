@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from script_modules import load_script
 
 from wsup_spark.endmodel.encoders import (
     add_embedding_column,
@@ -179,11 +180,7 @@ def write_wrench(folder: Path, seed: int) -> None:
 
 def test_bench_wrench_command_and_output_format(text_extra: None, tmp_path: Path) -> None:
     """``bench_endmodel.py --wrench DIR --json OUT`` on a tiny WRENCH folder: the stable format."""
-    path = ROOT / "scripts" / "bench_endmodel.py"
-    spec = importlib.util.spec_from_file_location("bench_endmodel", path)
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("scripts/bench_endmodel.py")
     write_wrench(tmp_path / "sms", 0)
     out = tmp_path / "out.json"
     assert bench.main(["--wrench", str(tmp_path / "sms"), "--json", str(out), "--epochs", "3"]) == 0

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from script_modules import load_script
 
 from wsup_spark.endmodel.checkpoint import load_checkpoint, read_meta
 from wsup_spark.endmodel.config import TrainConfig
@@ -16,8 +16,6 @@ from wsup_spark.endmodel.dataset import DeltaIterableDataset, FeatureSpec
 from wsup_spark.endmodel.evaluate import predict
 from wsup_spark.endmodel.trainer import train, train_from_config
 from wsup_spark.errors import ConfigError, ModelError
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def small(table, **kw):
@@ -123,9 +121,7 @@ def test_train_from_config_and_the_job(text_table, tmp_path, capsys):
     assert m["table"] == f"{out}/train" and m["end_model_accuracy"] > 0.8
     conf = tmp_path / "c.yaml"
     conf.write_text(yaml.safe_dump(raw))
-    spec = importlib.util.spec_from_file_location("train_job", ROOT / "jobs" / "train.py")
-    job = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(job)
+    job = load_script("jobs/train.py", "train_job")
     capsys.readouterr()
     assert job.main(["--config", str(conf), "--set", "train.lr=0.05"]) == 0
     metrics = json.loads(capsys.readouterr().out)

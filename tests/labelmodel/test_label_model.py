@@ -261,14 +261,11 @@ def test_dependencies_by_lf_name():
 
 
 def test_semeval_sized_fit_is_fast_and_deterministic():
-    import importlib.util
     import time
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "scripts" / "bench_fit.py"
-    spec = importlib.util.spec_from_file_location("bench_fit", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    from script_modules import load_script
+
+    bench = load_script("scripts/bench_fit.py")
     L, y, _ = bench.synthetic_votes(8_000, 164, 9, 0.1)
     stats = LFStats.from_matrix(L, 9)
     t0 = time.perf_counter()

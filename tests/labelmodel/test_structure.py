@@ -4,27 +4,19 @@ dependent LFs cannot fool, determinism."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from script_modules import load_script
 
 from wsup_spark import LabelModel, LFStats, MajorityVote
 from wsup_spark.errors import ModelError
 from wsup_spark.labelmodel.structure import learn_structure
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def _bench():
-    spec = importlib.util.spec_from_file_location(
-        "bench_structure", ROOT / "scripts" / "bench_structure.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("scripts/bench_structure.py")
 
 
 def unipolar(n, prec, cls, cov, p, seed=0):

@@ -7,11 +7,11 @@ above the best published label model per set (84.00, 23.97, 64.20 → 57.39).
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+from script_modules import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "wrench"
@@ -24,10 +24,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def results():
-    path = ROOT / "scripts" / "bench_wrench.py"
-    spec = importlib.util.spec_from_file_location("bench_wrench", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("scripts/bench_wrench.py")
     return bench.evaluate(DATA), bench
 
 

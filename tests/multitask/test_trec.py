@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from script_modules import load_script
 
 from wsup_spark.demo.trec_fine import FINE_CLASSES, RULES, fine_votes, trec_task_graph
 
@@ -16,7 +16,6 @@ DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "trec_multitask
 needs_data = pytest.mark.skipif(
     not (DATA / "train.json").exists(), reason=f"TREC multi-task data not found at {DATA}"
 )
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_fine_lfs_vote_their_patterns() -> None:
@@ -48,12 +47,7 @@ def test_fine_lfs_are_precise_on_train() -> None:
 
 
 def _bench() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_multitask", ROOT / "scripts"
-                                                  / "bench_multitask.py")  # fmt: skip
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("scripts/bench_multitask.py")
 
 
 @needs_data
