@@ -57,3 +57,21 @@ def test_html_report_says_how_the_balance_was_chosen(demo_report):
     line = format_balance_line(data.class_names, data.class_balance, data.fit_info).strip()
     assert line.startswith("class balance (")
     assert f'<p class="help balance">{html.escape(line)}</p>' in demo_report.html
+
+
+def test_an_unidentifiable_balance_names_the_classes_with_too_few_lfs():
+    # scripts/bench_structure.py --multiclass: 26 LFs for 10 classes, most classes with 1-3
+    L = load_script("scripts/bench_structure.py").multiclass_problem(0)[0]
+    model = LabelModel(10).fit(LFStats.from_matrix(L, 10))
+    per = model.fit_info["independent_lfs_per_class"]
+    assert len(per) == 10 and min(per) == model.fit_info["min_independent_lfs_per_class"] < 3
+    names = [f"c{i}" for i in range(10)]
+    line = format_balance_line(names, model.class_balance, model.fit_info)
+    few = [f"c{i} ({c})" for i, c in enumerate(per) if c < 3]
+    assert "; not identifiable from the LFs' agreements: " + ", ".join(few[:6]) in line
+    assert line.endswith("settle it)") and ("more voted by" in line) == (len(few) > 6)
+    # a balance that was estimated, or judged and rejected, says that instead
+    info = {**model.fit_info, "balance": "estimated"}
+    assert "not identifiable" not in format_balance_line(names, model.class_balance, info)
+    info = {**model.fit_info, "balance_estimate": [0.1] * 10, "balance_rejected": "r"}
+    assert "not identifiable" not in format_balance_line(names, model.class_balance, info)

@@ -273,7 +273,9 @@ def format_balance_line(
 ) -> str:
     """One summary line: the class balance the label model used, how it was chosen (given,
     uniform, estimated, from LF triplets) and, when an estimate was rejected or could not be told
-    from the uniform balance, the estimate and why."""
+    from the uniform balance, the estimate and why; when none was tried because some class is
+    voted by fewer than 3 independent LFs (``fit_info["independent_lfs_per_class"]``), those
+    classes."""
 
     def shares(p: Sequence[float] | np.ndarray) -> str:
         return ", ".join(f"{n}: {v:.3f}" for n, v in zip(class_names, p, strict=True))
@@ -298,5 +300,17 @@ def format_balance_line(
         line += (
             f"; estimate {shares(est)} rejected: {why} (a labelled dev set's class shares, "
             "label_model.class_balance, settle it)"
+        )
+    per = fit_info.get("independent_lfs_per_class")
+    if (
+        how == "uniform" and est is None and not isinstance(tri, Mapping)
+        and isinstance(per, Sequence) and len(per) == len(class_names) and min(per) < 3
+    ):  # fmt: skip
+        few = [f"{n} ({c})" for n, c in zip(class_names, per, strict=True) if c < 3]
+        shown = ", ".join(few[:6]) + (f" and {len(few) - 6} more" if len(few) > 6 else "")
+        line += (
+            f"; not identifiable from the LFs' agreements: {shown} voted by fewer than 3 "
+            "independent LFs (a labelled dev set's class shares, label_model.class_balance, "
+            "settle it)"
         )
     return line

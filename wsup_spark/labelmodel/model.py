@@ -322,6 +322,7 @@ class LabelModel(BaseLabelModel):
             # voting each class (LFs of one dependency component count once)
             per_class = np.array([len(set(indep[lf_of[cls == c]])) for c in range(k)])
             info["min_independent_lfs_per_class"] = int(per_class.min())
+            info["independent_lfs_per_class"] = per_class.tolist()
             identifiable = bool(per_class.min() >= 3)
             if balance == "uniform" and (
                 self.balance == "estimate" or (self.balance == "auto" and identifiable)
