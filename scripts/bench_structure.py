@@ -440,10 +440,10 @@ def run_rare(count: int, kw: dict[str, Any], fit_kw: dict[str, Any], suite: str 
     class balance); ``suite`` "rare-class" (:func:`rare_problem`), "shared-context"
     (:func:`context_problem`), "shared-context + copies" (:func:`context_copies_problem`) — F1 of
     the positive class — or "10-class" (:func:`multiclass_problem`, accuracy)."""
-    make = {"rare-class": rare_problem, "shared-context": context_problem,
-            "shared-context + copies": context_copies_problem,
-            "10-class": multiclass_problem}[suite]  # fmt: skip
-    k, metric = (10, "acc") if suite == "10-class" else (2, "f1")
+    make, k, metric = {"rare-class": (rare_problem, 2, "f1"),
+                       "shared-context": (context_problem, 2, "f1"),
+                       "shared-context + copies": (context_copies_problem, 2, "f1"),
+                       "10-class": (multiclass_problem, 10, "acc")}[suite]  # fmt: skip
     what = "accuracy" if metric == "acc" else "F1 of the positive class"
     diffs, given = [], []
     print(f"{suite} suite ({count} problems), label model {kw} {fit_kw} minus majority vote, "

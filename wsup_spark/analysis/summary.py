@@ -268,6 +268,10 @@ def format_summary(r: PipelineResult, class_names: Sequence[str] | None = None) 
     return "\n".join(lines + format_run_footer(r))
 
 
+#: What the balance line advises when the statistics cannot settle the class balance.
+_DEV_SET_SETTLES_IT = "a labelled dev set's class shares, label_model.class_balance, settle it"
+
+
 def format_balance_line(
     class_names: Sequence[str], balance: Sequence[float] | np.ndarray, fit_info: Mapping[str, Any]
 ) -> str:
@@ -298,8 +302,7 @@ def format_balance_line(
     why, est = fit_info.get("balance_rejected"), fit_info.get("balance_estimate")
     if how == "uniform" and why and est is not None and len(est) == len(class_names):
         line += (
-            f"; estimate {shares(est)} rejected: {why} (a labelled dev set's class shares, "
-            "label_model.class_balance, settle it)"
+            f"; estimate {shares(est)} rejected: {why} ({_DEV_SET_SETTLES_IT})"
         )
     per = fit_info.get("independent_lfs_per_class")
     if (
@@ -310,7 +313,6 @@ def format_balance_line(
         shown = ", ".join(few[:6]) + (f" and {len(few) - 6} more" if len(few) > 6 else "")
         line += (
             f"; not identifiable from the LFs' agreements: {shown} voted by fewer than 3 "
-            "independent LFs (a labelled dev set's class shares, label_model.class_balance, "
-            "settle it)"
+            f"independent LFs ({_DEV_SET_SETTLES_IT})"
         )
     return line
